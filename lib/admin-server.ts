@@ -1,0 +1,78 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+import type { Logger } from "./log.js";
+
+export interface AdminServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  /** Whether the component can take traffic now; /readyz answers 503 otherwise. */
+  readonly isReady: () => boolean;
+}
+
+/**
+ * The per-component admin port: `/metrics` for Prometheus, `/healthz` for
+ * liveness (the process answers) and `/readyz` for readiness (it has what it
+ * needs to serve, e.g. a config from the controller). Kept off the traffic
+ * ports so a scrape never competes with viewers.
+ */
+export class AdminServer {
+  readonly #options: AdminServerOptions;
+  readonly #server: Server;
+
+  constructor(options: AdminServerOptions) {
+    this.#options = options;
+    this.#server = createServer((req, res) => {
+      const path = (req.url ?? "/").split("?")[0];
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end("method not allowed\n");
+        return;
+      }
+      switch (path) {
+        case "/healthz":
+          res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+          return;
+        case "/readyz": {
+          const ready = this.#options.isReady();
+          res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" }).end(ready ? "ready\n" : "not ready\n");
+          return;
+        }
+        case "/metrics":
+          this.#options.registry.metrics().then(
+            (text) => res.writeHead(200, { "content-type": this.#options.registry.contentType }).end(text),
+            (error: unknown) => {
+              this.#options.logger.error({ err: error }, "metrics collection failed");
+              res.writeHead(500, { "content-type": "text/plain" }).end("metrics collection failed\n");
+            },
+          );
+          return;
+        default:
+          res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+      }
+    });
+    // Admin requests are tiny; a slow or stuck client must not hold a socket.
+    this.#server.requestTimeout = 10_000;
+    this.#server.headersTimeout = 5_000;
+  }
+
+  async listen(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(this.#options.port, this.#options.host, () => {
+        this.#server.off("error", reject);
+        resolve();
+      });
+    });
+    return this.#server.address() as AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    if (!this.#server.listening) return;
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+}
