@@ -1,0 +1,47 @@
+import { StreamfrontError } from "../../lib/errors.js";
+
+/**
+ * Stable codes for everything the edge rejects. A peer's protocol violation
+ * closes that one connection with a log line naming the code; it never
+ * throws past the session.
+ */
+export const EdgeErrorCode = {
+  /** C0 carried a version this edge does not speak. */
+  HandshakeVersion: "EDGE_ERR_HANDSHAKE_VERSION",
+  /** The handshake did not complete in time or was malformed. */
+  HandshakeInvalid: "EDGE_ERR_HANDSHAKE_INVALID",
+  /** A chunk header is malformed (bad fmt for a new chunk stream, …). */
+  ChunkInvalid: "EDGE_ERR_CHUNK_INVALID",
+  /** A message declared a length above the configured maximum. */
+  MessageTooLarge: "EDGE_ERR_MESSAGE_TOO_LARGE",
+  /** The peer asked for a chunk size outside [1, maxChunkSize]. */
+  ChunkSizeInvalid: "EDGE_ERR_CHUNK_SIZE_INVALID",
+  /** The peer opened more chunk streams than allowed. */
+  TooManyChunkStreams: "EDGE_ERR_TOO_MANY_CHUNK_STREAMS",
+  /** AMF data is malformed, truncated or of an unknown type marker. */
+  AmfInvalid: "EDGE_ERR_AMF_INVALID",
+  /** AMF nesting went past the configured depth. */
+  AmfTooDeep: "EDGE_ERR_AMF_TOO_DEEP",
+  /** A command message is not shaped like a command. */
+  CommandInvalid: "EDGE_ERR_COMMAND_INVALID",
+  /** A media object's container is malformed or unsupported. */
+  MediaInvalid: "EDGE_ERR_MEDIA_INVALID",
+  /** A media object's header (e.g. MP4 moov) is larger than allowed. */
+  MediaTooLarge: "EDGE_ERR_MEDIA_TOO_LARGE",
+  /** The shield could not be reached or failed a read. */
+  OriginUnavailable: "EDGE_ERR_ORIGIN_UNAVAILABLE",
+  /** The connection idled past its timeout. */
+  IdleTimeout: "EDGE_ERR_IDLE_TIMEOUT",
+  /** The viewer read too slowly and its queue overflowed. */
+  SlowViewer: "EDGE_ERR_SLOW_VIEWER",
+} as const;
+export type EdgeErrorCode = (typeof EdgeErrorCode)[keyof typeof EdgeErrorCode];
+
+export class EdgeError extends StreamfrontError {
+  declare readonly code: EdgeErrorCode;
+
+  constructor(code: EdgeErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = "EdgeError";
+  }
+}
