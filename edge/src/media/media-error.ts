@@ -1,0 +1,22 @@
+import { EdgeError, EdgeErrorCode } from "../errors.js";
+
+/**
+ * Container parsers run on bytes chosen by whoever uploaded the object, so
+ * every malformed input must surface as an EdgeError (never a RangeError
+ * from a Buffer read past the end): the session maps the code to
+ * NetStream.Play.FileStructureInvalid and closes only that stream.
+ */
+export function mediaInvalid(message: string, options?: ErrorOptions): EdgeError {
+  return new EdgeError(EdgeErrorCode.MediaInvalid, message, options);
+}
+
+export function mediaTooLarge(message: string): EdgeError {
+  return new EdgeError(EdgeErrorCode.MediaTooLarge, message);
+}
+
+/** Throws MediaInvalid unless `bytes` holds `length` bytes from `offset`. */
+export function need(bytes: Uint8Array, offset: number, length: number, what: string): void {
+  if (!Number.isInteger(offset) || offset < 0 || length < 0 || offset + length > bytes.length) {
+    throw mediaInvalid(`truncated ${what}: need ${length} bytes at ${offset}, have ${bytes.length}`);
+  }
+}

@@ -1,0 +1,144 @@
+import { mediaInvalid } from "./media-error.js";
+
+/** Random access to one immutable object; reads may go over the network. */
+export interface RangeSource {
+  readonly size: number;
+  /** Resolves exactly min(length, size - offset) bytes starting at offset. */
+  read(offset: number, length: number): Promise<Buffer>;
+}
+
+/** An in-memory RangeSource, for tests and for objects already held whole. */
+export function bufferSource(buf: Buffer): RangeSource {
+  return {
+    size: buf.length,
+    read(offset: number, length: number): Promise<Buffer> {
+      const start = Math.max(0, Math.min(offset, buf.length));
+      return Promise.resolve(buf.subarray(start, Math.min(buf.length, start + Math.max(0, length))));
+    },
+  };
+}
+
+export interface BufferedReaderOptions {
+  /** Bytes fetched per range read when a small read misses. @default 256 KiB */
+  blockSize?: number | undefined;
+  /**
+   * Blocks kept at once. One suits a container read front to back (FLV,
+   * MP3); an MP4 whose audio and video chunks sit far apart in mdat needs
+   * two so each track's read-ahead survives the other's reads. @default 1
+   */
+  maxBlocks?: number | undefined;
+}
+
+export const DEFAULT_BLOCK_SIZE = 256 * 1024;
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+interface Block {
+  start: number;
+  bytes: Buffer;
+}
+
+/**
+ * Serves many small reads (an 11-byte FLV tag header, one MP4 sample) from a
+ * few large range reads on the underlying source, so walking a file issues
+ * one network request per block instead of one per tag.
+ *
+ * Returned buffers are views into a cached block: they stay valid, but a
+ * caller keeping one long-term (sequence headers, metadata) should copy it so
+ * it does not pin the whole block. Calls are not reentrant: await each one.
+ */
+export class BufferedReader {
+  readonly source: RangeSource;
+  readonly blockSize: number;
+  /** May be raised after construction, e.g. once a demuxer knows it reads two regions at once. */
+  maxBlocks: number;
+  /** Cursor for read/peek/skip. */
+  position = 0;
+  /** Most recently used first. */
+  #blocks: Block[] = [];
+
+  constructor(source: RangeSource, options: BufferedReaderOptions = {}) {
+    this.source = source;
+    this.blockSize = Math.max(1, Math.floor(options.blockSize ?? DEFAULT_BLOCK_SIZE));
+    this.maxBlocks = Math.max(1, Math.floor(options.maxBlocks ?? 1));
+  }
+
+  get size(): number {
+    return this.source.size;
+  }
+
+  /** Bytes left after the cursor. */
+  get remaining(): number {
+    return Math.max(0, this.source.size - this.position);
+  }
+
+  /** Resolves min(length, size - offset) bytes starting at offset. */
+  async readAt(offset: number, length: number): Promise<Buffer> {
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw mediaInvalid(`invalid read of ${length} bytes at ${offset}`);
+    }
+    const end = Math.min(offset + length, this.source.size);
+    if (end <= offset) return EMPTY;
+    for (let i = 0; i < this.#blocks.length; i++) {
+      const block = this.#blocks[i]!;
+      if (block.start <= offset && end <= block.start + block.bytes.length) {
+        if (i > 0) {
+          this.#blocks.splice(i, 1);
+          this.#blocks.unshift(block);
+        }
+        return block.bytes.subarray(offset - block.start, end - block.start);
+      }
+    }
+    // A read straddling a block's end keeps that block's tail and fetches
+    // only the bytes after it, so no byte is requested twice.
+    let head: Buffer = EMPTY;
+    let from = offset;
+    for (const block of this.#blocks) {
+      const blockEnd = block.start + block.bytes.length;
+      if (block.start <= offset && offset < blockEnd) {
+        head = block.bytes.subarray(offset - block.start);
+        from = blockEnd;
+        break;
+      }
+    }
+    const to = Math.min(this.source.size, Math.max(end, offset + this.blockSize));
+    const fresh = await this.#fetch(from, to - from);
+    const bytes = head.length > 0 ? Buffer.concat([head, fresh]) : fresh;
+    this.#blocks.unshift({ start: offset, bytes });
+    if (this.#blocks.length > this.maxBlocks) this.#blocks.length = this.maxBlocks;
+    return bytes.subarray(0, end - offset);
+  }
+
+  /** Bytes at the cursor without moving it. */
+  peek(length: number): Promise<Buffer> {
+    return this.readAt(this.position, length);
+  }
+
+  /** Bytes at the cursor, moving the cursor past what was returned. */
+  async read(length: number): Promise<Buffer> {
+    const bytes = await this.readAt(this.position, length);
+    this.position += bytes.length;
+    return bytes;
+  }
+
+  skip(length: number): void {
+    this.position += length;
+  }
+
+  seek(position: number): void {
+    this.position = position;
+  }
+
+  /** Drops the cached blocks (e.g. after a seek far away). */
+  clear(): void {
+    this.#blocks = [];
+  }
+
+  async #fetch(offset: number, length: number): Promise<Buffer> {
+    const bytes = await this.source.read(offset, length);
+    if (bytes.length !== length) {
+      throw mediaInvalid(`range read at ${offset} returned ${bytes.length} of ${length} bytes`);
+    }
+    return bytes;
+  }
+}

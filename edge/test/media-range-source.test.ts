@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { EdgeErrorCode } from "../src/errors.js";
+import { BufferedReader, bufferSource, type RangeSource } from "../src/media/range-source.js";
+import { countingSource, rejectsEdge } from "./media-helpers.js";
+
+const DATA = Buffer.from(Array.from({ length: 1000 }, (_, i) => i & 0xff));
+
+describe("bufferSource", () => {
+  it("resolves min(length, size - offset) bytes", async () => {
+    const source = bufferSource(DATA);
+    assert.equal(source.size, 1000);
+    assert.deepEqual(await source.read(998, 10), DATA.subarray(998));
+    assert.equal((await source.read(1000, 10)).length, 0);
+    assert.equal((await source.read(5000, 10)).length, 0);
+  });
+});
+
+describe("BufferedReader", () => {
+  it("serves small reads from one block read", async () => {
+    const source = countingSource(DATA);
+    const reader = new BufferedReader(source, { blockSize: 256 });
+    for (let offset = 0; offset < 250; offset += 11) {
+      assert.deepEqual(await reader.readAt(offset, 11), DATA.subarray(offset, offset + 11));
+    }
+    assert.deepEqual(source.reads, [{ offset: 0, length: 256 }]);
+  });
+
+  it("fetches only the missing bytes of a read straddling the block end", async () => {
+    const source = countingSource(DATA);
+    const reader = new BufferedReader(source, { blockSize: 100 });
+    await reader.readAt(0, 10);
+    assert.deepEqual(await reader.readAt(95, 10), DATA.subarray(95, 105));
+    assert.deepEqual(source.reads, [
+      { offset: 0, length: 100 },
+      { offset: 100, length: 95 },
+    ]);
+    // A read larger than a block is fetched whole.
+    assert.deepEqual(await reader.readAt(500, 300), DATA.subarray(500, 800));
+    assert.equal(source.reads.at(-1)?.length, 300);
+  });
+
+  it("keeps maxBlocks blocks so two regions read in turn do not thrash", async () => {
+    const source = countingSource(DATA);
+    const reader = new BufferedReader(source, { blockSize: 100, maxBlocks: 2 });
+    for (let i = 0; i < 5; i++) {
+      await reader.readAt(i * 10, 10);
+      await reader.readAt(600 + i * 10, 10);
+    }
+    assert.equal(source.reads.length, 2);
+  });
+
+  it("clamps at the end and moves a cursor with read/peek/skip", async () => {
+    const reader = new BufferedReader(bufferSource(DATA), { blockSize: 64 });
+    assert.equal((await reader.readAt(990, 100)).length, 10);
+    assert.equal((await reader.readAt(1000, 1)).length, 0);
+    reader.seek(10);
+    assert.deepEqual(await reader.peek(2), DATA.subarray(10, 12));
+    assert.deepEqual(await reader.read(2), DATA.subarray(10, 12));
+    reader.skip(3);
+    assert.equal(reader.position, 15);
+    assert.equal(reader.remaining, 985);
+  });
+
+  it("turns a short read from the source and invalid arguments into MediaInvalid", async () => {
+    const liar: RangeSource = { size: 1000, read: () => Promise.resolve(Buffer.alloc(3)) };
+    await rejectsEdge(() => new BufferedReader(liar).readAt(0, 10), EdgeErrorCode.MediaInvalid);
+    const reader = new BufferedReader(bufferSource(DATA));
+    await rejectsEdge(() => reader.readAt(-1, 10), EdgeErrorCode.MediaInvalid);
+    await rejectsEdge(() => reader.readAt(0.5, 10), EdgeErrorCode.MediaInvalid);
+  });
+});
