@@ -1,0 +1,131 @@
+import { hostname } from "node:os";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import type { Registry } from "prom-client";
+import { ConfigWatcher } from "../../lib/config-watcher.js";
+import type { Logger } from "../../lib/log.js";
+import { ShieldServiceService } from "../../proto/gen/streamfront/shield/v1/shield.js";
+import { BucketAllowlist } from "./bucket-allowlist.js";
+import type { ShieldConfig } from "./config.js";
+import { ShieldMetrics } from "./metrics.js";
+import { S3Origin } from "./s3-origin.js";
+import { ShieldService } from "./shield-service.js";
+
+export interface ShieldServerDeps {
+  readonly config: ShieldConfig;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly s3Client: S3Client;
+  /** See ShieldServiceOptions.maxInFlightPieces. @default 4 */
+  readonly maxInFlightPieces?: number;
+}
+
+/**
+ * One shield: the ShieldService on a gRPC server, reading S3 through
+ * S3Origin, refusing buckets outside its allowlist, and (when a controller
+ * is configured) keeping that allowlist in step with the distributions.
+ */
+export class ShieldServer {
+  readonly metrics: ShieldMetrics;
+  readonly service: ShieldService;
+  readonly buckets: BucketAllowlist;
+  readonly #config: ShieldConfig;
+  readonly #logger: Logger;
+  readonly #server: Server;
+  readonly #watcher: ConfigWatcher | undefined;
+  #address = "";
+
+  constructor(deps: ShieldServerDeps) {
+    this.#config = deps.config;
+    this.#logger = deps.logger;
+    this.metrics = new ShieldMetrics(deps.registry);
+    this.buckets = new BucketAllowlist(deps.config.allowedBuckets);
+    const origin = new S3Origin({
+      client: deps.s3Client,
+      logger: deps.logger.child({ module: "s3-origin" }),
+      observer: this.metrics,
+    });
+    this.service = new ShieldService({
+      origin,
+      buckets: this.buckets,
+      metrics: this.metrics,
+      logger: deps.logger.child({ module: "shield-service" }),
+      maxPieceBytes: deps.config.maxPieceBytes,
+      ...(deps.maxInFlightPieces === undefined ? {} : { maxInFlightPieces: deps.maxInFlightPieces }),
+    });
+    this.#server = new Server({
+      // Edges reconnect to another shield on GOAWAY; long-lived
+      // connections would pin edges to one pod after a scale-out.
+      "grpc.max_connection_age_ms": 30 * 60_000,
+      "grpc.max_connection_age_grace_ms": 60_000,
+      "grpc.keepalive_permit_without_calls": 1,
+      "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+    });
+    this.#server.addService(ShieldServiceService, this.service.handlers());
+    if (deps.config.controller) {
+      const watcher = new ConfigWatcher({
+        address: deps.config.controller,
+        nodeId: deps.config.nodeId || hostname(),
+        role: "shield",
+        logger: deps.logger.child({ module: "config-watcher" }),
+      });
+      watcher.onChange((table) => {
+        this.buckets.setDistributionBuckets([...table.distributions.values()].map((d) => d.originBucket));
+      });
+      this.#watcher = watcher;
+    } else if (deps.config.allowedBuckets.length === 0) {
+      deps.logger.warn(
+        "neither controller nor allowed-buckets is set: every request will be refused with PERMISSION_DENIED",
+      );
+    }
+  }
+
+  /** Binds the gRPC port and starts watching the controller; resolves with host:port. */
+  async start(): Promise<string> {
+    const host = this.#config.host;
+    const shownHost = host.includes(":") ? `[${host}]` : host;
+    const port = await new Promise<number>((resolve, reject) => {
+      this.#server.bindAsync(
+        `${shownHost}:${this.#config.grpcPort}`,
+        ServerCredentials.createInsecure(),
+        (error, p) => (error ? reject(error) : resolve(p)),
+      );
+    });
+    this.#address = `${shownHost}:${port}`;
+    this.#watcher?.start();
+    return this.#address;
+  }
+
+  get address(): string {
+    return this.#address;
+  }
+
+  /** Serving, and (with a controller) holding a config so the allowlist is real. */
+  isReady(): boolean {
+    return this.#address !== "" && (this.#watcher === undefined || this.#watcher.isSynced());
+  }
+
+  /**
+   * Stops taking calls and lets running ones finish for up to deadlineMs,
+   * then aborts them (edges retry on another shield).
+   */
+  async close(deadlineMs = 2_500): Promise<void> {
+    this.#watcher?.stop();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#logger.warn(
+          { activeCalls: this.service.activeCalls },
+          "shield close deadline passed; ending calls",
+        );
+        this.service.abortAll();
+        this.#server.forceShutdown();
+        resolve();
+      }, deadlineMs);
+      timer.unref();
+      this.#server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
