@@ -1,0 +1,35 @@
+import { AdminServer } from "../../lib/admin-server.js";
+import { createLogger } from "../../lib/log.js";
+import { createRegistry } from "../../lib/metrics/registry.js";
+import { runComponent } from "../../lib/process/run-component.js";
+import { loadControllerConfig } from "./config.js";
+import { ControllerServer } from "./controller-server.js";
+
+await runComponent("controller", async () => {
+  const config = loadControllerConfig({ env: process.env, argv: process.argv.slice(2) });
+  const logger = createLogger({ component: "controller", level: config.logLevel });
+  const registry = createRegistry("controller");
+  const controller = new ControllerServer({ config, logger, registry });
+  const admin = new AdminServer({
+    host: config.adminHost,
+    port: config.adminPort,
+    registry,
+    logger,
+    isReady: () => controller.isReady(),
+  });
+  const close = async () => {
+    await admin.close();
+    await controller.close();
+    logger.flush();
+  };
+  try {
+    const grpc = await controller.start();
+    const adminAddress = await admin.listen();
+    const addresses = { grpc, admin: `${adminAddress.address}:${adminAddress.port}` };
+    logger.info({ addresses, baseDomain: config.baseDomain }, "listening");
+    return { addresses, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+});

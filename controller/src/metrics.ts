@@ -1,0 +1,63 @@
+import { Counter, Gauge, type Registry } from "prom-client";
+import { type ConfigService, watcherRoles } from "./config-service.js";
+import type { DistributionStore } from "./store/distribution-store.js";
+
+/**
+ * The controller's metrics, all read at scrape time from the store and the
+ * config service, so neither imports prom-client.
+ */
+export function registerControllerMetrics(
+  registry: Registry,
+  store: DistributionStore,
+  configService: ConfigService,
+): void {
+  new Gauge({
+    name: "streamfront_controller_watchers",
+    help: "Open WatchConfig streams, by watcher role.",
+    labelNames: ["role"] as const,
+    registers: [registry],
+    collect() {
+      const counts = configService.watchers();
+      for (const role of watcherRoles) this.set({ role }, counts[role]);
+    },
+  });
+  new Gauge({
+    name: "streamfront_controller_config_version",
+    help: "The current config version (bumped by every distribution change).",
+    registers: [registry],
+    async collect() {
+      this.set(await store.version());
+    },
+  });
+  new Gauge({
+    name: "streamfront_controller_distributions",
+    help: "Distributions, by kind and whether they are enabled.",
+    labelNames: ["kind", "enabled"] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const kind of ["streaming", "web"]) {
+        for (const enabled of ["true", "false"]) this.set({ kind, enabled }, 0);
+      }
+      for (const d of await store.list()) this.inc({ kind: d.kind, enabled: String(d.enabled) });
+    },
+  });
+  new Counter({
+    name: "streamfront_controller_config_updates_sent_total",
+    help: "Config updates (snapshots and changes) written to watchers.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(configService.counts.updatesSent);
+    },
+  });
+  new Counter({
+    name: "streamfront_controller_watch_resyncs_total",
+    help: "Times a watcher fell too far behind and was sent a fresh snapshot instead of its backlog.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(configService.counts.resyncs);
+    },
+  });
+}

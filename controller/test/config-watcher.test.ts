@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { applyUpdate, ConfigWatcher, emptyConfigTable } from "../../lib/config-watcher.js";
+import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
+import type { ControllerServer } from "../src/controller-server.js";
+import { newDistribution } from "../src/distribution.js";
+import { MemoryStore } from "../src/store/memory-store.js";
+import { delay, eventually, silentLogger, startTestController } from "./helpers.js";
+
+function wire(id: string, bucket = "media-bucket"): Distribution {
+  return {
+    id,
+    domainName: `${id.toLowerCase()}.test`,
+    cnames: [],
+    originBucket: bucket,
+    enabled: true,
+    kind: 1,
+  };
+}
+
+describe("applyUpdate", () => {
+  it("replaces the table with a snapshot", () => {
+    const t1 = applyUpdate(emptyConfigTable, {
+      version: 5,
+      snapshot: true,
+      upserts: [wire("EA"), wire("EB")],
+      removedIds: [],
+    });
+    assert.equal(t1.version, 5);
+    assert.deepEqual([...t1.distributions.keys()], ["EA", "EB"]);
+    const t2 = applyUpdate(t1, { version: 3, snapshot: true, upserts: [wire("EC")], removedIds: [] });
+    assert.equal(t2.version, 3, "a snapshot wins even at a lower version (a new controller run)");
+    assert.deepEqual([...t2.distributions.keys()], ["EC"]);
+  });
+
+  it("applies upserts and removals of an incremental update without touching the input", () => {
+    const t1 = applyUpdate(emptyConfigTable, {
+      version: 1,
+      snapshot: true,
+      upserts: [wire("EA"), wire("EB")],
+      removedIds: [],
+    });
+    const t2 = applyUpdate(t1, {
+      version: 2,
+      snapshot: false,
+      upserts: [wire("EA", "new-bucket"), wire("EC")],
+      removedIds: ["EB"],
+    });
+    assert.equal(t2.version, 2);
+    assert.deepEqual([...t2.distributions.keys()].sort(), ["EA", "EC"]);
+    assert.equal(t2.distributions.get("EA")?.originBucket, "new-bucket");
+    assert.equal(t1.distributions.get("EA")?.originBucket, "media-bucket");
+    assert.ok(t1.distributions.has("EB"));
+    assert.ok(Object.isFrozen(t2.distributions.get("EA")));
+  });
+
+  it("ignores a stale incremental update", () => {
+    const t1 = applyUpdate(emptyConfigTable, {
+      version: 7,
+      snapshot: true,
+      upserts: [wire("EA")],
+      removedIds: [],
+    });
+    assert.equal(applyUpdate(t1, { version: 7, snapshot: false, upserts: [], removedIds: ["EA"] }), t1);
+    assert.equal(applyUpdate(t1, { version: 6, snapshot: false, upserts: [wire("EZ")], removedIds: [] }), t1);
+  });
+});
+
+describe("ConfigWatcher against a real controller", () => {
+  const servers: ControllerServer[] = [];
+  const watchers: ConfigWatcher[] = [];
+  after(async () => {
+    for (const w of watchers) w.stop();
+    for (const s of servers) await s.close(500);
+  });
+
+  it("syncs, follows changes, acknowledges them", async () => {
+    const { server, address } = await startTestController();
+    servers.push(server);
+    const a = await server.createDistribution({ originBucket: "media-bucket", cnames: ["live.example.com"] });
+    const watcher = new ConfigWatcher({ address, nodeId: "edge-a", role: "edge", logger: silentLogger() });
+    watchers.push(watcher);
+    const changes: number[] = [];
+    watcher.onChange((table) => changes.push(table.version));
+    assert.equal(watcher.isSynced(), false);
+    watcher.start();
+    await eventually(() => watcher.isSynced(), 5_000, "the first snapshot");
+    assert.deepEqual(watcher.current().get(a.id)?.cnames, ["live.example.com"]);
+
+    await server.store.update(a.id, { enabled: false });
+    const b = await server.createDistribution({ originBucket: "other-bucket" });
+    const version = await server.store.version();
+    await eventually(() => watcher.version === version, 5_000, "the changes");
+    assert.equal(watcher.current().get(a.id)?.enabled, false);
+    assert.ok(watcher.current().has(b.id));
+    assert.equal(changes.length, 3);
+    await eventually(
+      () => server.configService.node("edge-a")?.lastAckedVersion === version,
+      5_000,
+      "the acks",
+    );
+  });
+
+  it("keeps its config while the controller is down and resumes when it is back", async () => {
+    const store = new MemoryStore({ initialVersion: 0 });
+    const first = await startTestController({ store });
+    const port = Number(first.address.split(":").at(-1));
+    const a = await first.server.createDistribution({ originBucket: "media-bucket" });
+    const watcher = new ConfigWatcher({
+      address: first.address,
+      nodeId: "shield-a",
+      role: "shield",
+      logger: silentLogger(),
+      initialBackoffMs: 20,
+      maxBackoffMs: 200,
+    });
+    watchers.push(watcher);
+    const updates: Array<[number, boolean]> = [];
+    watcher.onChange((table, update) => updates.push([table.version, update.snapshot]));
+    watcher.start();
+    await eventually(() => watcher.isSynced());
+
+    await first.server.close(200);
+    await eventually(() => !watcher.isConnected(), 5_000, "the watcher to notice");
+    assert.ok(watcher.current().has(a.id), "still serving the last config");
+    assert.equal(watcher.isSynced(), true);
+
+    // Changes made while the watcher is away, then the controller returns
+    // on the same address with the same store.
+    const b = await store.create(
+      newDistribution({ originBucket: "media-bucket" }, { baseDomain: "streamfront.local", now: Date.now() }),
+    );
+    await delay(50);
+    const second = await startTestController({ store, port });
+    servers.push(second.server);
+    await eventually(() => watcher.version === 2, 10_000, "the resume");
+    assert.ok(watcher.current().has(b.id));
+    assert.deepEqual(updates, [
+      [1, true],
+      [2, false],
+    ]);
+    await eventually(
+      () => second.server.configService.node("shield-a")?.lastAckedVersion === 2,
+      5_000,
+      "the ack",
+    );
+  });
+});
