@@ -1,0 +1,160 @@
+import { hostPort, integer, logLevels, oneOf, port, text } from "../../lib/config/schemas.js";
+import { type ConfigOf, loadConfig, type Setting } from "../../lib/config/settings.js";
+
+function setting<T>(s: Setting<T>): Setting<T> {
+  return s;
+}
+
+/** Every setting of an edge pod. The README's table repeats these docs. */
+export const edgeSettings = {
+  host: setting({
+    env: "STREAMFRONT_EDGE_HOST",
+    flag: "host",
+    doc: "Address the RTMP and HTTP listeners bind to.",
+    schema: text({ min: 1, max: 255 }),
+    default: "0.0.0.0",
+  }),
+  rtmpPort: setting({
+    env: "STREAMFRONT_EDGE_RTMP_PORT",
+    flag: "rtmp-port",
+    doc: "RTMP listener (CloudFront: 1935). 0 picks a free port.",
+    schema: port(),
+    default: 1935,
+  }),
+  httpPort: setting({
+    env: "STREAMFRONT_EDGE_HTTP_PORT",
+    flag: "http-port",
+    doc: "Port that speaks RTMP and HTTP on one socket, told apart by the first byte (CloudFront: 80). 0 picks a free port; -1 turns it off.",
+    schema: integer(-1, 65535),
+    default: 8080,
+  }),
+  adminHost: setting({
+    env: "STREAMFRONT_EDGE_ADMIN_HOST",
+    flag: "admin-host",
+    doc: "Address of the admin listener (/metrics, /healthz, /readyz).",
+    schema: text({ min: 1, max: 255 }),
+    default: "127.0.0.1",
+  }),
+  adminPort: setting({
+    env: "STREAMFRONT_EDGE_ADMIN_PORT",
+    flag: "admin-port",
+    doc: "Admin listener port. 0 picks a free port.",
+    schema: port(),
+    default: 9100,
+  }),
+  controller: setting({
+    env: "STREAMFRONT_EDGE_CONTROLLER",
+    flag: "controller",
+    doc: "host:port of the controller's gRPC config service.",
+    schema: hostPort(),
+    default: "127.0.0.1:7001",
+  }),
+  shield: setting({
+    env: "STREAMFRONT_EDGE_SHIELD",
+    flag: "shield",
+    doc: "host:port of the regional shield's gRPC service.",
+    schema: hostPort(),
+    default: "127.0.0.1:7002",
+  }),
+  nodeId: setting({
+    env: "STREAMFRONT_EDGE_NODE_ID",
+    flag: "node-id",
+    doc: "Name this edge reports to the controller (the pod name); the host name when empty.",
+    schema: text({ max: 253, pattern: /^[A-Za-z0-9._-]*$/, hint: "letters, digits, '.', '_' and '-' only" }),
+    default: "",
+  }),
+  logLevel: setting({
+    env: "STREAMFRONT_EDGE_LOG_LEVEL",
+    flag: "log-level",
+    doc: `Log level: ${logLevels.join(", ")}.`,
+    schema: oneOf(logLevels),
+    default: "info",
+  }),
+  outChunkSize: setting({
+    env: "STREAMFRONT_EDGE_OUT_CHUNK_SIZE",
+    flag: "out-chunk-size",
+    doc: "RTMP chunk size the edge sends with (announced by Set Chunk Size).",
+    schema: integer(128, 65536),
+    default: 4096,
+  }),
+  maxMessageBytes: setting({
+    env: "STREAMFRONT_EDGE_MAX_MESSAGE_BYTES",
+    flag: "max-message-bytes",
+    doc: "Largest RTMP message a viewer may send; a larger one closes the connection.",
+    schema: integer(1024, 16 * 1024 * 1024),
+    default: 64 * 1024,
+  }),
+  maxChunkStreams: setting({
+    env: "STREAMFRONT_EDGE_MAX_CHUNK_STREAMS",
+    flag: "max-chunk-streams",
+    doc: "Most chunk streams a viewer may open on one connection.",
+    schema: integer(4, 65599),
+    // Partial messages can hold maxChunkStreams × maxMessageBytes per connection.
+    default: 16,
+  }),
+  maxConnections: setting({
+    env: "STREAMFRONT_EDGE_MAX_CONNECTIONS",
+    flag: "max-connections",
+    doc: "Most open viewer connections on this edge.",
+    schema: integer(1, 1_000_000),
+    default: 10_000,
+  }),
+  maxConnectionsPerIp: setting({
+    env: "STREAMFRONT_EDGE_MAX_CONNECTIONS_PER_IP",
+    flag: "max-connections-per-ip",
+    doc: "Most open connections from one client address.",
+    schema: integer(1, 1_000_000),
+    default: 100,
+  }),
+  handshakeTimeoutMs: setting({
+    env: "STREAMFRONT_EDGE_HANDSHAKE_TIMEOUT_MS",
+    flag: "handshake-timeout-ms",
+    doc: "Time a viewer has to finish the handshake and connect.",
+    schema: integer(100, 600_000),
+    default: 10_000,
+  }),
+  idleTimeoutMs: setting({
+    env: "STREAMFRONT_EDGE_IDLE_TIMEOUT_MS",
+    flag: "idle-timeout-ms",
+    doc: "A connection that neither plays nor sends anything for this long is closed.",
+    schema: integer(1000, 86_400_000),
+    default: 120_000,
+  }),
+  sendAheadMarginMs: setting({
+    env: "STREAMFRONT_EDGE_SEND_AHEAD_MARGIN_MS",
+    flag: "send-ahead-margin-ms",
+    doc: "How far past the viewer's buffer length media is sent ahead of real time.",
+    schema: integer(0, 600_000),
+    default: 1000,
+  }),
+  defaultBufferMs: setting({
+    env: "STREAMFRONT_EDGE_DEFAULT_BUFFER_MS",
+    flag: "default-buffer-ms",
+    doc: "Buffer length assumed until the viewer sends SetBufferLength.",
+    schema: integer(0, 3_600_000),
+    default: 3000,
+  }),
+  maxBufferMs: setting({
+    env: "STREAMFRONT_EDGE_MAX_BUFFER_MS",
+    flag: "max-buffer-ms",
+    doc: "Cap on the buffer length a viewer may ask for (rtmpdump asks for 10 h); beyond it media is paced in real time.",
+    schema: integer(0, 36_000_000),
+    default: 3_600_000,
+  }),
+  maxQueuedBytes: setting({
+    env: "STREAMFRONT_EDGE_MAX_QUEUED_BYTES",
+    flag: "max-queued-bytes",
+    doc: "Bytes a viewer's socket may hold unsent before the edge waits for it to drain.",
+    schema: integer(16 * 1024, 256 * 1024 * 1024),
+    default: 1024 * 1024,
+  }),
+} as const;
+
+export type EdgeConfig = ConfigOf<typeof edgeSettings>;
+
+export function loadEdgeConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  argv: readonly string[],
+): EdgeConfig {
+  return loadConfig(edgeSettings, { env, argv });
+}

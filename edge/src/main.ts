@@ -1,0 +1,43 @@
+import { hostname } from "node:os";
+import { AdminServer } from "../../lib/admin-server.js";
+import { ConfigWatcher } from "../../lib/config-watcher.js";
+import { createLogger } from "../../lib/log.js";
+import { createRegistry } from "../../lib/metrics/registry.js";
+import { runComponent } from "../../lib/process/run-component.js";
+import { loadEdgeConfig } from "./config.js";
+import { EdgeServer, formatAddress } from "./edge-server.js";
+import { ShieldOrigin } from "./origin/shield-origin.js";
+
+/** Runs one edge pod: viewers in on RTMP, objects from the shield, config from the controller. */
+await runComponent("edge", async () => {
+  const config = loadEdgeConfig(process.env, process.argv.slice(2));
+  const logger = createLogger({ component: "edge", level: config.logLevel });
+  const registry = createRegistry("edge");
+  const nodeId = config.nodeId || hostname();
+  const watcher = new ConfigWatcher({ address: config.controller, nodeId, role: "edge", logger });
+  const origin = new ShieldOrigin({ address: config.shield, logger });
+  const edge = new EdgeServer({ config, logger, registry, distributions: watcher, origin });
+  const admin = new AdminServer({
+    host: config.adminHost,
+    port: config.adminPort,
+    registry,
+    logger,
+    isReady: () => watcher.isSynced(),
+  });
+  watcher.start();
+  const addresses = await edge.start();
+  const adminAddress = await admin.listen();
+  addresses.admin = formatAddress(adminAddress.address, adminAddress.port);
+  logger.info({ addresses, nodeId }, "listening");
+  return {
+    addresses,
+    async close() {
+      await edge.close();
+      watcher.stop();
+      origin.close();
+      await admin.close();
+      logger.info("stopped");
+      logger.flush();
+    },
+  };
+});

@@ -1,0 +1,99 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+export const Protocol = { Rtmp: "rtmp", Http: "http" } as const;
+export type Protocol = (typeof Protocol)[keyof typeof Protocol];
+
+/** Results of a play, a fixed set so the label stays small. */
+export const PlayResult = {
+  Started: "started",
+  Completed: "completed",
+  NotFound: "not_found",
+  Failed: "failed",
+} as const;
+export type PlayResult = (typeof PlayResult)[keyof typeof PlayResult];
+
+/** Why a connect or connection was refused. */
+export const Rejection = {
+  DistributionNotFound: "DistributionNotFound",
+  DistributionTypeMismatch: "DistributionTypeMismatch",
+  DistributionDisabled: "DistributionDisabled",
+  InvalidInstance: "InvalidInstance",
+  InvalidURI: "InvalidURI",
+  TooManyConnections: "TooManyConnections",
+  TooManyConnectionsPerIp: "TooManyConnectionsPerIp",
+  ProtocolError: "ProtocolError",
+} as const;
+export type Rejection = (typeof Rejection)[keyof typeof Rejection];
+
+/**
+ * The edge's metrics. Hot-path counts (bytes out) are plain numbers that
+ * prom-client reads at scrape time, so a media message costs an addition,
+ * not a prom-client call.
+ */
+export class EdgeMetrics {
+  /** Bytes written to viewers, by protocol; read at scrape. */
+  readonly bytesOut: Record<Protocol, number> = { rtmp: 0, http: 0 };
+  readonly openConnections: Record<Protocol, number> = { rtmp: 0, http: 0 };
+  readonly connections: Counter<"protocol">;
+  readonly rejections: Counter<"code">;
+  readonly plays: Counter<"container" | "result">;
+  readonly timeToFirstFrame: Histogram<"container">;
+  readonly sessionErrors: Counter<"code">;
+
+  constructor(registry: Registry) {
+    const bytesOut = this.bytesOut;
+    const open = this.openConnections;
+    new Counter({
+      name: "streamfront_edge_egress_bytes_total",
+      help: "Bytes written to viewers.",
+      labelNames: ["protocol"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [protocol, bytes] of Object.entries(bytesOut)) this.inc({ protocol }, bytes);
+      },
+    });
+    new Gauge({
+      name: "streamfront_edge_connections",
+      help: "Open viewer connections.",
+      labelNames: ["protocol"] as const,
+      registers: [registry],
+      collect() {
+        for (const [protocol, count] of Object.entries(open)) this.set({ protocol }, count);
+      },
+    });
+    this.connections = new Counter({
+      name: "streamfront_edge_connections_total",
+      help: "Viewer connections accepted.",
+      labelNames: ["protocol"] as const,
+      registers: [registry],
+    });
+    this.rejections = new Counter({
+      name: "streamfront_edge_rejections_total",
+      help: "Connections or connects refused, by reason.",
+      labelNames: ["code"] as const,
+      registers: [registry],
+    });
+    this.plays = new Counter({
+      name: "streamfront_edge_plays_total",
+      help: "Play requests by container and result.",
+      labelNames: ["container", "result"] as const,
+      registers: [registry],
+    });
+    this.timeToFirstFrame = new Histogram({
+      name: "streamfront_edge_time_to_first_frame_seconds",
+      help: "From the play command to the first media message written.",
+      labelNames: ["container"] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers: [registry],
+    });
+    this.sessionErrors = new Counter({
+      name: "streamfront_edge_session_errors_total",
+      help: "Connections closed because of a protocol or origin error, by error code.",
+      labelNames: ["code"] as const,
+      registers: [registry],
+    });
+    for (const protocol of Object.values(Protocol)) this.connections.inc({ protocol }, 0);
+    for (const code of Object.values(Rejection)) this.rejections.inc({ code }, 0);
+  }
+}

@@ -1,0 +1,126 @@
+import type { Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
+import type { Logger } from "../../lib/log.js";
+import type { EdgeMetrics, Protocol } from "./metrics.js";
+import { Rejection } from "./metrics.js";
+
+/** First bytes of RTMP (0x03) and RTMPE (0x06, 0x08, 0x09): C0. */
+const rtmpFirstBytes = new Set([0x03, 0x06, 0x08, 0x09]);
+
+export interface ListenerOptions {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly logger: Logger;
+  readonly metrics: EdgeMetrics;
+  readonly limits: ConnectionLimits;
+  /** Takes an RTMP connection; `head` holds bytes already read from it. */
+  readonly acceptRtmp: (socket: Socket, head: Buffer | null, protocol: Protocol) => void;
+  /** When set, connections whose first byte is not C0 go to this HTTP server. */
+  readonly http?: HttpServer;
+}
+
+/**
+ * Connection caps shared by all listeners of one edge: in total and per
+ * client address. Counted at accept, released at close.
+ */
+export class ConnectionLimits {
+  readonly #maxTotal: number;
+  readonly #maxPerIp: number;
+  readonly #perIp = new Map<string, number>();
+  #total = 0;
+
+  constructor(maxTotal: number, maxPerIp: number) {
+    this.#maxTotal = maxTotal;
+    this.#maxPerIp = maxPerIp;
+  }
+
+  get total(): number {
+    return this.#total;
+  }
+
+  /** Returns a release function, or the rejection when over a cap. */
+  acquire(ip: string): (() => void) | Rejection {
+    if (this.#total >= this.#maxTotal) return Rejection.TooManyConnections;
+    const current = this.#perIp.get(ip) ?? 0;
+    if (current >= this.#maxPerIp) return Rejection.TooManyConnectionsPerIp;
+    this.#total++;
+    this.#perIp.set(ip, current + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#total--;
+      const left = (this.#perIp.get(ip) ?? 1) - 1;
+      if (left <= 0) this.#perIp.delete(ip);
+      else this.#perIp.set(ip, left);
+    };
+  }
+}
+
+/**
+ * A TCP listener for viewers. On the RTMP port every connection is RTMP; on
+ * the shared port (CloudFront's 80) the first byte tells RTMP's C0 from an
+ * HTTP request line.
+ */
+export class RtmpListener {
+  readonly #options: ListenerOptions;
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+
+  constructor(options: ListenerOptions) {
+    this.#options = options;
+    this.#server = createServer({ pauseOnConnect: false, noDelay: true }, (socket) => this.#accept(socket));
+  }
+
+  #accept(socket: Socket): void {
+    const { limits, metrics, logger } = this.#options;
+    const release = limits.acquire(socket.remoteAddress ?? "unknown");
+    if (typeof release === "string") {
+      metrics.rejections.inc({ code: release });
+      logger.warn({ remote: socket.remoteAddress, reason: release }, "connection refused");
+      socket.destroy();
+      return;
+    }
+    this.#sockets.add(socket);
+    socket.once("close", () => {
+      this.#sockets.delete(socket);
+      release();
+    });
+    if (!this.#options.http) {
+      this.#options.acceptRtmp(socket, null, "rtmp");
+      return;
+    }
+    const http = this.#options.http;
+    socket.on("error", () => socket.destroy());
+    socket.once("data", (head: Buffer) => {
+      if (rtmpFirstBytes.has(head[0]!)) {
+        this.#options.acceptRtmp(socket, head, "rtmp");
+        return;
+      }
+      socket.pause();
+      socket.unshift(head);
+      metrics.connections.inc({ protocol: "http" });
+      http.emit("connection", socket);
+    });
+  }
+
+  async listen(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(this.#options.port, this.#options.host, () => {
+        this.#server.off("error", reject);
+        resolve();
+      });
+    });
+    return this.#server.address() as AddressInfo;
+  }
+
+  /** Stops accepting and closes every open connection. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+  }
+}
