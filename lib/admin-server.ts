@@ -36,7 +36,9 @@ export class AdminServer {
           return;
         case "/readyz": {
           const ready = this.#options.isReady();
-          res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" }).end(ready ? "ready\n" : "not ready\n");
+          res
+            .writeHead(ready ? 200 : 503, { "content-type": "text/plain" })
+            .end(ready ? "ready\n" : "not ready\n");
           return;
         }
         case "/metrics":

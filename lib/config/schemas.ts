@@ -40,11 +40,14 @@ export function text(options: { min?: number; max?: number; pattern?: RegExp; hi
     .trim()
     .min(options.min ?? 0, { message: `must be at least ${options.min ?? 0} characters` })
     .max(options.max ?? 4096, { message: `must be at most ${options.max ?? 4096} characters` });
-  if (options.pattern) schema = schema.regex(options.pattern, { message: options.hint ?? "has the wrong form" });
+  if (options.pattern)
+    schema = schema.regex(options.pattern, { message: options.hint ?? "has the wrong form" });
   return schema;
 }
 
-export function oneOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number], string> {
+export function oneOf<const T extends readonly [string, ...string[]]>(
+  values: T,
+): z.ZodType<T[number], string> {
   return z
     .string()
     .trim()
@@ -89,7 +92,10 @@ export function list(item: z.ZodType<string, string>): z.ZodType<readonly string
       if (trimmed.length === 0) continue;
       const parsed = item.safeParse(trimmed);
       if (!parsed.success) {
-        ctx.addIssue({ code: "custom", message: `${JSON.stringify(trimmed)}: ${parsed.error.issues[0]?.message}` });
+        ctx.addIssue({
+          code: "custom",
+          message: `${JSON.stringify(trimmed)}: ${parsed.error.issues[0]?.message}`,
+        });
         return z.NEVER;
       }
       out.push(parsed.data);

@@ -48,7 +48,12 @@ export function loadConfig<S extends Settings>(settings: S, sources: ConfigSourc
   for (const setting of Object.values(settings)) options[setting.flag] = { type: "string" };
   let flags: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
-    flags = parseArgs({ args: [...(sources.argv ?? [])], options, strict: true, allowPositionals: false }).values;
+    flags = parseArgs({
+      args: [...(sources.argv ?? [])],
+      options,
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (error) {
     const known = Object.values(settings)
       .map((s) => `--${s.flag}`)

@@ -22,7 +22,10 @@ export interface LaunchOptions {
  * and waits for its listening report over IPC. Used by `npm start` and by
  * tests that need real processes.
  */
-export async function launchComponent(entry: string, options: LaunchOptions = {}): Promise<LaunchedComponent> {
+export async function launchComponent(
+  entry: string,
+  options: LaunchOptions = {},
+): Promise<LaunchedComponent> {
   const stdio = options.stdio ?? "inherit";
   const child = fork(entry, [...(options.args ?? [])], {
     env: { ...process.env, ...options.env },

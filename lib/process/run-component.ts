@@ -1,5 +1,5 @@
-import { errorMessage } from "../errors.js";
 import { ConfigError } from "../config/settings.js";
+import { errorMessage } from "../errors.js";
 
 /** What a started component tells its launcher: where each listener is. */
 export interface ListeningReport {

@@ -40,7 +40,8 @@ export function ensureSystemTools(): void {
   run("apt-get", ["update", "-qq"]);
   run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...packages]);
   const still = missing.filter((tool) => !has(tool.command));
-  if (still.length > 0) throw new Error(`still missing after apt-get: ${still.map((t) => t.command).join(", ")}`);
+  if (still.length > 0)
+    throw new Error(`still missing after apt-get: ${still.map((t) => t.command).join(", ")}`);
 }
 
 try {

@@ -29,7 +29,11 @@ test("the committed proto/gen is what `npm run proto` generates from proto/", ()
   const committed = listFiles(committedDir);
   const fresh = listFiles(freshDir);
   assert.ok(fresh.length >= 2, "the generator produced the shield and controller modules");
-  assert.deepEqual(committed, fresh, "proto/gen has the same files as a fresh generation (run npm run proto)");
+  assert.deepEqual(
+    committed,
+    fresh,
+    "proto/gen has the same files as a fresh generation (run npm run proto)",
+  );
   for (const file of fresh) {
     assert.equal(
       readFileSync(join(committedDir, file), "utf8"),

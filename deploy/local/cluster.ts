@@ -1,0 +1,181 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
+import { fromRepoRoot } from "../../lib/testing/paths.js";
+import { EmbeddedS3, embeddedS3Credentials } from "./embedded-s3.js";
+import { playNameFor } from "./play-names.js";
+
+export interface LocalClusterOptions {
+  /** Folder whose files become the bucket's objects (keys = relative paths). */
+  readonly mediaDir: string;
+  /** Host the viewer-facing ports bind to, and the host in the printed URLs. */
+  readonly host: string;
+  readonly rtmpPort: number;
+  /** -1 turns the shared RTMP/HTTP port off. */
+  readonly httpPort: number;
+  readonly bucket: string;
+  readonly logLevel: string;
+  /** How the children's logs show: on this terminal, or nowhere (tests). */
+  readonly stdio: "inherit" | "ignore";
+}
+
+/** One object as a viewer plays it. */
+export interface PlayableObject {
+  readonly key: string;
+  readonly playName: string;
+  /** rtmp://host:port/cfx/st/<play name>, as ffmpeg/ffplay take it. */
+  readonly url: string;
+}
+
+/**
+ * A whole streamfront on one machine: an embedded S3 (s3rver) holding a
+ * folder of media, and the controller, shield and edge each as its own
+ * process, wired over loopback, with one demo distribution whose CNAME is
+ * the host viewers use. `npm start` runs it; end-to-end tests too.
+ */
+export class LocalCluster {
+  readonly options: LocalClusterOptions;
+  readonly #children: LaunchedComponent[] = [];
+  #s3: EmbeddedS3 | null = null;
+  #dataDir: string | null = null;
+  #addresses: Record<string, Readonly<Record<string, string>>> = {};
+  #objects: PlayableObject[] = [];
+
+  constructor(options: LocalClusterOptions) {
+    this.options = options;
+  }
+
+  get s3(): EmbeddedS3 {
+    if (!this.#s3) throw new Error("cluster not started");
+    return this.#s3;
+  }
+
+  /** Listening addresses by component, e.g. addresses.edge.rtmp. */
+  get addresses(): Readonly<Record<string, Readonly<Record<string, string>>>> {
+    return this.#addresses;
+  }
+
+  get objects(): readonly PlayableObject[] {
+    return this.#objects;
+  }
+
+  /** The edge's RTMP port as bound (useful with port 0). */
+  get rtmpPort(): number {
+    return portOf(this.#addresses.edge?.rtmp ?? "");
+  }
+
+  get httpPort(): number {
+    return portOf(this.#addresses.edge?.http ?? "");
+  }
+
+  get edge(): LaunchedComponent {
+    return this.#children[2]!;
+  }
+
+  get shield(): LaunchedComponent {
+    return this.#children[1]!;
+  }
+
+  get controller(): LaunchedComponent {
+    return this.#children[0]!;
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    try {
+      this.#dataDir = await mkdtemp(join(tmpdir(), "streamfront-s3-"));
+      this.#s3 = new EmbeddedS3({ directory: this.#dataDir, host: "127.0.0.1", port: 0 });
+      const { endpoint } = await this.#s3.start();
+      await this.#s3.ensureBucket(o.bucket);
+      const keys = await this.#s3.uploadDirectory(o.bucket, o.mediaDir);
+      const controller = await this.#launch("controller", {
+        STREAMFRONT_CONTROLLER_HOST: "127.0.0.1",
+        STREAMFRONT_CONTROLLER_GRPC_PORT: "0",
+        STREAMFRONT_CONTROLLER_ADMIN_PORT: "0",
+        STREAMFRONT_CONTROLLER_DEMO_BUCKET: o.bucket,
+        STREAMFRONT_CONTROLLER_DEMO_CNAME: o.host,
+        STREAMFRONT_CONTROLLER_LOG_LEVEL: o.logLevel,
+      });
+      const shield = await this.#launch("shield", {
+        STREAMFRONT_SHIELD_HOST: "127.0.0.1",
+        STREAMFRONT_SHIELD_GRPC_PORT: "0",
+        STREAMFRONT_SHIELD_ADMIN_PORT: "0",
+        STREAMFRONT_SHIELD_S3_ENDPOINT: endpoint,
+        STREAMFRONT_SHIELD_S3_FORCE_PATH_STYLE: "true",
+        STREAMFRONT_SHIELD_S3_ACCESS_KEY_ID: embeddedS3Credentials.accessKeyId,
+        STREAMFRONT_SHIELD_S3_SECRET_ACCESS_KEY: embeddedS3Credentials.secretAccessKey,
+        STREAMFRONT_SHIELD_CONTROLLER: controller.grpc!,
+        STREAMFRONT_SHIELD_LOG_LEVEL: o.logLevel,
+      });
+      const edge = await this.#launch("edge", {
+        STREAMFRONT_EDGE_HOST: hostToBind(o.host),
+        STREAMFRONT_EDGE_RTMP_PORT: String(o.rtmpPort),
+        STREAMFRONT_EDGE_HTTP_PORT: String(o.httpPort),
+        STREAMFRONT_EDGE_ADMIN_PORT: "0",
+        STREAMFRONT_EDGE_CONTROLLER: controller.grpc!,
+        STREAMFRONT_EDGE_SHIELD: shield.grpc!,
+        STREAMFRONT_EDGE_NODE_ID: "local-edge",
+        STREAMFRONT_EDGE_LOG_LEVEL: o.logLevel,
+      });
+      await waitReady([controller.admin!, shield.admin!, edge.admin!]);
+      const port = portOf(edge.rtmp!);
+      const base = `rtmp://${o.host}${port === 1935 ? "" : `:${port}`}/cfx/st`;
+      this.#objects = keys.flatMap((key) => {
+        const playName = playNameFor(key);
+        return playName ? [{ key, playName, url: `${base}/${playName}` }] : [];
+      });
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  async #launch(component: string, env: Record<string, string>): Promise<Readonly<Record<string, string>>> {
+    const child = await launchComponent(fromRepoRoot("dist", component, "src", "main.js"), {
+      env,
+      stdio: this.options.stdio,
+    });
+    this.#children.push(child);
+    this.#addresses[component] = child.addresses;
+    return child.addresses;
+  }
+
+  /** Stops edge, shield, controller (in that order) and the embedded S3. */
+  async stop(): Promise<void> {
+    const children = this.#children.splice(0).reverse();
+    for (const child of children) await child.stop();
+    await this.#s3?.close();
+    this.#s3 = null;
+    if (this.#dataDir) await rm(this.#dataDir, { recursive: true, force: true });
+    this.#dataDir = null;
+  }
+}
+
+function portOf(address: string): number {
+  return Number(address.slice(address.lastIndexOf(":") + 1));
+}
+
+/** The edge binds where the printed host resolves; a name like localhost binds all loopback. */
+function hostToBind(host: string): string {
+  if (host === "localhost") return "127.0.0.1";
+  return /^[\d.]+$/.test(host) || host.includes(":") ? host : "0.0.0.0";
+}
+
+/** Polls each /readyz until it answers 200 (config received, ports bound). */
+async function waitReady(adminAddresses: readonly string[], timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const address of adminAddresses) {
+    for (;;) {
+      try {
+        const response = await fetch(`http://${address}/readyz`);
+        if (response.status === 200) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline)
+        throw new Error(`${address}/readyz did not answer 200 within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
