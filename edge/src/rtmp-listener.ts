@@ -99,10 +99,14 @@ export class RtmpListener {
         this.#options.acceptRtmp(socket, head, "rtmp");
         return;
       }
-      socket.pause();
-      socket.unshift(head);
       metrics.connections.inc({ protocol: "http" });
+      // The HTTP server must take the socket first: it reads straight from
+      // the handle from then on. The bytes already read go back in front
+      // and reach its parser through the stream's data event.
+      socket.pause();
       http.emit("connection", socket);
+      socket.unshift(head);
+      socket.resume();
     });
   }
 

@@ -95,6 +95,6 @@ export function describeSettings(settings: Settings): string[] {
 
 function formatDefault(value: unknown): string {
   if (value === undefined || value === "") return "(none)";
-  if (Array.isArray(value)) return value.join(",");
+  if (Array.isArray(value)) return value.length === 0 ? "(none)" : value.join(",");
   return String(value);
 }

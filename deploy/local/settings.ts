@@ -1,0 +1,62 @@
+import { integer, logLevels, oneOf, port, text } from "../../lib/config/schemas.js";
+import type { Setting } from "../../lib/config/settings.js";
+
+function setting<T>(s: Setting<T>): Setting<T> {
+  return s;
+}
+
+/** Settings of `npm start` (the single-machine cluster). */
+export const localSettings = {
+  media: setting({
+    env: "STREAMFRONT_LOCAL_MEDIA",
+    flag: "media",
+    doc: "Folder to serve; its files become the demo bucket's objects (keys = relative paths). Empty: the bundled samples in deploy/local/media.",
+    schema: text({ min: 1, max: 4096 }),
+    default: "",
+  }),
+  host: setting({
+    env: "STREAMFRONT_LOCAL_HOST",
+    flag: "host",
+    doc: "Host in the printed URLs; it is the demo distribution's CNAME.",
+    schema: text({
+      min: 1,
+      max: 253,
+      pattern: /^[A-Za-z0-9.-]+$/,
+      hint: "expected a host name or IPv4 address",
+    }),
+    default: "localhost",
+  }),
+  rtmpPort: setting({
+    env: "STREAMFRONT_LOCAL_RTMP_PORT",
+    flag: "rtmp-port",
+    doc: "The edge's RTMP port.",
+    schema: port(),
+    default: 1935,
+  }),
+  httpPort: setting({
+    env: "STREAMFRONT_LOCAL_HTTP_PORT",
+    flag: "http-port",
+    doc: "The edge's shared RTMP/HTTP port (CloudFront used 80, which needs root); -1 for none.",
+    schema: integer(-1, 65535),
+    default: 8080,
+  }),
+  bucket: setting({
+    env: "STREAMFRONT_LOCAL_BUCKET",
+    flag: "bucket",
+    doc: "Name of the embedded S3 bucket.",
+    schema: text({
+      min: 3,
+      max: 63,
+      pattern: /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/,
+      hint: "expected an S3 bucket name",
+    }),
+    default: "streamfront-media",
+  }),
+  logLevel: setting({
+    env: "STREAMFRONT_LOCAL_LOG_LEVEL",
+    flag: "log-level",
+    doc: "Log level of the three components.",
+    schema: oneOf(logLevels),
+    default: "warn",
+  }),
+} as const;

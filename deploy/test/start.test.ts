@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { after, test } from "node:test";
+import { probeStreams } from "../../edge/test/support/ffprobe.js";
+import { fromRepoRoot } from "../../lib/testing/paths.js";
+
+/** `npm start`'s program, as a newcomer runs it (ports 0 so tests never collide). */
+const startScript = fromRepoRoot("dist", "deploy", "local", "start.js");
+const children: ChildProcess[] = [];
+after(() => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+});
+
+function run(args: string[]) {
+  const child = spawn(process.execPath, [startScript, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (b: Buffer) => {
+    stdout += b.toString();
+  });
+  child.stderr.on("data", (b: Buffer) => {
+    stderr += b.toString();
+  });
+  const exited = once(child, "exit") as Promise<[number | null, string | null]>;
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+test("npm start prints one rtmp:// URL per sample object, they play, and SIGINT stops everything with exit 0 within 5 s", async () => {
+  const started = run(["--rtmp-port=0", "--http-port=0", "--log-level=silent"]);
+  const deadline = Date.now() + 30_000;
+  while (!started.out().includes("Ctrl-C stops everything")) {
+    if (started.child.exitCode !== null) assert.fail(`start exited early: ${started.err()}`);
+    if (Date.now() > deadline) assert.fail(`no ready banner within 30 s: ${started.out()} ${started.err()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const output = started.out();
+  const urls = [...output.matchAll(/^ {2}(rtmp:\/\/\S+)$/gm)].map((m) => m[1]!);
+  assert.equal(urls.length, 3, output);
+  assert.ok(urls.some((u) => u.endsWith("/cfx/st/videos/sample")));
+  assert.ok(urls.some((u) => u.endsWith("/cfx/st/mp4:videos/sample.mp4")));
+  assert.ok(urls.some((u) => u.endsWith("/cfx/st/mp3:audio/sample")));
+  assert.match(output, /ffplay "rtmp:\/\/localhost:\d+\/cfx\/st\//);
+  assert.match(output, /ffmpeg -i "rtmp:\/\/localhost:\d+\/cfx\/st\/.+" -c copy out\.flv/);
+  assert.match(output, /rtmpdump -r "rtmp:\/\/localhost:\d+\/cfx\/st\/" -y ".+" -o out\.flv/);
+  const metricsUrls = [...output.matchAll(/(edge|shield|controller) +(http:\/\/\S+\/metrics)/g)];
+  assert.equal(metricsUrls.length, 3, "one /metrics URL per component");
+  for (const [, component, url] of metricsUrls) {
+    const text = await (await fetch(url!)).text();
+    assert.match(text, new RegExp(`^streamfront_${component}_build_info\\{`, "m"), `${component} metrics`);
+  }
+  const streams = await probeStreams(urls.find((u) => u.endsWith("videos/sample"))!);
+  assert.deepEqual(
+    streams.filter((s) => s.type !== "data").map((s) => s.codec),
+    ["h264", "aac"],
+  );
+
+  const stopAt = Date.now();
+  started.child.kill("SIGINT");
+  const [code] = await started.exited;
+  const took = Date.now() - stopAt;
+  assert.equal(code, 0, started.err());
+  // Acceptance bound of the issue (graceful shutdown of four servers), not a performance claim.
+  assert.ok(took < 5000, `shutdown took ${took} ms`);
+  assert.match(started.out(), /stopped\.\n$/);
+});
+
+test("a wrong setting stops start-up with a message naming it", async () => {
+  const bad = run(["--rtmp-port=abc"]);
+  const [code] = await bad.exited;
+  assert.equal(code, 2);
+  assert.match(bad.err(), /invalid setting rtmpPort \(--rtmp-port\): "abc": expected a whole number/);
+  const unknown = run(["--rtmp-prot=1"]);
+  assert.equal((await unknown.exited)[0], 2);
+  assert.match(unknown.err(), /Unknown option '--rtmp-prot'/);
+});
+
+test("each component's entry point refuses a wrong setting, naming it", async () => {
+  for (const [component, variable] of [
+    ["edge", "STREAMFRONT_EDGE_RTMP_PORT"],
+    ["shield", "STREAMFRONT_SHIELD_GRPC_PORT"],
+    ["controller", "STREAMFRONT_CONTROLLER_GRPC_PORT"],
+  ] as const) {
+    const child = spawn(process.execPath, [fromRepoRoot("dist", component, "src", "main.js")], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, [variable]: "not-a-port" },
+    });
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => {
+      stderr += b.toString();
+    });
+    const [code] = (await once(child, "exit")) as [number | null];
+    assert.equal(code, 2, `${component} exit code`);
+    assert.match(stderr, new RegExp(`\\(${variable}\\): "not-a-port"`), `${component}: ${stderr}`);
+  }
+});
