@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { Logger } from "./log.js";
+import { listen } from "./net/listen.js";
 
 export interface AdminServerOptions {
   readonly host: string;
@@ -60,14 +61,7 @@ export class AdminServer {
   }
 
   async listen(): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once("error", reject);
-      this.#server.listen(this.#options.port, this.#options.host, () => {
-        this.#server.off("error", reject);
-        resolve();
-      });
-    });
-    return this.#server.address() as AddressInfo;
+    return listen(this.#server, this.#options.port, this.#options.host);
   }
 
   async close(): Promise<void> {

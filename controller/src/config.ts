@@ -1,9 +1,11 @@
-import { logLevels, oneOf, port, text } from "../../lib/config/schemas.js";
-import { type ConfigOf, type ConfigSources, loadConfig, type Setting } from "../../lib/config/settings.js";
-
-function setting<T>(s: Setting<T>): Setting<T> {
-  return s;
-}
+import { port, text } from "../../lib/config/schemas.js";
+import {
+  type ConfigOf,
+  type ConfigSources,
+  loadConfig,
+  logLevelSetting,
+  setting,
+} from "../../lib/config/settings.js";
 
 const hostName = text({
   min: 1,
@@ -70,13 +72,7 @@ export const controllerSettings = {
     schema: hostName,
     default: "localhost",
   }),
-  logLevel: setting({
-    env: "STREAMFRONT_CONTROLLER_LOG_LEVEL",
-    flag: "log-level",
-    doc: `Log level: ${logLevels.join(", ")}.`,
-    schema: oneOf(logLevels),
-    default: "info",
-  }),
+  logLevel: logLevelSetting("STREAMFRONT_CONTROLLER"),
 } as const;
 
 export type ControllerConfig = ConfigOf<typeof controllerSettings>;

@@ -1,6 +1,7 @@
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import type { Registry } from "prom-client";
 import type { Logger } from "../../lib/log.js";
+import { bindGrpc } from "../../lib/net/listen.js";
 import { ConfigServiceService } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import type { ControllerConfig } from "./config.js";
 import { ConfigService } from "./config-service.js";
@@ -61,16 +62,7 @@ export class ControllerServer {
   /** Creates the demo distribution when configured, binds gRPC; resolves with host:port. */
   async start(): Promise<string> {
     if (this.#config.demoBucket) await this.#createDemo();
-    const host = this.#config.host;
-    const shownHost = host.includes(":") ? `[${host}]` : host;
-    const port = await new Promise<number>((resolve, reject) => {
-      this.#server.bindAsync(
-        `${shownHost}:${this.#config.grpcPort}`,
-        ServerCredentials.createInsecure(),
-        (error, p) => (error ? reject(error) : resolve(p)),
-      );
-    });
-    this.#address = `${shownHost}:${port}`;
+    this.#address = await bindGrpc(this.#server, this.#config.host, this.#config.grpcPort);
     return this.#address;
   }
 

@@ -82,14 +82,4 @@ export class RawWatch {
   }
 }
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-export async function eventually(check: () => boolean, timeoutMs = 5_000, what = "condition"): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
-}
+export { delay, eventually } from "../../lib/testing/wait.js";

@@ -1,9 +1,5 @@
-import { integer, logLevels, oneOf, port, text } from "../../lib/config/schemas.js";
-import type { Setting } from "../../lib/config/settings.js";
-
-function setting<T>(s: Setting<T>): Setting<T> {
-  return s;
-}
+import { integer, port, text } from "../../lib/config/schemas.js";
+import { logLevelSetting, setting } from "../../lib/config/settings.js";
 
 /** Settings of `npm start` (the single-machine cluster). */
 export const localSettings = {
@@ -52,11 +48,5 @@ export const localSettings = {
     }),
     default: "streamfront-media",
   }),
-  logLevel: setting({
-    env: "STREAMFRONT_LOCAL_LOG_LEVEL",
-    flag: "log-level",
-    doc: "Log level of the three components.",
-    schema: oneOf(logLevels),
-    default: "warn",
-  }),
+  logLevel: logLevelSetting("STREAMFRONT_LOCAL", "warn"),
 } as const;

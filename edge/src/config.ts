@@ -1,9 +1,5 @@
-import { hostPort, integer, logLevels, oneOf, port, text } from "../../lib/config/schemas.js";
-import { type ConfigOf, loadConfig, type Setting } from "../../lib/config/settings.js";
-
-function setting<T>(s: Setting<T>): Setting<T> {
-  return s;
-}
+import { hostPort, integer, port, text } from "../../lib/config/schemas.js";
+import { type ConfigOf, loadConfig, logLevelSetting, setting } from "../../lib/config/settings.js";
 
 /** Every setting of an edge pod. The README's table repeats these docs. */
 export const edgeSettings = {
@@ -63,13 +59,7 @@ export const edgeSettings = {
     schema: text({ max: 253, pattern: /^[A-Za-z0-9._-]*$/, hint: "letters, digits, '.', '_' and '-' only" }),
     default: "",
   }),
-  logLevel: setting({
-    env: "STREAMFRONT_EDGE_LOG_LEVEL",
-    flag: "log-level",
-    doc: `Log level: ${logLevels.join(", ")}.`,
-    schema: oneOf(logLevels),
-    default: "info",
-  }),
+  logLevel: logLevelSetting("STREAMFRONT_EDGE"),
   outChunkSize: setting({
     env: "STREAMFRONT_EDGE_OUT_CHUNK_SIZE",
     flag: "out-chunk-size",

@@ -2,6 +2,7 @@ import type { Server as HttpServer } from "node:http";
 import type { Socket } from "node:net";
 import type { Registry } from "prom-client";
 import type { Logger } from "../../lib/log.js";
+import { formatAddress } from "../../lib/net/listen.js";
 import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import type { EdgeConfig } from "./config.js";
 import { DistributionTable, type LookupFailure } from "./distribution-table.js";
@@ -117,8 +118,4 @@ export class EdgeServer {
     await Promise.all(this.#listeners.map((l) => l.close()));
     this.#http.close();
   }
-}
-
-export function formatAddress(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

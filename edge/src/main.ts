@@ -3,9 +3,10 @@ import { AdminServer } from "../../lib/admin-server.js";
 import { ConfigWatcher } from "../../lib/config-watcher.js";
 import { createLogger } from "../../lib/log.js";
 import { createRegistry } from "../../lib/metrics/registry.js";
+import { formatAddress } from "../../lib/net/listen.js";
 import { runComponent } from "../../lib/process/run-component.js";
 import { loadEdgeConfig } from "./config.js";
-import { EdgeServer, formatAddress } from "./edge-server.js";
+import { EdgeServer } from "./edge-server.js";
 import { ShieldOrigin } from "./origin/shield-origin.js";
 
 /** Runs one edge pod: viewers in on RTMP, objects from the shield, config from the controller. */

@@ -2,6 +2,7 @@ import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "../../lib/log.js";
+import { listen } from "../../lib/net/listen.js";
 import type { EdgeMetrics, Protocol } from "./metrics.js";
 import { Rejection } from "./metrics.js";
 
@@ -111,14 +112,7 @@ export class RtmpListener {
   }
 
   async listen(): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once("error", reject);
-      this.#server.listen(this.#options.port, this.#options.host, () => {
-        this.#server.off("error", reject);
-        resolve();
-      });
-    });
-    return this.#server.address() as AddressInfo;
+    return listen(this.#server, this.#options.port, this.#options.host);
   }
 
   /** Stops accepting and closes every open connection. */

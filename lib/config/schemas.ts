@@ -105,3 +105,4 @@ export function list(item: z.ZodType<string, string>): z.ZodType<readonly string
 }
 
 export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof logLevels)[number];

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import type { z } from "zod";
 import { StreamfrontError } from "../errors.js";
+import { type LogLevel, logLevels, oneOf } from "./schemas.js";
 
 /**
  * One configurable setting of a component: where it is read from (a flag
@@ -20,6 +21,22 @@ export interface Setting<T> {
 }
 
 export type Settings = Readonly<Record<string, Setting<unknown>>>;
+
+/** Declares one setting; the identity function that lets TypeScript infer T. */
+export function setting<T>(s: Setting<T>): Setting<T> {
+  return s;
+}
+
+/** The log-level setting every component has, under its own variable. */
+export function logLevelSetting(envPrefix: string, defaultLevel: LogLevel = "info"): Setting<LogLevel> {
+  return {
+    env: `${envPrefix}_LOG_LEVEL`,
+    flag: "log-level",
+    doc: `Log level: ${logLevels.join(", ")}.`,
+    schema: oneOf(logLevels),
+    default: defaultLevel,
+  };
+}
 
 export type ConfigOf<S extends Settings> = {
   readonly [K in keyof S]: S[K] extends Setting<infer T> ? T : never;

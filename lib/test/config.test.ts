@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { boolean, hostPort, integer, list, oneOf, port, text } from "../config/schemas.js";
-import { ConfigError, describeSettings, loadConfig, type Setting } from "../config/settings.js";
-
-function setting<T>(s: Setting<T>): Setting<T> {
-  return s;
-}
+import { ConfigError, describeSettings, loadConfig, setting } from "../config/settings.js";
 
 const settings = {
   port: setting({ env: "T_PORT", flag: "port", doc: "a port", schema: port(), default: 1935 }),

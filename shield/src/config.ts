@@ -1,19 +1,11 @@
+import { boolean, hostPort, integer, list, port, text, url } from "../../lib/config/schemas.js";
 import {
-  boolean,
-  hostPort,
-  integer,
-  list,
-  logLevels,
-  oneOf,
-  port,
-  text,
-  url,
-} from "../../lib/config/schemas.js";
-import { type ConfigOf, type ConfigSources, loadConfig, type Setting } from "../../lib/config/settings.js";
-
-function setting<T>(s: Setting<T>): Setting<T> {
-  return s;
-}
+  type ConfigOf,
+  type ConfigSources,
+  loadConfig,
+  logLevelSetting,
+  setting,
+} from "../../lib/config/settings.js";
 
 /** S3 bucket names as AWS allows them for new buckets. */
 const bucketName = text({
@@ -121,13 +113,7 @@ export const shieldSettings = {
     schema: text({ max: 253, pattern: /^[A-Za-z0-9._-]*$/, hint: "letters, digits, '.', '_' and '-' only" }),
     default: "",
   }),
-  logLevel: setting({
-    env: "STREAMFRONT_SHIELD_LOG_LEVEL",
-    flag: "log-level",
-    doc: `Log level: ${logLevels.join(", ")}.`,
-    schema: oneOf(logLevels),
-    default: "info",
-  }),
+  logLevel: logLevelSetting("STREAMFRONT_SHIELD"),
 } as const;
 
 export type ShieldConfig = ConfigOf<typeof shieldSettings>;

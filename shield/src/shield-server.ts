@@ -1,9 +1,10 @@
 import { hostname } from "node:os";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import type { Registry } from "prom-client";
 import { ConfigWatcher } from "../../lib/config-watcher.js";
 import type { Logger } from "../../lib/log.js";
+import { bindGrpc } from "../../lib/net/listen.js";
 import { ShieldServiceService } from "../../proto/gen/streamfront/shield/v1/shield.js";
 import { BucketAllowlist } from "./bucket-allowlist.js";
 import type { ShieldConfig } from "./config.js";
@@ -82,16 +83,7 @@ export class ShieldServer {
 
   /** Binds the gRPC port and starts watching the controller; resolves with host:port. */
   async start(): Promise<string> {
-    const host = this.#config.host;
-    const shownHost = host.includes(":") ? `[${host}]` : host;
-    const port = await new Promise<number>((resolve, reject) => {
-      this.#server.bindAsync(
-        `${shownHost}:${this.#config.grpcPort}`,
-        ServerCredentials.createInsecure(),
-        (error, p) => (error ? reject(error) : resolve(p)),
-      );
-    });
-    this.#address = `${shownHost}:${port}`;
+    this.#address = await bindGrpc(this.#server, this.#config.host, this.#config.grpcPort);
     this.#watcher?.start();
     return this.#address;
   }
