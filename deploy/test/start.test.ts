@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, test } from "node:test";
 import { probeStreams } from "../../edge/test/support/ffprobe.js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
@@ -50,11 +53,19 @@ test("npm start prints one rtmp:// URL per sample object, they play, and SIGINT 
     const text = await (await fetch(url!)).text();
     assert.match(text, new RegExp(`^streamfront_${component}_build_info\\{`, "m"), `${component} metrics`);
   }
-  const streams = await probeStreams(urls.find((u) => u.endsWith("videos/sample"))!);
-  assert.deepEqual(
-    streams.filter((s) => s.type !== "data").map((s) => s.codec),
-    ["h264", "aac"],
-  );
+  const expected: [string, string[]][] = [
+    ["videos/sample", ["h264", "aac"]],
+    ["mp4:videos/sample.mp4", ["h264", "aac"]],
+    ["mp3:audio/sample", ["mp3"]],
+  ];
+  for (const [name, codecs] of expected) {
+    const streams = await probeStreams(urls.find((u) => u.endsWith(`/cfx/st/${name}`))!);
+    assert.deepEqual(
+      streams.filter((s) => s.type !== "data").map((s) => s.codec),
+      codecs,
+      name,
+    );
+  }
 
   const stopAt = Date.now();
   started.child.kill("SIGINT");
@@ -64,6 +75,37 @@ test("npm start prints one rtmp:// URL per sample object, they play, and SIGINT 
   // Acceptance bound of the issue (graceful shutdown of four servers), not a performance claim.
   assert.ok(took < 5000, `shutdown took ${took} ms`);
   assert.match(started.out(), /stopped\.\n$/);
+});
+
+test("npm start -- --media <dir> serves any folder, keys = relative paths (folders, spaces, UTF-8)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "streamfront-media-"));
+  try {
+    mkdirSync(join(dir, "my clips"));
+    copyFileSync(
+      fromRepoRoot("deploy", "local", "media", "videos", "sample.flv"),
+      join(dir, "my clips", "été 1.flv"),
+    );
+    writeFileSync(join(dir, "notes.txt"), "not media");
+    const started = run(["--media", dir, "--rtmp-port=0", "--http-port=-1", "--log-level=silent"]);
+    const deadline = Date.now() + 30_000;
+    while (!started.out().includes("Ctrl-C stops everything")) {
+      if (started.child.exitCode !== null) assert.fail(`start exited early: ${started.err()}`);
+      if (Date.now() > deadline) assert.fail("no ready banner within 30 s");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const urls = [...started.out().matchAll(/^ {2}(rtmp:\/\/.+)$/gm)].map((m) => m[1]!);
+    assert.equal(urls.length, 1, "one URL: the text file is not media");
+    assert.match(urls[0]!, /\/cfx\/st\/my clips\/été 1$/);
+    // ffmpeg cuts an rtmp:// URL at the first space (the rest are librtmp-style options), so a
+    // name with spaces goes in -rtmp_playpath, as the README says.
+    const base = urls[0]!.slice(0, urls[0]!.indexOf("/cfx/st/") + "/cfx/st".length);
+    const streams = await probeStreams(base, ["-rtmp_app", "cfx/st", "-rtmp_playpath", "my clips/été 1"]);
+    assert.ok(streams.some((s) => s.codec === "h264"));
+    started.child.kill("SIGINT");
+    assert.equal((await started.exited)[0], 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("a wrong setting stops start-up with a message naming it", async () => {

@@ -253,4 +253,18 @@ describe("FlvReader", () => {
     assert.ok(source.reads.length - before <= Math.ceil(source.size / (16 * 1024)) + 1);
     assert.ok(rest.length > 400);
   });
+
+  it("yields the same tags whatever the read-ahead block size, tags split across blocks at every kind of offset", async () => {
+    const bytes = readFileSync(SAMPLE_FLV);
+    const whole = await readAll(
+      await openMedia(ContainerKind.Flv, bufferSource(bytes), { readAheadBytes: bytes.length }),
+    );
+    const summary = (tags: MediaTag[]) =>
+      tags.map((t) => `${t.kind}:${t.timestampMs}:${t.body.toString("base64")}`);
+    // Block sizes smaller than a tag header, prime, and around typical tag sizes.
+    for (const readAheadBytes of [7, 11, 64, 1000, 4093, 65536]) {
+      const reader = await openMedia(ContainerKind.Flv, bufferSource(bytes), { readAheadBytes });
+      assert.deepEqual(summary(await readAll(reader)), summary(whole), `readAheadBytes ${readAheadBytes}`);
+    }
+  });
 });

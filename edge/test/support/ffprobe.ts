@@ -45,11 +45,12 @@ export async function probePackets(input: string, timeoutMs = 60_000): Promise<P
 /** The codec types and names of a file's or URL's streams. */
 export async function probeStreams(
   input: string,
+  inputOptions: readonly string[] = [],
   timeoutMs = 60_000,
 ): Promise<{ type: string; codec: string }[]> {
   const { stdout } = await run(
     "ffprobe",
-    ["-v", "error", "-show_entries", "stream=codec_type,codec_name", "-of", "json", input],
+    ["-v", "error", "-show_entries", "stream=codec_type,codec_name", "-of", "json", ...inputOptions, input],
     { timeout: timeoutMs },
   );
   const parsed = JSON.parse(stdout) as { streams?: { codec_type: string; codec_name?: string }[] };
