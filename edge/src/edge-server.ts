@@ -1,5 +1,4 @@
 import type { Server as HttpServer } from "node:http";
-import type { Socket } from "node:net";
 import type { Registry } from "prom-client";
 import type { Logger } from "../../lib/log.js";
 import { formatAddress } from "../../lib/net/listen.js";
@@ -10,7 +9,7 @@ import { createHttpResponder } from "./http-responder.js";
 import type { RangeSource } from "./media/range-source.js";
 import { EdgeMetrics, type Protocol } from "./metrics.js";
 import { ConnectionLimits, RtmpListener } from "./rtmp-listener.js";
-import { RtmpSession } from "./session/rtmp-session.js";
+import { RtmpSession, type ViewerTransport } from "./session/rtmp-session.js";
 
 /** The distributions this edge knows, as the controller last pushed them. */
 export interface DistributionSource {
@@ -72,7 +71,7 @@ export class EdgeServer {
         logger,
         metrics: this.#metrics,
         limits: this.#limits,
-        acceptRtmp: (socket, head, protocol) => this.#acceptRtmp(socket, head, protocol),
+        acceptRtmp: (socket, head, protocol) => this.acceptRtmp(socket, head, protocol),
         ...(spec.http ? { http: this.#http } : {}),
       });
       const address = await listener.listen();
@@ -82,7 +81,8 @@ export class EdgeServer {
     return addresses;
   }
 
-  #acceptRtmp(socket: Socket, head: Buffer | null, protocol: Protocol): void {
+  /** Starts an RTMP session on a TCP socket or an RTMPT tunnel's stream. */
+  acceptRtmp(socket: ViewerTransport, head: Buffer | null, protocol: Protocol): void {
     this.#metrics.connections.inc({ protocol });
     this.#metrics.openConnections[protocol]++;
     const session = new RtmpSession(

@@ -1,6 +1,13 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
-export const Protocol = { Rtmp: "rtmp", Http: "http" } as const;
+/** How a viewer reached the edge: RTMP, RTMPE (encrypted), RTMPT/RTMPTE (HTTP tunnel), plain HTTP. */
+export const Protocol = {
+  Rtmp: "rtmp",
+  Rtmpe: "rtmpe",
+  Rtmpt: "rtmpt",
+  Rtmpte: "rtmpte",
+  Http: "http",
+} as const;
 export type Protocol = (typeof Protocol)[keyof typeof Protocol];
 
 /** Results of a play, a fixed set so the label stays small. */
@@ -32,8 +39,8 @@ export type Rejection = (typeof Rejection)[keyof typeof Rejection];
  */
 export class EdgeMetrics {
   /** Bytes written to viewers, by protocol; read at scrape. */
-  readonly bytesOut: Record<Protocol, number> = { rtmp: 0, http: 0 };
-  readonly openConnections: Record<Protocol, number> = { rtmp: 0, http: 0 };
+  readonly bytesOut: Record<Protocol, number> = { rtmp: 0, rtmpe: 0, rtmpt: 0, rtmpte: 0, http: 0 };
+  readonly openConnections: Record<Protocol, number> = { rtmp: 0, rtmpe: 0, rtmpt: 0, rtmpte: 0, http: 0 };
   readonly connections: Counter<"protocol">;
   readonly rejections: Counter<"code">;
   readonly plays: Counter<"container" | "result">;

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { errorCode, errorMessage } from "../../../lib/errors.js";
 import type { Logger } from "../../../lib/log.js";
 import type { Distribution } from "../../../proto/gen/streamfront/controller/v1/controller.js";
@@ -46,6 +46,17 @@ export interface SessionContext {
   openObject(bucket: string, key: string): Promise<RangeSource | null>;
 }
 
+/**
+ * A viewer's byte stream: a TCP socket, or the virtual stream of an RTMPT
+ * session (HTTP tunnel). Socket-only knobs are optional; an RTMPT stream
+ * times out at the tunnel instead.
+ */
+export type ViewerTransport = Duplex & {
+  readonly remoteAddress?: string | undefined;
+  setNoDelay?(noDelay?: boolean): unknown;
+  setTimeout?(timeoutMs: number): unknown;
+};
+
 const SessionState = { Handshake: 0, AwaitConnect: 1, Connected: 2, Closed: 3 } as const;
 type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
@@ -60,7 +71,7 @@ const maxStreams = 8;
  * connection with a log line and never escapes to the server.
  */
 export class RtmpSession {
-  readonly #socket: Socket;
+  readonly #socket: ViewerTransport;
   readonly #ctx: SessionContext;
   readonly #logger: Logger;
   readonly #clientId: string;
@@ -78,7 +89,7 @@ export class RtmpSession {
   #drainWaiters: (() => void)[] = [];
   #onClose: () => void;
 
-  constructor(socket: Socket, ctx: SessionContext, onClose: () => void) {
+  constructor(socket: ViewerTransport, ctx: SessionContext, onClose: () => void) {
     this.#socket = socket;
     this.#ctx = ctx;
     this.#onClose = onClose;
@@ -92,8 +103,8 @@ export class RtmpSession {
       maxChunkStreams: ctx.config.maxChunkStreams,
       maxChunkSize: 16 * 1024 * 1024,
     });
-    socket.setNoDelay(true);
-    socket.setTimeout(ctx.config.idleTimeoutMs);
+    socket.setNoDelay?.(true);
+    socket.setTimeout?.(ctx.config.idleTimeoutMs);
     socket.on("timeout", () => this.#fail(new EdgeError(EdgeErrorCode.IdleTimeout, "idle timeout")));
     socket.on("data", (bytes: Buffer) => this.#onData(bytes));
     socket.on("drain", () => this.#releaseDrainWaiters());
