@@ -34,6 +34,16 @@ export const EdgeErrorCode = {
   IdleTimeout: "EDGE_ERR_IDLE_TIMEOUT",
   /** The viewer read too slowly and its queue overflowed. */
   SlowViewer: "EDGE_ERR_SLOW_VIEWER",
+  /** An RTMPT request's method or path is malformed (unknown command, bad id or sequence number). */
+  RtmptRequestInvalid: "EDGE_ERR_RTMPT_REQUEST_INVALID",
+  /** An RTMPT request named a session this edge does not have. */
+  RtmptUnknownSession: "EDGE_ERR_RTMPT_UNKNOWN_SESSION",
+  /** An RTMPT request's sequence number is not the previous one plus one. */
+  RtmptSequence: "EDGE_ERR_RTMPT_SEQUENCE",
+  /** An RTMPT request body is larger than allowed. */
+  RtmptBodyTooLarge: "EDGE_ERR_RTMPT_BODY_TOO_LARGE",
+  /** Opening an RTMPT session would pass the total or per-address cap. */
+  RtmptTooManySessions: "EDGE_ERR_RTMPT_TOO_MANY_SESSIONS",
 } as const;
 export type EdgeErrorCode = (typeof EdgeErrorCode)[keyof typeof EdgeErrorCode];
 

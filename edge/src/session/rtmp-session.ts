@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
-import { errorCode, errorMessage } from "../../../lib/errors.js";
+import { errorCode } from "../../../lib/errors.js";
 import type { Logger } from "../../../lib/log.js";
 import type { Distribution } from "../../../proto/gen/streamfront/controller/v1/controller.js";
 import type { EdgeConfig } from "../config.js";
@@ -10,7 +10,6 @@ import { EdgeError, EdgeErrorCode } from "../errors.js";
 import { openMedia } from "../media/open-media.js";
 import type { RangeSource } from "../media/range-source.js";
 import type { EdgeMetrics, Protocol } from "../metrics.js";
-import { PlayResult } from "../metrics.js";
 import type { AmfObject, AmfValue } from "../rtmp/amf0.js";
 import { ChunkDecoder } from "../rtmp/chunk-decoder.js";
 import { encodeMessage } from "../rtmp/chunk-encoder.js";
@@ -32,8 +31,9 @@ import {
   UserControlEvent,
 } from "../rtmp/message-types.js";
 import { parseStreamName } from "../stream-name.js";
-import { Playback, PlaybackEnd, type PlaybackSink } from "./playback.js";
+import { NetStream, type OpenResult } from "./net-stream.js";
 import { callFailed, commandMessage, connectRejected, connectResult, onStatus } from "./status.js";
+import type { PlayerSink } from "./stream-player.js";
 
 /** What a session needs from the edge around it. */
 export interface SessionContext {
@@ -77,7 +77,10 @@ export class RtmpSession {
   readonly #clientId: string;
   readonly #handshake: ServerHandshake;
   readonly #decoder: ChunkDecoder;
-  readonly #plays = new Map<number, PlayHandle>();
+  readonly #streams = new Map<number, NetStream>();
+  /** The client connected with AMF3 command messages (type 17): answer in kind. */
+  #amf3Commands = false;
+  #bandwidthCheck: { readonly txn: number; readonly sentAt: number; readonly bytes: number } | null = null;
   #state: SessionState = SessionState.Handshake;
   #distribution: Distribution | null = null;
   #nextStreamId = 1;
@@ -185,6 +188,7 @@ export class RtmpSession {
         return;
       case MessageType.CommandAmf0:
       case MessageType.CommandAmf3:
+        if (message.messageTypeId === MessageType.CommandAmf3) this.#amf3Commands = true;
         this.#onCommand(decodeCommand(message.payload, message.messageTypeId), message.messageStreamId);
         return;
       case MessageType.DataAmf0:
@@ -224,14 +228,20 @@ export class RtmpSession {
         this.#createStream(command);
         return;
       case "play":
-        this.#play(command, streamId);
+      case "play2":
+      case "seek":
+      case "pause":
+      case "pauseRaw":
+      case "receiveAudio":
+      case "receiveVideo":
+        this.#streamCommand(command, streamId);
         return;
       case "closeStream":
-        this.#stopPlayback(streamId);
+        this.#streams.get(streamId)?.player.stop();
         return;
       case "deleteStream": {
-        const id = command.args[0];
-        if (typeof id === "number") this.#stopPlayback(id);
+        const id = command.args.find((a): a is number => typeof a === "number");
+        if (id !== undefined) this.#deleteStream(id);
         return;
       }
       case "getStreamLength":
@@ -249,13 +259,17 @@ export class RtmpSession {
         ]);
         return;
       case "FCUnsubscribe":
-      case "receiveAudio":
-      case "receiveVideo":
         return;
       case "_checkbw":
-      case "checkBandwidth":
+        // librtmp's answer to onBWDone: acknowledge only, or it would ask again.
         if (command.transactionId > 0)
           this.#send([commandMessage(0, "_result", command.transactionId, null)]);
+        return;
+      case "checkBandwidth":
+        this.#startBandwidthCheck();
+        return;
+      case "_result":
+        this.#onClientResult(command);
         return;
       case "releaseStream":
       case "FCPublish":
@@ -322,6 +336,19 @@ export class RtmpSession {
       return;
     }
     const id = this.#nextStreamId++;
+    this.#streams.set(
+      id,
+      new NetStream({
+        streamId: id,
+        clientId: this.#clientId,
+        sink: this.#sink,
+        logger: this.#logger,
+        metrics: this.#ctx.metrics,
+        marginMs: this.#ctx.config.sendAheadMarginMs,
+        bufferMs: () => this.#bufferMs,
+        open: (name) => this.#open(name),
+      }),
+    );
     this.#send([commandMessage(0, "_result", command.transactionId, null, id)]);
   }
 
@@ -343,113 +370,88 @@ export class RtmpSession {
       });
   }
 
-  #play(command: RtmpCommand, streamId: number): void {
-    if (streamId <= 0 || streamId >= this.#nextStreamId) {
+  #streamCommand(command: RtmpCommand, streamId: number): void {
+    const stream = this.#streams.get(streamId);
+    if (!stream) {
       throw new EdgeError(
         EdgeErrorCode.CommandInvalid,
-        `play on stream ${streamId}, which was never created`,
+        `${command.name} on stream ${streamId}, which was never created`,
       );
     }
-    const [nameArg, startArg, lengthArg, resetArg] = command.args;
-    this.#stopPlayback(streamId);
-    if (nameArg === false) return; // play(false) stops.
-    const name = typeof nameArg === "string" ? nameArg : "";
-    const request = parseStreamName(name);
-    const distribution = this.#distribution!;
-    const started = performance.now();
-    const notFound = (why: string) => {
-      this.#ctx.metrics.plays.inc({ container: request?.container ?? "flv", result: PlayResult.NotFound });
-      this.#logger.info({ stream: name, why }, "stream not found");
-      this.#send([
-        onStatus(
-          streamId,
-          "error",
-          "NetStream.Play.StreamNotFound",
-          `Failed to play ${name}; stream not found.`,
-          {
-            details: name,
-            clientid: this.#clientId,
-          },
-        ),
-      ]);
-    };
-    if (!request) {
-      notFound("invalid stream name");
-      return;
+    switch (command.name) {
+      case "play":
+        stream.play(command);
+        return;
+      case "play2":
+        stream.play2(command);
+        return;
+      case "seek":
+        stream.seek(command);
+        return;
+      case "pause":
+      case "pauseRaw":
+        stream.pause(command);
+        return;
+      case "receiveAudio":
+        stream.receive("audio", command);
+        return;
+      case "receiveVideo":
+        stream.receive("video", command);
+        return;
     }
-    const startMs = typeof startArg === "number" && startArg > 0 ? startArg * 1000 : 0;
-    const lengthMs = typeof lengthArg === "number" && lengthArg >= 0 ? lengthArg * 1000 : -1;
-    const reset = resetArg !== false && resetArg !== 0;
-    // Registered before the object opens, so a second play or a close cancels it.
-    const handle = new PlayHandle();
-    this.#plays.set(streamId, handle);
-    void this.#ctx
-      .openObject(distribution.originBucket, request.key)
-      .then(async (source) => {
-        if (handle.stopped || this.#isClosed()) return;
-        if (!source) {
-          this.#plays.delete(streamId);
-          notFound("no such object");
-          return;
-        }
-        const reader = await openMedia(request.container, source);
-        if (handle.stopped || this.#isClosed()) return;
-        const playback = new Playback({
-          streamId,
-          name,
-          reader,
-          sink: this.#sink,
-          startMs,
-          lengthMs,
-          reset,
-          clientId: this.#clientId,
-          bufferMs: () => this.#bufferMs,
-          marginMs: this.#ctx.config.sendAheadMarginMs,
-          now: () => performance.now(),
-          onFirstFrame: () =>
-            this.#ctx.metrics.timeToFirstFrame.observe(
-              { container: request.container },
-              (performance.now() - started) / 1000,
-            ),
-        });
-        handle.attach(playback);
-        this.#ctx.metrics.plays.inc({ container: request.container, result: PlayResult.Started });
-        this.#logger.info({ stream: name, key: request.key }, "play");
-        const end = await playback.run();
-        if (this.#plays.get(streamId) === handle) this.#plays.delete(streamId);
-        if (end === PlaybackEnd.Completed) {
-          this.#ctx.metrics.plays.inc({ container: request.container, result: PlayResult.Completed });
-          this.#logger.info({ stream: name }, "play complete");
-        }
-      })
-      .catch((error: unknown) => {
-        if (handle.stopped) return;
-        this.#ctx.metrics.plays.inc({ container: request.container, result: PlayResult.Failed });
-        const code = errorCode(error);
-        this.#logger.warn({ stream: name, code, err: errorMessage(error) }, "play failed");
-        if (this.#isClosed()) return;
-        this.#send([
-          onStatus(
-            streamId,
-            "error",
-            code === EdgeErrorCode.MediaInvalid || code === EdgeErrorCode.MediaTooLarge
-              ? "NetStream.Play.FileStructureInvalid"
-              : "NetStream.Play.Failed",
-            `Failed to play ${name}: ${errorMessage(error)}`,
-            { details: name, clientid: this.#clientId },
-          ),
-        ]);
-      });
   }
 
-  #stopPlayback(streamId: number): void {
-    const handle = this.#plays.get(streamId);
-    if (!handle) return;
-    handle.stop();
-    this.#plays.delete(streamId);
+  #deleteStream(streamId: number): void {
+    const stream = this.#streams.get(streamId);
+    if (!stream) return;
+    stream.close();
+    this.#streams.delete(streamId);
   }
 
-  readonly #sink: PlaybackSink = {
+  /** Maps a play name to its object in the distribution's bucket and opens the container. */
+  async #open(name: string): Promise<OpenResult> {
+    const request = parseStreamName(name);
+    if (!request) return { ok: false, notFound: true, container: null, why: "invalid stream name" };
+    const source = await this.#ctx.openObject(this.#distribution!.originBucket, request.key);
+    if (!source) return { ok: false, notFound: true, container: request.container, why: "no such object" };
+    const reader = await openMedia(request.container, source);
+    return { ok: true, reader, container: request.container, key: request.key };
+  }
+
+  /**
+   * FMS native bandwidth detection, client-initiated (checkBandwidth): the
+   * edge calls the client's onBWCheck with a payload, times the answer and
+   * reports onBWDone(kbitDown, deltaDown, deltaTime, latency).
+   */
+  #startBandwidthCheck(): void {
+    if (this.#bandwidthCheck) return;
+    const bytes = 32 * 1024;
+    const txn = 1_000_000 + Math.floor(Math.random() * 1_000_000);
+    this.#bandwidthCheck = { txn, sentAt: performance.now(), bytes };
+    this.#send([commandMessage(0, "onBWCheck", txn, null, "x".repeat(bytes))]);
+  }
+
+  #onClientResult(command: RtmpCommand): void {
+    const check = this.#bandwidthCheck;
+    if (!check || command.transactionId !== check.txn) return;
+    this.#bandwidthCheck = null;
+    const elapsedMs = Math.max(1, performance.now() - check.sentAt);
+    const kbitDown = Math.round((check.bytes * 8) / elapsedMs);
+    this.#send([
+      commandMessage(
+        0,
+        "onBWDone",
+        0,
+        null,
+        kbitDown,
+        check.bytes / 1024,
+        elapsedMs / 1000,
+        Math.round(elapsedMs),
+      ),
+    ]);
+  }
+
+  readonly #sink: PlayerSink = {
     send: (messages) => this.#send(messages),
     waitWritable: () => this.#waitWritable(),
     isClosed: () => this.#isClosed(),
@@ -461,7 +463,7 @@ export class RtmpSession {
     socket.cork();
     let bytes = 0;
     for (const m of messages) {
-      const encoded = encodeMessage(m, this.#outChunkSize);
+      const encoded = encodeMessage(this.#amf3Commands ? asAmf3Command(m) : m, this.#outChunkSize);
       bytes += encoded.length;
       socket.write(encoded);
       // Messages before our Set Chunk Size use the default 128; after it, ours.
@@ -506,8 +508,8 @@ export class RtmpSession {
     const wasOpen = this.#state !== SessionState.Closed;
     this.#state = SessionState.Closed;
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
-    for (const handle of this.#plays.values()) handle.stop();
-    this.#plays.clear();
+    for (const stream of this.#streams.values()) stream.close();
+    this.#streams.clear();
     this.#releaseDrainWaiters();
     this.#logger.debug({ wasOpen }, "connection closed");
     this.#onClose();
@@ -526,21 +528,18 @@ function statusObject(code: string, description: string): AmfObject {
   return o;
 }
 
-/** A play from the command until its end; stop() works before the object has even opened. */
-class PlayHandle {
-  #stopped = false;
-  #playback: Playback | null = null;
-
-  get stopped(): boolean {
-    return this.#stopped;
-  }
-
-  attach(playback: Playback): void {
-    this.#playback = playback;
-  }
-
-  stop(): void {
-    this.#stopped = true;
-    this.#playback?.stop();
-  }
+/**
+ * A client that speaks AMF3 commands (type 17, objectEncoding 3) gets its
+ * answers the same way: type 17 is a 0x00 format byte and then the same
+ * AMF0 values (an AMF0 value may switch to AMF3 with marker 0x11).
+ */
+function asAmf3Command(message: RtmpMessage): RtmpMessage {
+  if (message.messageTypeId !== MessageType.CommandAmf0) return message;
+  return {
+    ...message,
+    messageTypeId: MessageType.CommandAmf3,
+    payload: Buffer.concat([amf3FormatByte, message.payload]),
+  };
 }
+
+const amf3FormatByte = Buffer.from([0]);

@@ -1,0 +1,244 @@
+import { errorCode, errorMessage } from "../../../lib/errors.js";
+import type { Logger } from "../../../lib/log.js";
+import { EdgeErrorCode } from "../errors.js";
+import type { MediaReader } from "../media/media-tag.js";
+import type { ContainerKind } from "../media/open-media.js";
+import { type EdgeMetrics, PlayResult } from "../metrics.js";
+import type { AmfObject, AmfValue } from "../rtmp/amf0.js";
+import type { RtmpCommand } from "../rtmp/command.js";
+import { onStatus } from "./status.js";
+import { type PlayerSink, type PlayItem, StreamPlayer } from "./stream-player.js";
+
+/** What opening a play name gave: a reader, or why there is none. */
+export type OpenResult =
+  | {
+      readonly ok: true;
+      readonly reader: MediaReader;
+      readonly container: ContainerKind;
+      readonly key: string;
+    }
+  | {
+      readonly ok: false;
+      readonly notFound: true;
+      readonly container: ContainerKind | null;
+      readonly why: string;
+    };
+
+export interface NetStreamContext {
+  readonly streamId: number;
+  readonly clientId: string;
+  readonly sink: PlayerSink;
+  readonly logger: Logger;
+  readonly metrics: EdgeMetrics;
+  readonly marginMs: number;
+  bufferMs(): number;
+  /** Maps a play name to an object and opens its reader; throws on origin or container errors. */
+  open(name: string): Promise<OpenResult>;
+}
+
+/**
+ * One NetStream of a connection (createStream's id): the stream commands a
+ * Flash player sends — play, play2, seek, pause/pauseRaw, receiveAudio,
+ * receiveVideo — turned into StreamPlayer operations with the FMS replies.
+ *
+ * Objects open in command order: each play waits for the one before it, so
+ * an appended playlist keeps its order and a later play(reset) wins.
+ */
+export class NetStream {
+  readonly #ctx: NetStreamContext;
+  readonly #player: StreamPlayer;
+  #opening: Promise<void> = Promise.resolve();
+  /** Bumped by every play that replaces the playlist; older opens are dropped. */
+  #generation = 0;
+  #closed = false;
+  readonly #containers = new WeakMap<PlayItem, ContainerKind>();
+  readonly #started = new WeakMap<PlayItem, number>();
+
+  constructor(ctx: NetStreamContext) {
+    this.#ctx = ctx;
+    this.#player = new StreamPlayer({
+      streamId: ctx.streamId,
+      sink: ctx.sink,
+      clientId: ctx.clientId,
+      bufferMs: () => ctx.bufferMs(),
+      marginMs: ctx.marginMs,
+      now: () => performance.now(),
+      onFirstFrame: (item) => {
+        const container = this.#containers.get(item) ?? "flv";
+        const started = this.#started.get(item) ?? performance.now();
+        ctx.metrics.timeToFirstFrame.observe({ container }, (performance.now() - started) / 1000);
+      },
+      onItemComplete: (item) => {
+        ctx.metrics.plays.inc({
+          container: this.#containers.get(item) ?? "flv",
+          result: PlayResult.Completed,
+        });
+        ctx.logger.info({ stream: item.name }, "play complete");
+      },
+    });
+  }
+
+  get player(): StreamPlayer {
+    return this.#player;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#player.close();
+  }
+
+  /**
+   * play(name, start = -2, len = -1, reset = true). start: -2 recorded (this
+   * edge has no live streams), -1 live only (so never found here), N ≥ 0
+   * seconds into the object. len: -1 to the end, 0 one frame, N seconds.
+   * reset false appends to the playlist. play(false) stops.
+   */
+  play(command: RtmpCommand): void {
+    const [nameArg, startArg, lengthArg, resetArg] = command.args;
+    if (nameArg === false) {
+      this.#generation++;
+      this.#player.stop();
+      return;
+    }
+    const name = typeof nameArg === "string" ? nameArg : "";
+    const start = typeof startArg === "number" && Number.isFinite(startArg) ? startArg : -2;
+    const length = typeof lengthArg === "number" && Number.isFinite(lengthArg) ? lengthArg : -1;
+    const reset = !(resetArg === false || resetArg === 0 || resetArg === 2);
+    if (reset) this.#generation++;
+    if (start === -1) {
+      // Live only: a VOD edge has none, and waiting would leave the player silent forever.
+      this.#answerNotFound(name, null, "live streams are not served here");
+      return;
+    }
+    this.#enqueue(
+      name,
+      Math.max(0, start) * 1000,
+      length >= 0 ? length * 1000 : -1,
+      reset ? "reset" : "append",
+    );
+  }
+
+  /**
+   * play2(NetStreamPlayOptions): transition switch/swap changes rendition at
+   * a keyframe; reset/append/stop act like play.
+   */
+  play2(command: RtmpCommand): void {
+    const options = command.args.find(isObject);
+    if (!options) {
+      this.#status("error", "NetStream.Play.Failed", "play2 needs a NetStreamPlayOptions object.");
+      return;
+    }
+    const name = typeof options.streamName === "string" ? options.streamName : "";
+    const start = typeof options.start === "number" && options.start > 0 ? options.start * 1000 : 0;
+    const length = typeof options.len === "number" && options.len >= 0 ? options.len * 1000 : -1;
+    const transition = typeof options.transition === "string" ? options.transition : "switch";
+    switch (transition) {
+      case "switch":
+      case "swap":
+        if (!this.#player.current) {
+          this.#generation++;
+          this.#enqueue(name, start, length, "reset");
+          return;
+        }
+        this.#enqueue(name, 0, -1, "switch");
+        return;
+      case "reset":
+        this.#generation++;
+        this.#enqueue(name, start, length, "reset");
+        return;
+      case "append":
+      case "appendAndWait":
+        this.#enqueue(name, start, length, "append");
+        return;
+      case "stop":
+        this.#generation++;
+        this.#player.stop();
+        return;
+      default:
+        this.#status("error", "NetStream.Play.Failed", `Unknown play2 transition ${transition}.`);
+    }
+  }
+
+  seek(command: RtmpCommand): void {
+    const ms = command.args.find((a): a is number => typeof a === "number");
+    if (ms === undefined || !Number.isFinite(ms) || ms < 0 || !this.#player.seek(ms)) {
+      this.#status(
+        "error",
+        "NetStream.Seek.Failed",
+        "Seek failed: nothing is playing or the time is invalid.",
+      );
+    }
+  }
+
+  /** pause(flag, ms) and pauseRaw: FMS answers both the same way. */
+  pause(command: RtmpCommand): void {
+    const flag = command.args.find((a): a is boolean => typeof a === "boolean");
+    if (flag === undefined) {
+      this.#status("error", "NetStream.InvalidArg", "pause needs a true or false argument.");
+      return;
+    }
+    this.#player.pause(flag);
+  }
+
+  receive(kind: "audio" | "video", command: RtmpCommand): void {
+    const flag = command.args.find((a): a is boolean => typeof a === "boolean");
+    if (flag !== undefined) this.#player.receive(kind, flag);
+  }
+
+  #enqueue(name: string, startMs: number, lengthMs: number, how: "reset" | "append" | "switch"): void {
+    const generation = this.#generation;
+    const requested = performance.now();
+    this.#opening = this.#opening.then(async () => {
+      if (this.#closed || generation !== this.#generation) return;
+      let opened: OpenResult;
+      try {
+        opened = await this.#ctx.open(name);
+      } catch (error) {
+        this.#failed(name, error);
+        return;
+      }
+      if (this.#closed || generation !== this.#generation) return;
+      if (!opened.ok) {
+        this.#answerNotFound(name, opened.container, opened.why);
+        return;
+      }
+      const item: PlayItem = { name, reader: opened.reader, startMs, lengthMs };
+      this.#containers.set(item, opened.container);
+      this.#started.set(item, requested);
+      this.#ctx.metrics.plays.inc({ container: opened.container, result: PlayResult.Started });
+      this.#ctx.logger.info({ stream: name, key: opened.key, how }, "play");
+      if (how === "switch") this.#player.switchTo(item);
+      else this.#player.play(item, how === "reset");
+    });
+  }
+
+  #answerNotFound(name: string, container: ContainerKind | null, why: string): void {
+    this.#ctx.metrics.plays.inc({ container: container ?? "flv", result: PlayResult.NotFound });
+    this.#ctx.logger.info({ stream: name, why }, "stream not found");
+    this.#status("error", "NetStream.Play.StreamNotFound", `Failed to play ${name}; stream not found.`, name);
+  }
+
+  #failed(name: string, error: unknown): void {
+    const code = errorCode(error);
+    this.#ctx.metrics.plays.inc({ container: "flv", result: PlayResult.Failed });
+    this.#ctx.logger.warn({ stream: name, code, err: errorMessage(error) }, "play failed");
+    const invalid = code === EdgeErrorCode.MediaInvalid || code === EdgeErrorCode.MediaTooLarge;
+    this.#status(
+      "error",
+      invalid ? "NetStream.Play.FileStructureInvalid" : "NetStream.Play.Failed",
+      `Failed to play ${name}: ${errorMessage(error)}`,
+      name,
+    );
+  }
+
+  #status(level: "status" | "error", code: string, description: string, details?: string): void {
+    if (this.#closed || this.#ctx.sink.isClosed()) return;
+    const extra: Record<string, AmfValue> = { clientid: this.#ctx.clientId };
+    if (details !== undefined) extra.details = details;
+    this.#ctx.sink.send([onStatus(this.#ctx.streamId, level, code, description, extra)]);
+  }
+}
+
+function isObject(value: AmfValue): value is AmfObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}

@@ -1,0 +1,530 @@
+import type { MediaReader, MediaTag } from "../media/media-tag.js";
+import { TagKind } from "../media/media-tag.js";
+import { userControl } from "../rtmp/control-messages.js";
+import { type RtmpMessage, UserControlEvent } from "../rtmp/message-types.js";
+import { dataMessage, dataStart, OutChunkStream, onPlayStatus, onStatus, sampleAccess } from "./status.js";
+
+/** Where a player writes: the session's socket, behind its queue bound. */
+export interface PlayerSink {
+  /** Encodes and writes the messages in one batch. */
+  send(messages: readonly RtmpMessage[]): void;
+  /** Resolves once the viewer's unsent bytes are under the bound (or the connection closed). */
+  waitWritable(): Promise<void>;
+  isClosed(): boolean;
+}
+
+/** One entry of a stream's playlist: an opened object and the part of it to play. */
+export interface PlayItem {
+  readonly name: string;
+  readonly reader: MediaReader;
+  /** Where to start, in ms; 0 for the beginning. */
+  readonly startMs: number;
+  /** How much to play in ms; -1 for all of it, 0 for a single frame. */
+  readonly lengthMs: number;
+}
+
+export interface StreamPlayerOptions {
+  readonly streamId: number;
+  readonly sink: PlayerSink;
+  readonly clientId: string;
+  /** The viewer's buffer length now (it may change during the play). */
+  readonly bufferMs: () => number;
+  readonly marginMs: number;
+  readonly now: () => number;
+  /** Called once per item, when its first media message has been written. */
+  readonly onFirstFrame: (item: PlayItem) => void;
+  /** Called when an item played to its end (not when stopped). */
+  readonly onItemComplete: (item: PlayItem) => void;
+}
+
+/** Media messages written per batch at most; one batch is one cork/uncork. */
+const maxBatchMessages = 128;
+const maxBatchBytes = 512 * 1024;
+/** Longest single sleep of the pacer; it re-checks the buffer length after. */
+const maxSleepMs = 1000;
+
+/** A play2 switch waiting for its keyframe. */
+interface PendingSwitch {
+  readonly item: PlayItem;
+  /** The new rendition's keyframe where the switch happens (media time). */
+  readonly tag: MediaTag;
+}
+
+/**
+ * Everything played on one NetStream: a playlist of objects, paced to the
+ * viewer's buffer, with the FMS 3.5 status sequences for play, seek, pause
+ * and play2 switches.
+ *
+ * One loop (run) is the only caller of the readers; the commands (seek,
+ * pause, switch, stop) only leave a request and wake it, so a reader is never
+ * used by two callers at once.
+ *
+ * Pacing: a tag of output time t goes out once t - t0 <= elapsed + buffer +
+ * margin, where t0 and elapsed are measured from the last (re)start: the
+ * viewer's buffer fills at wire speed on start, after a seek and after an
+ * unpause, and then media flows at real time.
+ *
+ * Output time: a tag's own time plus the offset of its playlist item, so time
+ * keeps growing across items; a switch to another rendition keeps it exactly
+ * (renditions share a timeline); a seek jumps, as the viewer asked.
+ */
+export class StreamPlayer {
+  readonly #o: StreamPlayerOptions;
+  readonly #queue: PlayItem[] = [];
+  #current: PlayItem | null = null;
+  /** Added to the current item's media times. */
+  #offsetMs = 0;
+  /** A tag read but not yet sent (pacing wait, pause, a switch boundary). */
+  #held: MediaTag | null = null;
+  /** Media time of the current item's last tag sent (or skipped by receiveAudio/Video). */
+  #lastSentMediaMs = -1;
+  /** Output time of the last tag sent, where an appended item continues. */
+  #lastSentOutMs = -1;
+  /** Set when an item ended with more in the playlist: the next one continues the timeline. */
+  #continueTimeline = false;
+  /** After a switch, tags of the new rendition before the switch keyframe were sent by the old one. */
+  #floorMs = -1;
+  #firstFrameSeen = false;
+  #paceMediaMs = -1;
+  #paceWallMs = 0;
+  #paused = false;
+  #pendingSeekMs: number | null = null;
+  #pendingSwitch: PendingSwitch | null = null;
+  #switchRequest: PlayItem | null = null;
+  #receiveAudio = true;
+  #receiveVideo = true;
+  #closed = false;
+  #running: Promise<void> | null = null;
+  #wake: (() => void) | null = null;
+  #batch: RtmpMessage[] = [];
+  #batchBytes = 0;
+
+  constructor(options: StreamPlayerOptions) {
+    this.#o = options;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** The item on air, if any. */
+  get current(): PlayItem | null {
+    return this.#current;
+  }
+
+  /**
+   * play(reset = true) replaces whatever plays; play(reset = false) appends
+   * to the playlist (FMS server-side playlists).
+   */
+  play(item: PlayItem, reset: boolean): void {
+    if (this.#closed) return;
+    // Tags of a replaced play must not follow the new play's start sequence.
+    if (reset) this.stop();
+    this.#queue.push(item);
+    this.#ensureRunning(reset);
+  }
+
+  /** Seek to ms of the current item: the loop snaps it to a keyframe. */
+  seek(ms: number): boolean {
+    if (this.#closed || !this.#current) return false;
+    this.#pendingSeekMs = Math.max(0, ms);
+    this.#poke();
+    return true;
+  }
+
+  pause(paused: boolean): boolean {
+    if (this.#closed || !this.#current) return false;
+    const { streamId, clientId } = this.#o;
+    const name = this.#current.name;
+    if (paused && !this.#paused) {
+      this.#paused = true;
+      this.#flush();
+      this.#o.sink.send([
+        onStatus(streamId, "status", "NetStream.Pause.Notify", `Pausing ${name}.`, {
+          details: name,
+          clientid: clientId,
+        }),
+        userControl(UserControlEvent.StreamEOF, streamId),
+      ]);
+    } else if (!paused && this.#paused) {
+      this.#paused = false;
+      this.#o.sink.send([
+        onStatus(streamId, "status", "NetStream.Unpause.Notify", `Unpausing ${name}.`, {
+          details: name,
+          clientid: clientId,
+        }),
+        userControl(UserControlEvent.StreamBegin, streamId),
+      ]);
+      // The viewer's buffer drained while paused: refill it at wire speed.
+      this.#restartPacing();
+    }
+    this.#poke();
+    return true;
+  }
+
+  /**
+   * play2 "switch"/"swap" of the playing item to another rendition: at the
+   * new rendition's first keyframe after what was already sent, so the
+   * viewer's timeline has neither a gap nor a repeat.
+   */
+  switchTo(item: PlayItem): boolean {
+    if (this.#closed || !this.#current) return false;
+    const { streamId, clientId } = this.#o;
+    this.#switchRequest = item;
+    this.#o.sink.send([
+      onStatus(streamId, "status", "NetStream.Play.Transition", `Transitioned to ${item.name}.`, {
+        details: item.name,
+        reason: "NetStream.Transition.Success",
+        clientid: clientId,
+      }),
+    ]);
+    this.#poke();
+    return true;
+  }
+
+  receive(kind: "audio" | "video", enabled: boolean): void {
+    if (kind === "audio") this.#receiveAudio = enabled;
+    else this.#receiveVideo = enabled;
+  }
+
+  /** Ends what plays and empties the playlist (play(false), play2 stop); play() starts again. */
+  stop(): void {
+    this.#queue.length = 0;
+    this.#current = null;
+    this.#held = null;
+    this.#pendingSwitch = null;
+    this.#switchRequest = null;
+    this.#pendingSeekMs = null;
+    this.#paused = false;
+    this.#continueTimeline = false;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    this.#poke();
+  }
+
+  /** For good (closeStream, deleteStream, disconnect). */
+  close(): void {
+    this.#closed = true;
+    this.stop();
+  }
+
+  /** Resolves when the loop has ended (playlist done or stopped). */
+  async finished(): Promise<void> {
+    await this.#running;
+  }
+
+  #ensureRunning(reset: boolean): void {
+    if (reset) this.#poke();
+    if (this.#running) return;
+    this.#running = this.#run().finally(() => {
+      this.#running = null;
+      // A play appended while the loop was finishing starts a new loop.
+      if (!this.#closed && this.#queue.length > 0) this.#ensureRunning(false);
+    });
+  }
+
+  #poke(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  /** Sleeps up to ms, or until a command pokes the loop. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = ms === Number.POSITIVE_INFINITY ? null : setTimeout(done, ms);
+      function done() {
+        if (timer) clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  #restartPacing(): void {
+    this.#paceMediaMs = -1;
+  }
+
+  async #run(): Promise<void> {
+    const sink = this.#o.sink;
+    while (!this.#closed && !sink.isClosed()) {
+      if (!this.#current) {
+        const next = this.#queue.shift();
+        if (!next) break;
+        await this.#startItem(next, this.#continueTimeline);
+        continue;
+      }
+      if (this.#pendingSeekMs !== null) {
+        await this.#applySeek(this.#pendingSeekMs);
+        continue;
+      }
+      if (this.#switchRequest) {
+        await this.#prepareSwitch(this.#switchRequest);
+        continue;
+      }
+      if (this.#paused) {
+        this.#flush();
+        await this.#sleep(Number.POSITIVE_INFINITY);
+        continue;
+      }
+      const item = this.#current;
+      const tag = this.#held ?? (await item.reader.next());
+      this.#held = null;
+      if (this.#closed || this.#current !== item) continue;
+      if (this.#pendingSeekMs !== null || this.#paused || this.#switchRequest) {
+        this.#held = tag;
+        continue;
+      }
+      if (tag === null || this.#pastLength(item, tag)) {
+        this.#finishItem(item);
+        continue;
+      }
+      if (tag.timestampMs < this.#floorMs) continue;
+      if (item.lengthMs === 0 && tag.kind !== TagKind.Video && item.reader.hasVideo) continue;
+      if (this.#pendingSwitch && tag.timestampMs >= this.#pendingSwitch.tag.timestampMs) {
+        this.#held = this.#commitSwitch();
+        continue;
+      }
+      const outMs = tag.timestampMs + this.#offsetMs;
+      if (this.#paceMediaMs < 0) {
+        this.#paceMediaMs = outMs;
+        this.#paceWallMs = this.#o.now();
+      }
+      const dueInMs =
+        outMs -
+        this.#paceMediaMs -
+        (this.#o.now() - this.#paceWallMs) -
+        this.#o.bufferMs() -
+        this.#o.marginMs;
+      if (dueInMs > 0) {
+        this.#held = tag;
+        this.#flush();
+        await sink.waitWritable();
+        await this.#sleep(Math.min(dueInMs, maxSleepMs));
+        continue;
+      }
+      this.#emit(item, tag, outMs);
+      if (item.lengthMs === 0) {
+        this.#finishItem(item);
+        continue;
+      }
+      if (this.#batch.length >= maxBatchMessages || this.#batchBytes >= maxBatchBytes) {
+        this.#flush();
+        await sink.waitWritable();
+      }
+    }
+    this.#flush();
+  }
+
+  /** The FMS start sequence of an item; a later playlist item starts with Play.Switch. */
+  async #startItem(item: PlayItem, continuing: boolean): Promise<void> {
+    const { streamId, clientId } = this.#o;
+    let startMs = 0;
+    if (item.startMs > 0) startMs = await item.reader.seek(item.startMs);
+    const messages: RtmpMessage[] = [];
+    this.#continueTimeline = false;
+    if (continuing) {
+      // Output time continues just after where the previous item ended.
+      this.#offsetMs = this.#lastSentOutMs + 1 - startMs;
+      messages.push(
+        onPlayStatus(streamId, startMs + this.#offsetMs, "NetStream.Play.Switch", { details: item.name }),
+      );
+    } else {
+      this.#offsetMs = 0;
+      messages.push(
+        userControl(UserControlEvent.StreamIsRecorded, streamId),
+        userControl(UserControlEvent.StreamBegin, streamId),
+        onStatus(streamId, "status", "NetStream.Play.Reset", `Playing and resetting ${item.name}.`, {
+          details: item.name,
+          clientid: clientId,
+        }),
+      );
+    }
+    messages.push(
+      onStatus(streamId, "status", "NetStream.Play.Start", `Started playing ${item.name}.`, {
+        details: item.name,
+        clientid: clientId,
+      }),
+      sampleAccess(streamId),
+      dataStart(streamId),
+      ...this.#headers(item, startMs + this.#offsetMs),
+    );
+    this.#o.sink.send(messages);
+    this.#current = item;
+    this.#held = null;
+    this.#floorMs = -1;
+    this.#lastSentMediaMs = startMs - 1;
+    this.#firstFrameSeen = false;
+    if (!continuing) this.#restartPacing();
+  }
+
+  /** onMetaData and the codec sequence headers, sent before media (again after a seek or switch). */
+  #headers(item: PlayItem, atMs: number): RtmpMessage[] {
+    const out: RtmpMessage[] = [];
+    const { streamId } = this.#o;
+    if (item.reader.metadata) out.push({ ...dataMessage(streamId, atMs), payload: item.reader.metadata });
+    for (const header of item.reader.sequenceHeaders) out.push(tagMessage(streamId, header, atMs));
+    return out;
+  }
+
+  async #applySeek(requestedMs: number): Promise<void> {
+    const item = this.#current!;
+    const { streamId, clientId } = this.#o;
+    this.#pendingSeekMs = null;
+    this.#pendingSwitch = null;
+    this.#switchRequest = null;
+    this.#held = null;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    if (requestedMs > item.reader.durationMs + 1) {
+      this.#o.sink.send([
+        onStatus(streamId, "error", "NetStream.Seek.InvalidTime", `Seek to ${requestedMs} is past the end.`, {
+          details: Math.floor(item.reader.durationMs) / 1000,
+          clientid: clientId,
+        }),
+      ]);
+      return;
+    }
+    const mediaMs = await item.reader.seek(requestedMs);
+    if (this.#current !== item || this.#closed) return;
+    this.#offsetMs = 0;
+    this.#floorMs = -1;
+    this.#lastSentMediaMs = mediaMs - 1;
+    this.#o.sink.send([
+      userControl(UserControlEvent.StreamEOF, streamId),
+      userControl(UserControlEvent.StreamIsRecorded, streamId),
+      userControl(UserControlEvent.StreamBegin, streamId),
+      onStatus(streamId, "status", "NetStream.Seek.Notify", `Seeking ${mediaMs} (stream ID: ${streamId}).`, {
+        details: item.name,
+        clientid: clientId,
+      }),
+      onStatus(streamId, "status", "NetStream.Play.Reset", `Playing and resetting ${item.name}.`, {
+        details: item.name,
+        clientid: clientId,
+      }),
+      onStatus(streamId, "status", "NetStream.Play.Start", `Started playing ${item.name}.`, {
+        details: item.name,
+        clientid: clientId,
+      }),
+      sampleAccess(streamId),
+      dataStart(streamId),
+      ...this.#headers(item, mediaMs),
+    ]);
+    this.#restartPacing();
+  }
+
+  /**
+   * Positions the new rendition at its first keyframe after what was sent;
+   * the old rendition keeps playing up to that keyframe's time.
+   */
+  async #prepareSwitch(next: PlayItem): Promise<void> {
+    this.#switchRequest = null;
+    const after = this.#lastSentMediaMs;
+    await next.reader.seek(Math.max(0, after));
+    const videoDecides = next.reader.hasVideo;
+    // A GOP at most: the keyframe at or before `after` is skipped forward.
+    for (;;) {
+      const tag = await next.reader.next();
+      if (tag === null || this.#closed) return;
+      if (tag.timestampMs <= after) continue;
+      if (videoDecides ? tag.kind === TagKind.Video && tag.keyframe : tag.kind === TagKind.Audio) {
+        this.#pendingSwitch = { item: next, tag };
+        return;
+      }
+    }
+  }
+
+  /** Makes the new rendition current at its keyframe; returns that tag to send next. */
+  #commitSwitch(): MediaTag {
+    const { item, tag } = this.#pendingSwitch!;
+    this.#pendingSwitch = null;
+    this.#floorMs = tag.timestampMs;
+    const atMs = tag.timestampMs + this.#offsetMs;
+    this.#batch.push(
+      ...this.#headers(item, atMs).filter((m) => m.messageTypeId !== TagKind.Data),
+      onPlayStatus(this.#o.streamId, atMs, "NetStream.Play.TransitionComplete", { details: item.name }),
+    );
+    this.#current = item;
+    return tag;
+  }
+
+  #pastLength(item: PlayItem, tag: MediaTag): boolean {
+    return item.lengthMs > 0 && tag.timestampMs > item.startMs + item.lengthMs;
+  }
+
+  #emit(item: PlayItem, tag: MediaTag, outMs: number): void {
+    this.#lastSentMediaMs = tag.timestampMs;
+    this.#lastSentOutMs = outMs;
+    if (
+      (tag.kind === TagKind.Audio && !this.#receiveAudio) ||
+      (tag.kind === TagKind.Video && !this.#receiveVideo)
+    ) {
+      return;
+    }
+    this.#batch.push(tagMessage(this.#o.streamId, tag, outMs));
+    this.#batchBytes += tag.body.length;
+    if (!this.#firstFrameSeen) {
+      this.#firstFrameSeen = true;
+      this.#flush();
+      this.#o.onFirstFrame(item);
+    }
+  }
+
+  #flush(): void {
+    if (this.#batch.length === 0) return;
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    this.#o.sink.send(batch);
+  }
+
+  /**
+   * The FMS end of an item: with more in the playlist, the next item starts
+   * (Play.Switch); at the end of the playlist, Play.Stop, then onPlayStatus
+   * Play.Complete (a data message a Flash player fires when its playhead
+   * reaches it, so it is stamped at the end of the stream), then StreamEOF.
+   */
+  #finishItem(item: PlayItem): void {
+    this.#flush();
+    this.#current = null;
+    this.#held = null;
+    this.#pendingSwitch = null;
+    this.#o.onItemComplete(item);
+    if (this.#queue.length > 0) {
+      this.#continueTimeline = true;
+      return;
+    }
+    const { streamId, clientId } = this.#o;
+    const endMs = Math.max(this.#lastSentOutMs, Math.round(item.reader.durationMs) + this.#offsetMs);
+    this.#o.sink.send([
+      onStatus(streamId, "status", "NetStream.Play.Stop", `Stopped playing ${item.name}.`, {
+        details: item.name,
+        clientid: clientId,
+      }),
+      onPlayStatus(streamId, endMs, "NetStream.Play.Complete", {
+        bytes: 0,
+        duration: Math.max(0, endMs - item.startMs) / 1000,
+      }),
+      userControl(UserControlEvent.StreamEOF, streamId),
+    ]);
+  }
+}
+
+function tagMessage(streamId: number, tag: MediaTag, timestamp: number): RtmpMessage {
+  return {
+    chunkStreamId:
+      tag.kind === TagKind.Audio
+        ? OutChunkStream.Audio
+        : tag.kind === TagKind.Video
+          ? OutChunkStream.Video
+          : OutChunkStream.Data,
+    messageTypeId: tag.kind,
+    messageStreamId: streamId,
+    timestamp,
+    payload: tag.body,
+  };
+}
