@@ -50,6 +50,8 @@ export class NetStream {
   #opening: Promise<void> = Promise.resolve();
   /** Bumped by every play that replaces the playlist; older opens are dropped. */
   #generation = 0;
+  /** Appends of this generation still opening (the player waits for them). */
+  #appendsOpening = 0;
   #closed = false;
   readonly #containers = new WeakMap<PlayItem, ContainerKind>();
   readonly #started = new WeakMap<PlayItem, number>();
@@ -96,7 +98,7 @@ export class NetStream {
   play(command: RtmpCommand): void {
     const [nameArg, startArg, lengthArg, resetArg] = command.args;
     if (nameArg === false) {
-      this.#generation++;
+      this.#newGeneration();
       this.#player.stop();
       return;
     }
@@ -104,7 +106,7 @@ export class NetStream {
     const start = typeof startArg === "number" && Number.isFinite(startArg) ? startArg : -2;
     const length = typeof lengthArg === "number" && Number.isFinite(lengthArg) ? lengthArg : -1;
     const reset = !(resetArg === false || resetArg === 0 || resetArg === 2);
-    if (reset) this.#generation++;
+    if (reset) this.#newGeneration();
     if (start === -1) {
       // Live only: a VOD edge has none, and waiting would leave the player silent forever.
       this.#answerNotFound(name, null, "live streams are not served here");
@@ -136,14 +138,14 @@ export class NetStream {
       case "switch":
       case "swap":
         if (!this.#player.current) {
-          this.#generation++;
+          this.#newGeneration();
           this.#enqueue(name, start, length, "reset");
           return;
         }
         this.#enqueue(name, 0, -1, "switch");
         return;
       case "reset":
-        this.#generation++;
+        this.#newGeneration();
         this.#enqueue(name, start, length, "reset");
         return;
       case "append":
@@ -151,7 +153,7 @@ export class NetStream {
         this.#enqueue(name, start, length, "append");
         return;
       case "stop":
-        this.#generation++;
+        this.#newGeneration();
         this.#player.stop();
         return;
       default:
@@ -185,23 +187,42 @@ export class NetStream {
     if (flag !== undefined) this.#player.receive(kind, flag);
   }
 
+  /** A play that replaces the playlist: opens still running for the old one are dropped. */
+  #newGeneration(): void {
+    this.#generation++;
+    for (; this.#appendsOpening > 0; this.#appendsOpening--) this.#player.cancelAppend();
+  }
+
   #enqueue(name: string, startMs: number, lengthMs: number, how: "reset" | "append" | "switch"): void {
     const generation = this.#generation;
     const requested = performance.now();
+    if (how === "append") {
+      this.#appendsOpening++;
+      this.#player.expectAppend();
+    }
+    // Settles this append's place in the count once, if its generation is current.
+    const settleAppend = (played: boolean) => {
+      if (how !== "append" || generation !== this.#generation) return;
+      this.#appendsOpening--;
+      if (!played) this.#player.cancelAppend();
+    };
     this.#opening = this.#opening.then(async () => {
       if (this.#closed || generation !== this.#generation) return;
       let opened: OpenResult;
       try {
         opened = await this.#ctx.open(name);
       } catch (error) {
+        settleAppend(false);
         this.#failed(name, error);
         return;
       }
       if (this.#closed || generation !== this.#generation) return;
       if (!opened.ok) {
+        settleAppend(false);
         this.#answerNotFound(name, opened.container, opened.why);
         return;
       }
+      settleAppend(true);
       const item: PlayItem = { name, reader: opened.reader, startMs, lengthMs };
       this.#containers.set(item, opened.container);
       this.#started.set(item, requested);

@@ -78,8 +78,8 @@ export class StreamPlayer {
   #held: MediaTag | null = null;
   /** Media time of the current item's last tag sent (or skipped by receiveAudio/Video). */
   #lastSentMediaMs = -1;
-  /** Output time of the last tag sent, where an appended item continues. */
-  #lastSentOutMs = -1;
+  /** Latest output time sent on any track, where an appended item continues. */
+  #maxSentOutMs = -1;
   /** Set when an item ended with more in the playlist: the next one continues the timeline. */
   #continueTimeline = false;
   /** After a switch, tags of the new rendition before the switch keyframe were sent by the old one. */
@@ -91,6 +91,8 @@ export class StreamPlayer {
   #pendingSeekMs: number | null = null;
   #pendingSwitch: PendingSwitch | null = null;
   #switchRequest: PlayItem | null = null;
+  /** Appended plays whose objects are still opening: the playlist is not over yet. */
+  #pendingAppends = 0;
   #receiveAudio = true;
   #receiveVideo = true;
   #closed = false;
@@ -124,8 +126,24 @@ export class StreamPlayer {
     if (this.#closed) return;
     // Tags of a replaced play must not follow the new play's start sequence.
     if (reset) this.stop();
+    else this.#pendingAppends = Math.max(0, this.#pendingAppends - 1);
     this.#queue.push(item);
-    this.#ensureRunning(reset);
+    this.#ensureRunning();
+  }
+
+  /**
+   * An appended play is on its way (its object is opening): the playlist
+   * must not end before it arrives. Pair with play(item, false) or
+   * cancelAppend(); a play(reset) or stop() leaves the count alone (the
+   * caller cancels the appends it drops).
+   */
+  expectAppend(): void {
+    this.#pendingAppends++;
+  }
+
+  cancelAppend(): void {
+    this.#pendingAppends = Math.max(0, this.#pendingAppends - 1);
+    this.#poke();
   }
 
   /** Seek to ms of the current item: the loop snaps it to a keyframe. */
@@ -195,6 +213,7 @@ export class StreamPlayer {
   stop(): void {
     this.#queue.length = 0;
     this.#current = null;
+    this.#maxSentOutMs = -1;
     this.#held = null;
     this.#pendingSwitch = null;
     this.#switchRequest = null;
@@ -209,6 +228,7 @@ export class StreamPlayer {
   /** For good (closeStream, deleteStream, disconnect). */
   close(): void {
     this.#closed = true;
+    this.#pendingAppends = 0;
     this.stop();
   }
 
@@ -217,13 +237,14 @@ export class StreamPlayer {
     await this.#running;
   }
 
-  #ensureRunning(reset: boolean): void {
-    if (reset) this.#poke();
+  #ensureRunning(): void {
+    // Wakes a loop that sleeps in a pacing wait or waits for an appended item.
+    this.#poke();
     if (this.#running) return;
     this.#running = this.#run().finally(() => {
       this.#running = null;
       // A play appended while the loop was finishing starts a new loop.
-      if (!this.#closed && this.#queue.length > 0) this.#ensureRunning(false);
+      if (!this.#closed && this.#queue.length > 0) this.#ensureRunning();
     });
   }
 
@@ -254,6 +275,10 @@ export class StreamPlayer {
     while (!this.#closed && !sink.isClosed()) {
       if (!this.#current) {
         const next = this.#queue.shift();
+        if (!next && this.#pendingAppends > 0) {
+          await this.#sleep(Number.POSITIVE_INFINITY);
+          continue;
+        }
         if (!next) break;
         await this.#startItem(next, this.#continueTimeline);
         continue;
@@ -329,7 +354,7 @@ export class StreamPlayer {
     this.#continueTimeline = false;
     if (continuing) {
       // Output time continues just after where the previous item ended.
-      this.#offsetMs = this.#lastSentOutMs + 1 - startMs;
+      this.#offsetMs = this.#maxSentOutMs + 1 - startMs;
       messages.push(
         onPlayStatus(streamId, startMs + this.#offsetMs, "NetStream.Play.Switch", { details: item.name }),
       );
@@ -394,6 +419,7 @@ export class StreamPlayer {
     this.#offsetMs = 0;
     this.#floorMs = -1;
     this.#lastSentMediaMs = mediaMs - 1;
+    this.#maxSentOutMs = mediaMs - 1;
     this.#o.sink.send([
       userControl(UserControlEvent.StreamEOF, streamId),
       userControl(UserControlEvent.StreamIsRecorded, streamId),
@@ -458,7 +484,7 @@ export class StreamPlayer {
 
   #emit(item: PlayItem, tag: MediaTag, outMs: number): void {
     this.#lastSentMediaMs = tag.timestampMs;
-    this.#lastSentOutMs = outMs;
+    if (outMs > this.#maxSentOutMs) this.#maxSentOutMs = outMs;
     if (
       (tag.kind === TagKind.Audio && !this.#receiveAudio) ||
       (tag.kind === TagKind.Video && !this.#receiveVideo)
@@ -494,12 +520,12 @@ export class StreamPlayer {
     this.#held = null;
     this.#pendingSwitch = null;
     this.#o.onItemComplete(item);
-    if (this.#queue.length > 0) {
+    if (this.#queue.length > 0 || this.#pendingAppends > 0) {
       this.#continueTimeline = true;
       return;
     }
     const { streamId, clientId } = this.#o;
-    const endMs = Math.max(this.#lastSentOutMs, Math.round(item.reader.durationMs) + this.#offsetMs);
+    const endMs = Math.max(this.#maxSentOutMs, Math.round(item.reader.durationMs) + this.#offsetMs);
     this.#o.sink.send([
       onStatus(streamId, "status", "NetStream.Play.Stop", `Stopped playing ${item.name}.`, {
         details: item.name,

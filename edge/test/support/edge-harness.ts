@@ -1,0 +1,118 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Registry } from "prom-client";
+import { loadConfig } from "../../../lib/config/settings.js";
+import { createLogger } from "../../../lib/log.js";
+import { fromRepoRoot } from "../../../lib/testing/paths.js";
+import type { Distribution } from "../../../proto/gen/streamfront/controller/v1/controller.js";
+import {
+  silentLogger,
+  startTestS3,
+  startTestShield,
+  type TestS3,
+  type TestShield,
+} from "../../../shield/test/helpers.js";
+import { edgeSettings } from "../../src/config.js";
+import { EdgeServer } from "../../src/edge-server.js";
+import { ShieldOrigin } from "../../src/origin/shield-origin.js";
+
+/**
+ * An edge in the test process in front of a real shield and s3rver, with
+ * its log lines captured. The bucket holds the sample media (keys videos/…,
+ * audio/…) and the edge test fixtures (keys fixtures/…).
+ */
+export interface EdgeHarness {
+  readonly bucket: string;
+  readonly rtmpPort: number;
+  readonly httpPort: number;
+  readonly edge: EdgeServer;
+  readonly s3: TestS3;
+  readonly logLines: Record<string, unknown>[];
+  /** Sets the distributions the edge sees (the controller's push, in tests). */
+  setDistributions(list: readonly Distribution[]): void;
+  close(): Promise<void>;
+}
+
+export function testDistribution(fields: Partial<Distribution>): Distribution {
+  return { id: "E0", domainName: "", cnames: [], originBucket: "", enabled: true, kind: 1, ...fields };
+}
+
+export async function startEdgeHarness(
+  options: { env?: Record<string, string>; bucket?: string } = {},
+): Promise<EdgeHarness> {
+  const bucket = options.bucket ?? "edge-test-media";
+  const logLines: Record<string, unknown>[] = [];
+  const s3 = await startTestS3(bucket);
+  let shield: TestShield | undefined;
+  let origin: ShieldOrigin | undefined;
+  let edge: EdgeServer | undefined;
+  try {
+    await s3.s3.uploadDirectory(bucket, fromRepoRoot("deploy", "local", "media"));
+    const fixtureDir = fromRepoRoot("edge", "test", "fixtures");
+    for (const name of readdirSync(fixtureDir)) {
+      if (name.endsWith(".md")) continue;
+      await s3.s3.putObject(bucket, `fixtures/${name}`, readFileSync(join(fixtureDir, name)));
+    }
+    shield = await startTestShield(s3.s3, { env: { STREAMFRONT_SHIELD_ALLOWED_BUCKETS: bucket } });
+    origin = new ShieldOrigin({ address: shield.address, logger: silentLogger("edge") });
+    let distributions = new Map<string, Distribution>([
+      [
+        "ETEST",
+        testDistribution({
+          id: "ETEST",
+          domainName: "stest000000000.test",
+          cnames: ["localhost", "127.0.0.1"],
+          originBucket: bucket,
+        }),
+      ],
+    ]);
+    const config = loadConfig(edgeSettings, {
+      env: {
+        STREAMFRONT_EDGE_HOST: "127.0.0.1",
+        STREAMFRONT_EDGE_RTMP_PORT: "0",
+        STREAMFRONT_EDGE_HTTP_PORT: "0",
+        ...options.env,
+      },
+    });
+    edge = new EdgeServer({
+      config,
+      logger: createLogger({
+        component: "edge",
+        level: "info",
+        destination: {
+          write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>),
+        },
+      }),
+      registry: new Registry(),
+      distributions: { current: () => distributions },
+      origin,
+    });
+    const addresses = await edge.start();
+    const started = edge;
+    const startedShield = shield;
+    const startedOrigin = origin;
+    return {
+      bucket,
+      rtmpPort: Number(addresses.rtmp!.split(":").pop()),
+      httpPort: Number(addresses.http!.split(":").pop()),
+      edge: started,
+      s3,
+      logLines,
+      setDistributions(list) {
+        distributions = new Map(list.map((d) => [d.id, d]));
+      },
+      async close() {
+        await started.close();
+        startedOrigin.close();
+        await startedShield.close();
+        await s3.close();
+      },
+    };
+  } catch (error) {
+    await edge?.close();
+    origin?.close();
+    await shield?.close();
+    await s3.close();
+    throw error;
+  }
+}
