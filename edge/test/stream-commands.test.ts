@@ -261,26 +261,30 @@ describe("play arguments and playlists", () => {
     client.close();
   });
 
-  test("start and len: from the keyframe at or before start, up to start + len", async () => {
+  test("start and len (ms on the wire): from the keyframe at or before start, up to start + len", async () => {
     const { client, streamId } = await playingClient(60_000);
-    client.command(streamId, "play", null, "videos/sample", 2.5, 1.5);
+    client.command(streamId, "play", null, "videos/sample", 2500, 1500);
     await waitComplete(client);
     const video = mediaOf(client.messages, TagKind.Video);
     const reader = await openMedia("flv", bufferSource(readFileSync(sampleFlv)));
-    assert.equal(video[0]!.timestamp, await reader.seek(2500));
-    assert.ok(video.at(-1)!.timestamp <= 4000, `last frame at ${video.at(-1)!.timestamp}`);
-    assert.ok(video.at(-1)!.timestamp >= 3900);
+    const keyframeMs = await reader.seek(2500);
+    const source = (await sourceTags(sampleFlv)).filter((t) => t.kind === TagKind.Video);
+    // Time counts from the start keyframe (FMS; librtmp adds the start back).
+    assert.equal(video[0]!.timestamp, 0);
+    assert.ok(video[0]!.payload.equals(source.find((t) => t.timestampMs === keyframeMs)!.body));
+    const lastSourceMs = video.at(-1)!.timestamp + keyframeMs;
+    assert.ok(lastSourceMs <= 4000 && lastSourceMs >= 3900, `last frame at ${lastSourceMs}`);
     client.close();
   });
 
-  test("len 0 plays a single frame; start -1 (live only) is StreamNotFound at once", async () => {
+  test("len 0 plays a single frame; start -1000 (live only) is StreamNotFound at once", async () => {
     const { client, streamId } = await playingClient(60_000);
     client.command(streamId, "play", null, "videos/sample", 0, 0);
     await waitComplete(client);
     assert.equal(mediaOf(client.messages, TagKind.Video).length, 1);
     assert.equal(mediaOf(client.messages, TagKind.Audio).length, 0);
     const from = client.messages.length;
-    client.command(streamId, "play", null, "videos/sample", -1);
+    client.command(streamId, "play", null, "videos/sample", -1000);
     assert.equal(statusCode(await client.waitForCommand("onStatus", from)), "NetStream.Play.StreamNotFound");
     client.close();
   });

@@ -90,10 +90,12 @@ export class NetStream {
   }
 
   /**
-   * play(name, start = -2, len = -1, reset = true). start: -2 recorded (this
-   * edge has no live streams), -1 live only (so never found here), N ≥ 0
-   * seconds into the object. len: -1 to the end, 0 one frame, N seconds.
-   * reset false appends to the playlist. play(false) stops.
+   * play(name, start, len, reset). On the wire start and len are in
+   * milliseconds (Flash multiplies NetStream.play's seconds; librtmp and
+   * ffmpeg send ms): start -2000 (or -2) recorded or live — recorded here,
+   * this edge has no live streams; -1000 (or -1) live only, so never found
+   * here; N ≥ 0 from N ms. len -1 to the end, 0 a single frame, N ms.
+   * reset false (or 0, 2) appends to the playlist. play(false) stops.
    */
   play(command: RtmpCommand): void {
     const [nameArg, startArg, lengthArg, resetArg] = command.args;
@@ -103,21 +105,16 @@ export class NetStream {
       return;
     }
     const name = typeof nameArg === "string" ? nameArg : "";
-    const start = typeof startArg === "number" && Number.isFinite(startArg) ? startArg : -2;
+    const start = typeof startArg === "number" && Number.isFinite(startArg) ? startArg : -2000;
     const length = typeof lengthArg === "number" && Number.isFinite(lengthArg) ? lengthArg : -1;
     const reset = !(resetArg === false || resetArg === 0 || resetArg === 2);
     if (reset) this.#newGeneration();
-    if (start === -1) {
+    if (start === -1000 || start === -1) {
       // Live only: a VOD edge has none, and waiting would leave the player silent forever.
       this.#answerNotFound(name, null, "live streams are not served here");
       return;
     }
-    this.#enqueue(
-      name,
-      Math.max(0, start) * 1000,
-      length >= 0 ? length * 1000 : -1,
-      reset ? "reset" : "append",
-    );
+    this.#enqueue(name, Math.max(0, start), length >= 0 ? length : -1, reset ? "reset" : "append");
   }
 
   /**

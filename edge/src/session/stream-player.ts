@@ -65,8 +65,10 @@ interface PendingSwitch {
  * unpause, and then media flows at real time.
  *
  * Output time: a tag's own time plus the offset of its playlist item, so time
- * keeps growing across items; a switch to another rendition keeps it exactly
- * (renditions share a timeline); a seek jumps, as the viewer asked.
+ * keeps growing across items; a play that starts into an object counts from
+ * its start keyframe; a switch to another rendition keeps time exactly
+ * (renditions share a timeline); a seek jumps to the object's own time, as
+ * the viewer asked.
  */
 export class StreamPlayer {
   readonly #o: StreamPlayerOptions;
@@ -359,7 +361,10 @@ export class StreamPlayer {
         onPlayStatus(streamId, startMs + this.#offsetMs, "NetStream.Play.Switch", { details: item.name }),
       );
     } else {
-      this.#offsetMs = 0;
+      // A play that starts into the object counts time from its start
+      // keyframe, as FMS did: librtmp (rtmpdump -A) adds the start it asked
+      // for to every timestamp it receives.
+      this.#offsetMs = -startMs;
       messages.push(
         userControl(UserControlEvent.StreamIsRecorded, streamId),
         userControl(UserControlEvent.StreamBegin, streamId),
@@ -381,7 +386,8 @@ export class StreamPlayer {
     this.#o.sink.send(messages);
     this.#current = item;
     this.#held = null;
-    this.#floorMs = -1;
+    // Frames stored after the start keyframe but timed before it would go back in time.
+    this.#floorMs = startMs > 0 ? startMs : -1;
     this.#lastSentMediaMs = startMs - 1;
     this.#firstFrameSeen = false;
     if (!continuing) this.#restartPacing();

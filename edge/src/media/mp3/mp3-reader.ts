@@ -18,6 +18,8 @@ import { parseVbrHeader, type VbrHeader } from "./vbr-header.js";
 const MAX_LEADING_GARBAGE = 64 * 1024;
 /** Bytes read per step while hunting for a frame header. */
 const SYNC_WINDOW = 4096;
+/** VBR files up to this many bytes of audio seek exactly by counting frames; larger ones use the Xing TOC. */
+const EXACT_VBR_SEEK_BYTES = 16 * 1024 * 1024;
 /** Walking a VBR file without a TOC remembers one seek point per this many frames. */
 const SEEK_POINT_SPACING = 32;
 /** Concatenated ID3v2 tags are legal; more than this is an attack. */
@@ -182,7 +184,11 @@ export class Mp3Reader implements MediaReader {
     index = Math.min(index, Math.max(0, frames - 1));
     if (index === 0) return this.#place(0, this.#audioStart);
 
-    if (vbr?.tag === "Xing" && vbr.toc && vbr.bytes && this.durationMs > 0) {
+    // Up to this size a VBR file is seeked exactly, by counting frames from
+    // the nearest remembered point (a few header reads per frame, through
+    // the read-ahead blocks); larger ones use the Xing table of contents.
+    const exact = this.#audioEnd - this.#audioStart <= EXACT_VBR_SEEK_BYTES;
+    if (!exact && vbr?.tag === "Xing" && vbr.toc && vbr.bytes && this.durationMs > 0) {
       // TOC: byte position of each 1% of the duration, interpolated between
       // entries. The frame index is then the time's, not counted: VBR
       // seeking is approximate by nature.
