@@ -7,6 +7,7 @@ import {
 } from "../../../proto/gen/streamfront/shield/v1/shield.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import type { RangeSource } from "../media/range-source.js";
+import type { SliceCache } from "./slice-cache.js";
 
 export interface ShieldOriginOptions {
   /** host:port of the regional shield. */
@@ -14,6 +15,8 @@ export interface ShieldOriginOptions {
   readonly logger: Logger;
   /** Deadline of each StatObject and ReadRange call. @default 10000 */
   readonly deadlineMs?: number;
+  /** The edge's slice cache; without one every read goes to the shield. */
+  readonly cache?: SliceCache;
 }
 
 /** A shield refuses ranges above this per call (see shield-service.ts); larger reads are split. */
@@ -30,8 +33,10 @@ export class ShieldOrigin {
   readonly #client: ShieldServiceClient;
   readonly #logger: Logger;
   readonly #deadlineMs: number;
+  readonly #cache: SliceCache | null;
 
   constructor(options: ShieldOriginOptions) {
+    this.#cache = options.cache ?? null;
     this.#logger = options.logger;
     this.#deadlineMs = options.deadlineMs ?? 10_000;
     this.#client = new ShieldServiceClient(options.address, credentials.createInsecure(), {
@@ -53,10 +58,9 @@ export class ShieldOrigin {
     }
     const size = info.size;
     const etag = info.etag;
-    return {
-      size,
-      read: (offset: number, length: number) => this.#read(bucket, key, etag, size, offset, length),
-    };
+    const fetch = (offset: number, length: number) => this.#read(bucket, key, etag, size, offset, length);
+    if (this.#cache) return this.#cache.source({ bucket, key, etag, size }, fetch);
+    return { size, read: fetch };
   }
 
   close(): void {
