@@ -12,7 +12,7 @@ import type { RangeSource } from "../media/range-source.js";
 import type { EdgeMetrics, Protocol } from "../metrics.js";
 import type { AmfObject, AmfValue } from "../rtmp/amf0.js";
 import { ChunkDecoder } from "../rtmp/chunk-decoder.js";
-import { encodeMessage } from "../rtmp/chunk-encoder.js";
+import { encodeMessages } from "../rtmp/chunk-encoder.js";
 import { decodeCommand, type RtmpCommand } from "../rtmp/command.js";
 import {
   acknowledgement,
@@ -457,17 +457,30 @@ export class RtmpSession {
     isClosed: () => this.#isClosed(),
   };
 
+  /**
+   * Encodes a batch into as few buffers as chunk-size changes allow (one,
+   * almost always) and writes them in one go: one write per batch, not one
+   * per message or per chunk.
+   */
   #send(messages: readonly RtmpMessage[]): void {
-    if (!this.#socket.writable) return;
+    if (!this.#socket.writable || messages.length === 0) return;
     const socket = this.#socket;
-    socket.cork();
     let bytes = 0;
-    for (const m of messages) {
-      const encoded = encodeMessage(this.#amf3Commands ? asAmf3Command(m) : m, this.#outChunkSize);
+    let start = 0;
+    socket.cork();
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      if (m.messageTypeId !== MessageType.SetChunkSize && i < messages.length - 1) continue;
+      // Messages up to our Set Chunk Size use the size in force; after it, ours.
+      const group = messages.slice(start, i + 1);
+      const encoded = encodeMessages(
+        this.#amf3Commands ? group.map(asAmf3Command) : group,
+        this.#outChunkSize,
+      );
       bytes += encoded.length;
       socket.write(encoded);
-      // Messages before our Set Chunk Size use the default 128; after it, ours.
       if (m.messageTypeId === MessageType.SetChunkSize) this.#outChunkSize = m.payload.readUInt32BE(0);
+      start = i + 1;
     }
     socket.uncork();
     this.#ctx.metrics.bytesOut[this.#ctx.protocol] += bytes;
