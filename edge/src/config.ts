@@ -138,6 +138,48 @@ export const edgeSettings = {
     schema: integer(16 * 1024, 256 * 1024 * 1024),
     default: 1024 * 1024,
   }),
+  rtmptMaxSessions: setting({
+    env: "STREAMFRONT_EDGE_RTMPT_MAX_SESSIONS",
+    flag: "rtmpt-max-sessions",
+    doc: "Most open RTMPT (HTTP tunnel) sessions on this edge; /open beyond it is answered 503.",
+    schema: integer(1, 1_000_000),
+    default: 10_000,
+  }),
+  rtmptMaxSessionsPerIp: setting({
+    env: "STREAMFRONT_EDGE_RTMPT_MAX_SESSIONS_PER_IP",
+    flag: "rtmpt-max-sessions-per-ip",
+    doc: "Most open RTMPT sessions opened from one client address.",
+    schema: integer(1, 1_000_000),
+    default: 100,
+  }),
+  rtmptIdleTimeoutMs: setting({
+    env: "STREAMFRONT_EDGE_RTMPT_IDLE_TIMEOUT_MS",
+    flag: "rtmpt-idle-timeout-ms",
+    doc: "An RTMPT session with no request for this long is closed.",
+    schema: integer(1000, 3_600_000),
+    default: 30_000,
+  }),
+  rtmptMaxBodyBytes: setting({
+    env: "STREAMFRONT_EDGE_RTMPT_MAX_BODY_BYTES",
+    flag: "rtmpt-max-body-bytes",
+    doc: "Largest RTMPT request body; a larger one is answered 413 before it is read.",
+    schema: integer(2048, 16 * 1024 * 1024),
+    default: 64 * 1024,
+  }),
+  rtmptMaxResponseBytes: setting({
+    env: "STREAMFRONT_EDGE_RTMPT_MAX_RESPONSE_BYTES",
+    flag: "rtmpt-max-response-bytes",
+    doc: "Largest RTMPT answer body: the polling byte and the server bytes queued for the viewer.",
+    schema: integer(1024, 16 * 1024 * 1024),
+    default: 64 * 1024,
+  }),
+  rtmptMaxQueuedBytes: setting({
+    env: "STREAMFRONT_EDGE_RTMPT_MAX_QUEUED_BYTES",
+    flag: "rtmpt-max-queued-bytes",
+    doc: "Bytes an RTMPT session may hold for its polls before it is closed; keep it above STREAMFRONT_EDGE_MAX_QUEUED_BYTES.",
+    schema: integer(64 * 1024, 1024 * 1024 * 1024),
+    default: 4 * 1024 * 1024,
+  }),
 } as const;
 
 export type EdgeConfig = ConfigOf<typeof edgeSettings>;

@@ -8,7 +8,9 @@ import { DistributionTable, type LookupFailure } from "./distribution-table.js";
 import { createHttpResponder } from "./http-responder.js";
 import type { RangeSource } from "./media/range-source.js";
 import { EdgeMetrics, type Protocol } from "./metrics.js";
+import { prepareDiffieHellman } from "./rtmp/rtmpe/diffie-hellman.js";
 import { ConnectionLimits, RtmpListener } from "./rtmp-listener.js";
+import { RtmptGateway } from "./rtmpt/rtmpt-gateway.js";
 import { RtmpSession, type ViewerTransport } from "./session/rtmp-session.js";
 
 /** The distributions this edge knows, as the controller last pushed them. */
@@ -41,6 +43,7 @@ export class EdgeServer {
   readonly #sessions = new Set<RtmpSession>();
   readonly #listeners: RtmpListener[] = [];
   readonly #http: HttpServer;
+  readonly #rtmpt: RtmptGateway;
   #table: DistributionTable = new DistributionTable([]);
   #tableSource: ReadonlyMap<string, Distribution> | null = null;
 
@@ -48,7 +51,23 @@ export class EdgeServer {
     this.#deps = deps;
     this.#metrics = new EdgeMetrics(deps.registry);
     this.#limits = new ConnectionLimits(deps.config.maxConnections, deps.config.maxConnectionsPerIp);
-    this.#http = createHttpResponder();
+    const { config } = deps;
+    this.#rtmpt = new RtmptGateway({
+      accept: (transport, protocol) => this.acceptRtmp(transport, null, protocol),
+      logger: deps.logger,
+      metrics: this.#metrics,
+      limits: {
+        maxSessions: config.rtmptMaxSessions,
+        maxSessionsPerIp: config.rtmptMaxSessionsPerIp,
+        idleTimeoutMs: config.rtmptIdleTimeoutMs,
+        maxBodyBytes: config.rtmptMaxBodyBytes,
+        maxResponseBytes: config.rtmptMaxResponseBytes,
+        maxQueuedBytes: config.rtmptMaxQueuedBytes,
+        // The session waits for 'drain' at maxQueuedBytes; the tunnel must signal by then.
+        highWaterMark: config.maxQueuedBytes,
+      },
+    });
+    this.#http = createHttpResponder(this.#rtmpt);
   }
 
   get metrics(): EdgeMetrics {
@@ -58,6 +77,8 @@ export class EdgeServer {
   /** Binds the listeners; returns their addresses by name (rtmp, http). */
   async start(): Promise<Record<string, string>> {
     const { config, logger } = this.#deps;
+    // OpenSSL checks the RTMPE group's prime once (~50–90 ms); do it now, not in a viewer's handshake.
+    prepareDiffieHellman();
     const addresses: Record<string, string> = {};
     const specs: { name: string; port: number; http: boolean }[] = [
       { name: "rtmp", port: config.rtmpPort, http: false },
@@ -114,6 +135,7 @@ export class EdgeServer {
   }
 
   async close(): Promise<void> {
+    this.#rtmpt.close();
     for (const session of this.#sessions) session.close();
     await Promise.all(this.#listeners.map((l) => l.close()));
     this.#http.close();

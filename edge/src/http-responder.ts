@@ -14,13 +14,19 @@ export const crossDomainPolicy = `<?xml version="1.0"?>
 
 const maxBodyBytes = 64 * 1024;
 
+/** Takes the requests that belong to it (RTMPT's); false leaves one to the responder. */
+export interface HttpHandler {
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+}
+
 /**
- * The HTTP side of the shared port: `/crossdomain.xml`, and `/fcs/ident2`
- * answered 404 as FMS did with HTTPIdent off, which Flash Players expect
- * before they open an RTMPT session. Everything else is 404.
+ * The HTTP side of the shared port: RTMPT (`/fcs/ident2`, `/open`, `/send`,
+ * `/idle`, `/close`) when a tunnel handler is given, and
+ * `/crossdomain.xml`. Everything else is 404.
  */
-export function createHttpResponder(): Server {
+export function createHttpResponder(rtmpt?: HttpHandler): Server {
   const server = createServer({ maxHeaderSize: 8192 }, (req: IncomingMessage, res: ServerResponse) => {
+    if (rtmpt?.handle(req, res)) return;
     let received = 0;
     req.on("data", (chunk: Buffer) => {
       received += chunk.length;

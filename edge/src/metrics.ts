@@ -32,6 +32,19 @@ export const Rejection = {
 } as const;
 export type Rejection = (typeof Rejection)[keyof typeof Rejection];
 
+/** Outcomes of an RTMPT request, a fixed set so the label stays small. */
+export const RtmptResult = {
+  Ok: "ok",
+  /** Answered with the closed marker: the session had ended. */
+  Closed: "closed",
+  BadRequest: "bad_request",
+  UnknownSession: "unknown_session",
+  BadSequence: "bad_sequence",
+  TooLarge: "too_large",
+  TooManySessions: "too_many_sessions",
+} as const;
+export type RtmptResult = (typeof RtmptResult)[keyof typeof RtmptResult];
+
 /**
  * The edge's metrics. Hot-path counts (bytes out) are plain numbers that
  * prom-client reads at scrape time, so a media message costs an addition,
@@ -46,6 +59,10 @@ export class EdgeMetrics {
   readonly plays: Counter<"container" | "result">;
   readonly timeToFirstFrame: Histogram<"container">;
   readonly sessionErrors: Counter<"code">;
+  /** Open RTMPT sessions; kept by the RTMPT gateway, read at scrape. */
+  rtmptSessions = 0;
+  /** RTMPT requests by command (ident, open, send, idle, close, invalid) and result. */
+  readonly rtmptRequests: Counter<"command" | "result">;
 
   constructor(registry: Registry) {
     const bytesOut = this.bytesOut;
@@ -98,6 +115,21 @@ export class EdgeMetrics {
       name: "streamfront_edge_session_errors_total",
       help: "Connections closed because of a protocol or origin error, by error code.",
       labelNames: ["code"] as const,
+      registers: [registry],
+    });
+    const metrics = this;
+    new Gauge({
+      name: "streamfront_edge_rtmpt_sessions",
+      help: "Open RTMPT (HTTP tunnel) sessions.",
+      registers: [registry],
+      collect() {
+        this.set(metrics.rtmptSessions);
+      },
+    });
+    this.rtmptRequests = new Counter({
+      name: "streamfront_edge_rtmpt_requests_total",
+      help: "RTMPT requests by command and result.",
+      labelNames: ["command", "result"] as const,
       registers: [registry],
     });
     for (const protocol of Object.values(Protocol)) this.connections.inc({ protocol }, 0);

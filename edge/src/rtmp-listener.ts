@@ -6,8 +6,9 @@ import { listen } from "../../lib/net/listen.js";
 import type { EdgeMetrics, Protocol } from "./metrics.js";
 import { Rejection } from "./metrics.js";
 
-/** First bytes of RTMP (0x03) and RTMPE (0x06, 0x08, 0x09): C0. */
-const rtmpFirstBytes = new Set([0x03, 0x06, 0x08, 0x09]);
+/** C0 of RTMP, and of RTMPE (plain, XTEA-signed, Blowfish-signed). */
+const rtmpFirstByte = 0x03;
+const rtmpeFirstBytes = new Set([0x06, 0x08, 0x09]);
 
 export interface ListenerOptions {
   readonly name: string;
@@ -89,14 +90,18 @@ export class RtmpListener {
       this.#sockets.delete(socket);
       release();
     });
-    if (!this.#options.http) {
-      this.#options.acceptRtmp(socket, null, "rtmp");
-      return;
-    }
-    const http = this.#options.http;
     socket.on("error", () => socket.destroy());
+    const http = this.#options.http;
+    // The first bytes tell RTMP (C0 0x03) from RTMPE (0x06, 0x08, 0x09) and,
+    // on the shared port, from an HTTP request line.
     socket.once("data", (head: Buffer) => {
-      if (rtmpFirstBytes.has(head[0]!)) {
+      const c0 = head[0]!;
+      if (rtmpeFirstBytes.has(c0)) {
+        this.#options.acceptRtmp(socket, head, "rtmpe");
+        return;
+      }
+      if (c0 === rtmpFirstByte || !http) {
+        // On the RTMP port anything else is a bad C0, which the session reports.
         this.#options.acceptRtmp(socket, head, "rtmp");
         return;
       }

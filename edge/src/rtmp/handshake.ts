@@ -1,5 +1,9 @@
 import { createHmac } from "node:crypto";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
+import { DH_KEY_SIZE, dhExchange, dhKeyOffset } from "./rtmpe/diffie-hellman.js";
+import { NATIVE_RC4_AVAILABLE, type Rc4Implementation } from "./rtmpe/rc4.js";
+import { encryptSignature } from "./rtmpe/signature.js";
+import { createRtmpeCiphers, type RtmpeCiphers } from "./rtmpe/stream-cipher.js";
 
 /**
  * The server side of the RTMP handshake.
@@ -19,6 +23,15 @@ import { EdgeError, EdgeErrorCode } from "../errors.js";
  * bytes closed by an HMAC keyed with the client's digest. Clients that check
  * (librtmp when doing SWF verification, Flash Player for RTMPE) reject a
  * server that echoes instead.
+ *
+ * RTMPE (C0 = 0x06, 0x08 or 0x09; S0 echoes it) is the digest handshake
+ * plus a Diffie-Hellman exchange (rtmpe/diffie-hellman.ts): C1 and S1 each
+ * carry a 128-byte public key at the DH offset of the digest scheme C1's
+ * digest verified with, S1's digest covering the server's key. Types 8 and
+ * 9 also encrypt the 32-byte signature closing S2 (rtmpe/signature.ts).
+ * Everything after C2 / S2 is RC4-encrypted in both directions
+ * (rtmpe/stream-cipher.ts); the ciphers come with the step that completes
+ * the handshake.
  */
 
 export const HANDSHAKE_VERSION = 0x03;
@@ -81,24 +94,49 @@ export function findClientDigest(c1: Buffer): { scheme: DigestScheme; offset: nu
   return null;
 }
 
+/** The key of a digest-handshake S2 (or C2) signature: HMAC-SHA256(full key, peer digest). */
+export function responseSignatureKey(peerDigest: Buffer, fullKey: Buffer): Buffer {
+  return createHmac("sha256", fullKey).update(peerDigest).digest();
+}
+
 /**
  * The signature closing a digest-handshake S2 (or C2): HMAC-SHA256 keyed
  * with HMAC-SHA256(full key, peer digest) over the first 1504 bytes.
  */
 export function computeResponseSignature(packet: Buffer, peerDigest: Buffer, fullKey: Buffer): Buffer {
-  const key = createHmac("sha256", fullKey).update(peerDigest).digest();
+  return signWithKey(packet, responseSignatureKey(peerDigest, fullKey));
+}
+
+function signWithKey(packet: Buffer, key: Buffer): Buffer {
   return createHmac("sha256", key)
     .update(packet.subarray(0, HANDSHAKE_PACKET_SIZE - DIGEST_SIZE))
     .digest();
 }
 
 export interface HandshakeStep {
-  /** Bytes to write to the peer now, or null. */
+  /**
+   * Bytes to write to the peer now, or null. Always plaintext (S0 + S1 +
+   * S2), also for RTMPE and also on a step that carries `encryption`: write
+   * it before any encrypted byte.
+   */
   output: Buffer | null;
   /** True once C2 has been received completely. */
   done: boolean;
-  /** Bytes that followed C2 in the input (the start of the chunk stream), or null. */
+  /**
+   * Bytes that followed C2 in the input (the start of the chunk stream), or
+   * null. For RTMPE they are still encrypted, exactly as received: run them
+   * (and every later read) through `encryption.decrypt` before the chunk
+   * decoder.
+   */
   rest: Buffer | null;
+  /**
+   * RTMPE only, and only on the step whose `done` first becomes true: the
+   * connection's RC4 ciphers, keystreams already advanced past the
+   * handshake. `decrypt` takes every byte read after C2 in order, starting
+   * with this step's `rest`; `encrypt` takes every byte written after S2, in
+   * write order. Absent for plain and digest handshakes.
+   */
+  encryption?: RtmpeCiphers;
   error?: never;
 }
 
@@ -106,6 +144,8 @@ export interface ServerHandshakeOptions {
   randomBytes: (n: number) => Buffer;
   /** Any millisecond clock; S1's time field is its value modulo 2^32. */
   nowMs: () => number;
+  /** RC4 to use for RTMPE; by default OpenSSL's when this process has it, else the pure one (rtmpe/rc4.ts). */
+  rc4?: Rc4Implementation;
 }
 
 const HandshakeState = {
@@ -117,7 +157,10 @@ const HandshakeState = {
 } as const;
 type HandshakeState = (typeof HandshakeState)[keyof typeof HandshakeState];
 
-export type HandshakeKind = "plain" | "digest";
+export type HandshakeKind = "plain" | "digest" | "rtmpe";
+
+/** C0 values served: 0x03 RTMP, 0x06 RTMPE, 0x08 RTMPE with XTEA-signed S2, 0x09 with Blowfish-signed S2. */
+export type HandshakeType = 0x03 | 0x06 | 0x08 | 0x09;
 
 /**
  * Feed it every byte read from the socket until `done`; write each
@@ -127,16 +170,24 @@ export type HandshakeKind = "plain" | "digest";
 export class ServerHandshake {
   readonly #randomBytes: (n: number) => Buffer;
   readonly #nowMs: () => number;
+  readonly #rc4: Rc4Implementation | undefined;
   readonly #c0c1 = Buffer.alloc(1 + HANDSHAKE_PACKET_SIZE);
   #state: HandshakeState = HandshakeState.AwaitC0C1;
   #filled = 0;
   #c2Remaining = HANDSHAKE_PACKET_SIZE;
   #kind: HandshakeKind | null = null;
+  #type: HandshakeType = HANDSHAKE_VERSION;
+  #encryption: RtmpeCiphers | null = null;
   #failure: EdgeError | null = null;
 
+  /** @throws Error when `rc4: "native"` is asked for and this process has no OpenSSL RC4. */
   constructor(options: ServerHandshakeOptions) {
+    if (options.rc4 === "native" && !NATIVE_RC4_AVAILABLE) {
+      throw new Error('ServerHandshake: rc4 "native" needs Node started with --openssl-legacy-provider');
+    }
     this.#randomBytes = options.randomBytes;
     this.#nowMs = options.nowMs;
+    this.#rc4 = options.rc4;
   }
 
   /** Which handshake the client asked for; null until C1 has arrived. */
@@ -144,11 +195,25 @@ export class ServerHandshake {
     return this.#kind;
   }
 
+  /** True once C1 showed an RTMPE handshake: everything after it is RC4-encrypted. */
+  get encrypted(): boolean {
+    return this.#kind === "rtmpe";
+  }
+
+  /** The C0 the client sent (and S0 echoes); null until it has arrived. */
+  get type(): HandshakeType | null {
+    return this.#filled === 0 ? null : this.#type;
+  }
+
   get done(): boolean {
     return this.#state === HandshakeState.Done;
   }
 
-  /** @throws EdgeError HandshakeVersion for a C0 other than 0x03; every later call throws it again. */
+  /**
+   * @throws EdgeError HandshakeVersion for a C0 other than 0x03/0x06/0x08/0x09;
+   *   HandshakeInvalid for an RTMPE C1 without a valid digest or DH key.
+   *   Once thrown, every later call throws the same error.
+   */
   push(bytes: Buffer): HandshakeStep {
     if (this.#failure !== null) throw this.#failure;
     try {
@@ -164,7 +229,7 @@ export class ServerHandshake {
     let output: Buffer | null = null;
 
     if (this.#state === HandshakeState.AwaitC0C1) {
-      if (this.#filled === 0 && input.length > 0) checkVersion(input[0]!);
+      if (this.#filled === 0 && input.length > 0) this.#type = checkVersion(input[0]!);
       const take = Math.min(input.length, this.#c0c1.length - this.#filled);
       input.copy(this.#c0c1, this.#filled, 0, take);
       this.#filled += take;
@@ -176,12 +241,18 @@ export class ServerHandshake {
 
     if (this.#state === HandshakeState.AwaitC2) {
       // C2 is not checked: FMS accepts any C2, and clients disagree on what
-      // they send back (echo of S1, or a digest response).
+      // they send back (echo of S1, or a digest response). For RTMPE too:
+      // C2's signature depends only on S1's digest and public keys, not on
+      // the DH secret, so checking it would prove nothing about the key
+      // exchange; a client with wrong keys fails on its first chunk anyway.
       const take = Math.min(input.length, this.#c2Remaining);
       this.#c2Remaining -= take;
       input = input.subarray(take);
       if (this.#c2Remaining > 0) return { output, done: false, rest: null };
       this.#state = HandshakeState.Done;
+      const rest = input.length > 0 ? input : null;
+      if (this.#encryption !== null) return { output, done: true, rest, encryption: this.#encryption };
+      return { output, done: true, rest };
     }
 
     return { output, done: true, rest: input.length > 0 ? input : null };
@@ -190,14 +261,21 @@ export class ServerHandshake {
   /** S0 + S1 + S2 for the given C1. */
   #respond(c1: Buffer): Buffer {
     const out = Buffer.alloc(1 + 2 * HANDSHAKE_PACKET_SIZE);
-    out[0] = HANDSHAKE_VERSION;
+    out[0] = this.#type;
     const s1 = out.subarray(1, 1 + HANDSHAKE_PACKET_SIZE);
     const s2 = out.subarray(1 + HANDSHAKE_PACKET_SIZE);
     s1.writeUInt32BE(this.#nowMs() >>> 0, 0);
     this.#random(HANDSHAKE_PACKET_SIZE - 8).copy(s1, 8);
 
+    const rtmpe = this.#type !== HANDSHAKE_VERSION;
     const clientVersionZero = c1.readUInt32BE(4) === 0;
-    const found = clientVersionZero ? null : findClientDigest(c1);
+    const found = clientVersionZero && !rtmpe ? null : findClientDigest(c1);
+    if (found === null && rtmpe) {
+      throw new EdgeError(
+        EdgeErrorCode.HandshakeInvalid,
+        `RTMPE (type 0x0${this.#type.toString(16)}) C1 carries no valid Flash Player digest`,
+      );
+    }
     if (found === null) {
       // Original handshake (also the fallback when a versioned C1 carries no
       // valid digest): version zero, S2 echoes C1.
@@ -207,15 +285,34 @@ export class ServerHandshake {
       return out;
     }
 
-    this.#kind = "digest";
     SERVER_VERSION.copy(s1, 4);
+    if (rtmpe) {
+      // The server's public key goes in before S1's digest, which covers it.
+      this.#encryption = this.#exchangeKeys(c1, s1, found.scheme);
+    }
+    this.#kind = rtmpe ? "rtmpe" : "digest";
     const s1Offset = digestOffset(s1, found.scheme);
     computeDigest(s1, s1Offset, GENUINE_FMS_KEY_SHORT).copy(s1, s1Offset);
 
     const clientDigest = c1.subarray(found.offset, found.offset + DIGEST_SIZE);
     this.#random(HANDSHAKE_PACKET_SIZE - DIGEST_SIZE).copy(s2, 0);
-    computeResponseSignature(s2, clientDigest, GENUINE_FMS_KEY).copy(s2, HANDSHAKE_PACKET_SIZE - DIGEST_SIZE);
+    const signatureKey = responseSignatureKey(clientDigest, GENUINE_FMS_KEY);
+    const signature = s2.subarray(HANDSHAKE_PACKET_SIZE - DIGEST_SIZE);
+    signWithKey(s2, signatureKey).copy(signature);
+    if (this.#type === 0x08 || this.#type === 0x09) encryptSignature(this.#type, signature, signatureKey);
     return out;
+  }
+
+  /**
+   * Reads the client's DH public key from C1, writes ours into S1 (both at
+   * the DH offset of `scheme`) and derives the RC4 ciphers.
+   */
+  #exchangeKeys(c1: Buffer, s1: Buffer, scheme: DigestScheme): RtmpeCiphers {
+    const clientKeyOffset = dhKeyOffset(c1, scheme);
+    const clientKey = c1.subarray(clientKeyOffset, clientKeyOffset + DH_KEY_SIZE);
+    const { publicKey, sharedSecret } = dhExchange(this.#random(DH_KEY_SIZE), clientKey);
+    publicKey.copy(s1, dhKeyOffset(s1, scheme));
+    return createRtmpeCiphers(sharedSecret, publicKey, clientKey, this.#rc4);
   }
 
   #random(n: number): Buffer {
@@ -227,14 +324,9 @@ export class ServerHandshake {
   }
 }
 
-function checkVersion(version: number): void {
-  if (version === HANDSHAKE_VERSION) return;
-  if (version === 0x06 || version === 0x08 || version === 0x09) {
-    throw new EdgeError(
-      EdgeErrorCode.HandshakeVersion,
-      `RTMPE (handshake type 0x0${version.toString(16)}) is not supported yet; use plain RTMP`,
-    );
-  }
+function checkVersion(version: number): HandshakeType {
+  if (version === HANDSHAKE_VERSION || version === 0x06 || version === 0x08 || version === 0x09)
+    return version;
   throw new EdgeError(
     EdgeErrorCode.HandshakeVersion,
     `unsupported RTMP handshake version 0x${version.toString(16).padStart(2, "0")}`,

@@ -30,6 +30,7 @@ import {
   type RtmpMessage,
   UserControlEvent,
 } from "../rtmp/message-types.js";
+import type { RtmpeCiphers } from "../rtmp/rtmpe/stream-cipher.js";
 import { parseStreamName } from "../stream-name.js";
 import { NetStream, type OpenResult } from "./net-stream.js";
 import { callFailed, commandMessage, connectRejected, connectResult, onStatus } from "./status.js";
@@ -86,6 +87,8 @@ export class RtmpSession {
   #nextStreamId = 1;
   #bufferMs: number;
   #peerWindow = 0;
+  /** Set by an RTMPE handshake: the RC4 streams of this connection. */
+  #rtmpe: RtmpeCiphers | null = null;
   #outChunkSize = 128;
   #lastAckAt = 0;
   #handshakeTimer: NodeJS.Timeout | null;
@@ -146,13 +149,16 @@ export class RtmpSession {
     try {
       if (this.#state === SessionState.Handshake) {
         const step = this.#handshake.push(bytes);
+        // S0+S1+S2 go out in the clear, even for RTMPE.
         if (step.output) this.#write(step.output);
         if (!step.done) return;
+        if (step.encryption) this.#rtmpe = step.encryption;
         this.#state = SessionState.AwaitConnect;
         if (!step.rest || step.rest.length === 0) return;
         bytes = step.rest;
       }
-      const messages = this.#decoder.push(bytes);
+      // RTMPE: everything after the handshake is RC4 in both directions.
+      const messages = this.#decoder.push(this.#rtmpe ? this.#rtmpe.decrypt.update(bytes) : bytes);
       this.#maybeAcknowledge();
       for (const message of messages) {
         this.#onMessage(message);
@@ -478,7 +484,8 @@ export class RtmpSession {
         this.#outChunkSize,
       );
       bytes += encoded.length;
-      socket.write(encoded);
+      // update() never changes its input, so buffers shared by viewers stay intact.
+      socket.write(this.#rtmpe ? this.#rtmpe.encrypt.update(encoded) : encoded);
       if (m.messageTypeId === MessageType.SetChunkSize) this.#outChunkSize = m.payload.readUInt32BE(0);
       start = i + 1;
     }

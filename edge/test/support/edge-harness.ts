@@ -28,6 +28,8 @@ export interface EdgeHarness {
   readonly edge: EdgeServer;
   readonly s3: TestS3;
   readonly logLines: Record<string, unknown>[];
+  /** The edge's /metrics text. */
+  metricsText(): Promise<string>;
   /** Sets the distributions the edge sees (the controller's push, in tests). */
   setDistributions(list: readonly Distribution[]): void;
   close(): Promise<void>;
@@ -66,6 +68,7 @@ export async function startEdgeHarness(
         }),
       ],
     ]);
+    const registry = new Registry();
     const config = loadConfig(edgeSettings, {
       env: {
         STREAMFRONT_EDGE_HOST: "127.0.0.1",
@@ -83,7 +86,7 @@ export async function startEdgeHarness(
           write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>),
         },
       }),
-      registry: new Registry(),
+      registry,
       distributions: { current: () => distributions },
       origin,
     });
@@ -98,6 +101,7 @@ export async function startEdgeHarness(
       edge: started,
       s3,
       logLines,
+      metricsText: () => registry.metrics(),
       setDistributions(list) {
         distributions = new Map(list.map((d) => [d.id, d]));
       },

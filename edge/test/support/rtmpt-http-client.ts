@@ -40,7 +40,7 @@ export class RawHttpConnection {
 
   static open(port: number, host = "127.0.0.1"): Promise<RawHttpConnection> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host }, () => resolve(new RawHttpConnection(socket)));
+      const socket = connect({ port, host, noDelay: true }, () => resolve(new RawHttpConnection(socket)));
       socket.once("error", reject);
     });
   }

@@ -234,7 +234,8 @@ export class Mp3Reader implements MediaReader {
   }
 
   #timeOf(index: number): number {
-    return Math.floor((index * this.#first.samplesPerFrame * 1000) / this.#first.sampleRate);
+    // Rounded to the nearest ms, as ffmpeg times MP3 frames in FLV.
+    return Math.round((index * this.#first.samplesPerFrame * 1000) / this.#first.sampleRate);
   }
 
   #remember(index: number, offset: number): void {
