@@ -138,6 +138,27 @@ export const edgeSettings = {
     schema: integer(16 * 1024, 256 * 1024 * 1024),
     default: 1024 * 1024,
   }),
+  slowViewerTimeoutMs: setting({
+    env: "STREAMFRONT_EDGE_SLOW_VIEWER_TIMEOUT_MS",
+    flag: "slow-viewer-timeout-ms",
+    doc: "A viewer whose unsent bytes stay above max-queued-bytes this long is dropped (it reads slower than it plays).",
+    schema: integer(1000, 600_000),
+    default: 20_000,
+  }),
+  cacheBytes: setting({
+    env: "STREAMFRONT_EDGE_CACHE_BYTES",
+    flag: "cache-bytes",
+    doc: "Memory for the edge's slice cache of objects read through the shield; 0 turns it off.",
+    schema: integer(0, 64 * 1024 * 1024 * 1024),
+    default: 256 * 1024 * 1024,
+  }),
+  cacheSliceBytes: setting({
+    env: "STREAMFRONT_EDGE_CACHE_SLICE_BYTES",
+    flag: "cache-slice-bytes",
+    doc: "Size of one cached slice; reads from the shield are whole, aligned slices.",
+    schema: integer(64 * 1024, 64 * 1024 * 1024),
+    default: 1024 * 1024,
+  }),
   rtmptMaxSessions: setting({
     env: "STREAMFRONT_EDGE_RTMPT_MAX_SESSIONS",
     flag: "rtmpt-max-sessions",

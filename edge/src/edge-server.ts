@@ -8,6 +8,7 @@ import { DistributionTable, type LookupFailure } from "./distribution-table.js";
 import { createHttpResponder } from "./http-responder.js";
 import type { RangeSource } from "./media/range-source.js";
 import { EdgeMetrics, type Protocol } from "./metrics.js";
+import type { SliceCache } from "./origin/slice-cache.js";
 import { prepareDiffieHellman } from "./rtmp/rtmpe/diffie-hellman.js";
 import { ConnectionLimits, RtmpListener } from "./rtmp-listener.js";
 import { RtmptGateway } from "./rtmpt/rtmpt-gateway.js";
@@ -30,6 +31,8 @@ export interface EdgeServerDeps {
   readonly registry: Registry;
   readonly distributions: DistributionSource;
   readonly origin: ObjectOpener;
+  /** The slice cache behind the origin, for its metrics. */
+  readonly cache?: SliceCache;
 }
 
 /**
@@ -50,6 +53,7 @@ export class EdgeServer {
   constructor(deps: EdgeServerDeps) {
     this.#deps = deps;
     this.#metrics = new EdgeMetrics(deps.registry);
+    if (deps.cache) this.#metrics.observeCache(deps.cache);
     this.#limits = new ConnectionLimits(deps.config.maxConnections, deps.config.maxConnectionsPerIp);
     const { config } = deps;
     this.#rtmpt = new RtmptGateway({

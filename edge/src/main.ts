@@ -8,6 +8,7 @@ import { runComponent } from "../../lib/process/run-component.js";
 import { loadEdgeConfig } from "./config.js";
 import { EdgeServer } from "./edge-server.js";
 import { ShieldOrigin } from "./origin/shield-origin.js";
+import { SliceCache } from "./origin/slice-cache.js";
 
 /** Runs one edge pod: viewers in on RTMP, objects from the shield, config from the controller. */
 await runComponent("edge", async () => {
@@ -16,8 +17,22 @@ await runComponent("edge", async () => {
   const registry = createRegistry("edge");
   const nodeId = config.nodeId || hostname();
   const watcher = new ConfigWatcher({ address: config.controller, nodeId, role: "edge", logger });
-  const origin = new ShieldOrigin({ address: config.shield, logger });
-  const edge = new EdgeServer({ config, logger, registry, distributions: watcher, origin });
+  const cache =
+    config.cacheBytes > 0
+      ? new SliceCache({
+          sliceBytes: config.cacheSliceBytes,
+          maxBytes: Math.max(config.cacheBytes, config.cacheSliceBytes),
+        })
+      : undefined;
+  const origin = new ShieldOrigin({ address: config.shield, logger, ...(cache ? { cache } : {}) });
+  const edge = new EdgeServer({
+    config,
+    logger,
+    registry,
+    distributions: watcher,
+    origin,
+    ...(cache ? { cache } : {}),
+  });
   const admin = new AdminServer({
     host: config.adminHost,
     port: config.adminPort,

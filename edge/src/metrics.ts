@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { SliceCache } from "./origin/slice-cache.js";
 
 /** How a viewer reached the edge: RTMP, RTMPE (encrypted), RTMPT/RTMPTE (HTTP tunnel), plain HTTP. */
 export const Protocol = {
@@ -59,12 +60,16 @@ export class EdgeMetrics {
   readonly plays: Counter<"container" | "result">;
   readonly timeToFirstFrame: Histogram<"container">;
   readonly sessionErrors: Counter<"code">;
+  readonly slowViewerDrops: Counter;
   /** Open RTMPT sessions; kept by the RTMPT gateway, read at scrape. */
   rtmptSessions = 0;
   /** RTMPT requests by command (ident, open, send, idle, close, invalid) and result. */
   readonly rtmptRequests: Counter<"command" | "result">;
 
+  readonly #registry: Registry;
+
   constructor(registry: Registry) {
+    this.#registry = registry;
     const bytesOut = this.bytesOut;
     const open = this.openConnections;
     new Counter({
@@ -132,7 +137,56 @@ export class EdgeMetrics {
       labelNames: ["command", "result"] as const,
       registers: [registry],
     });
+    this.slowViewerDrops = new Counter({
+      name: "streamfront_edge_slow_viewer_drops_total",
+      help: "Viewers dropped because they read slower than their stream plays.",
+      registers: [registry],
+    });
     for (const protocol of Object.values(Protocol)) this.connections.inc({ protocol }, 0);
     for (const code of Object.values(Rejection)) this.rejections.inc({ code }, 0);
+  }
+
+  /** Publishes the slice cache's counters, read at scrape time. */
+  observeCache(cache: SliceCache): void {
+    const registers = [this.#registry];
+    const stats = cache.stats;
+    new Counter({
+      name: "streamfront_edge_cache_requests_total",
+      help: "Slice lookups in the edge cache: hit, miss (fetched from the shield), collapsed (joined a fetch in flight).",
+      labelNames: ["result"] as const,
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ result: "hit" }, stats.hits);
+        this.inc({ result: "miss" }, stats.misses);
+        this.inc({ result: "collapsed" }, stats.collapsed);
+      },
+    });
+    new Counter({
+      name: "streamfront_edge_cache_evictions_total",
+      help: "Slices dropped from the edge cache to stay within its memory bound.",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(stats.evictions);
+      },
+    });
+    new Counter({
+      name: "streamfront_edge_shield_bytes_total",
+      help: "Bytes the edge read from the shield into its cache.",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(stats.fetchedBytes);
+      },
+    });
+    new Gauge({
+      name: "streamfront_edge_cache_bytes",
+      help: "Bytes held by the edge's slice cache, fetched and in flight.",
+      registers,
+      collect() {
+        this.set(cache.bytes);
+      },
+    });
   }
 }

@@ -93,6 +93,7 @@ export class RtmpSession {
   #lastAckAt = 0;
   #handshakeTimer: NodeJS.Timeout | null;
   #drainWaiters: (() => void)[] = [];
+  #slowViewerTimer: NodeJS.Timeout | null = null;
   #onClose: () => void;
 
   constructor(socket: ViewerTransport, ctx: SessionContext, onClose: () => void) {
@@ -498,14 +499,34 @@ export class RtmpSession {
     this.#ctx.metrics.bytesOut[this.#ctx.protocol] += bytes.length;
   }
 
+  /**
+   * Resolves once the viewer's unsent bytes are under max-queued-bytes. A
+   * viewer that stays over it for slow-viewer-timeout-ms reads slower than
+   * the stream plays: it is dropped, so its queue never grows without bound.
+   */
   #waitWritable(): Promise<void> {
     if (this.#isClosed() || this.#socket.writableLength < this.#ctx.config.maxQueuedBytes) {
       return Promise.resolve();
+    }
+    if (!this.#slowViewerTimer) {
+      this.#slowViewerTimer = setTimeout(() => {
+        this.#slowViewerTimer = null;
+        this.#ctx.metrics.slowViewerDrops.inc();
+        this.#fail(
+          new EdgeError(
+            EdgeErrorCode.SlowViewer,
+            `viewer kept ${this.#socket.writableLength} bytes unread for ${this.#ctx.config.slowViewerTimeoutMs} ms`,
+          ),
+        );
+      }, this.#ctx.config.slowViewerTimeoutMs);
+      this.#slowViewerTimer.unref();
     }
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
   #releaseDrainWaiters(): void {
+    if (this.#slowViewerTimer) clearTimeout(this.#slowViewerTimer);
+    this.#slowViewerTimer = null;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const resolve of waiters) resolve();
