@@ -44,7 +44,7 @@ test("concurrent misses of one slice share one fetch (collapsing)", async () => 
   const { calls, fetch } = countingFetch(object, 20);
   const source = cache.source(version, fetch);
   const reads = await Promise.all(Array.from({ length: 50 }, (_, i) => source.read(i * 10, 100)));
-  reads.forEach((r, i) => assert.ok(r.equals(object.subarray(i * 10, i * 10 + 100))));
+  for (const [i, r] of reads.entries()) assert.ok(r.equals(object.subarray(i * 10, i * 10 + 100)));
   assert.equal(calls.length, 1);
   assert.equal(cache.stats.misses, 1);
   assert.equal(cache.stats.collapsed, 49);
