@@ -96,6 +96,7 @@ export class EdgeServer {
         logger,
         metrics: this.#metrics,
         limits: this.#limits,
+        firstBytesTimeoutMs: config.handshakeTimeoutMs,
         acceptRtmp: (socket, head, protocol) => this.acceptRtmp(socket, head, protocol),
         ...(spec.http ? { http: this.#http } : {}),
       });

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "../../lib/log.js";
 import { listen } from "../../lib/net/listen.js";
+import { EdgeErrorCode } from "./errors.js";
 import type { EdgeMetrics, Protocol } from "./metrics.js";
 import { Rejection } from "./metrics.js";
 
@@ -17,6 +18,8 @@ export interface ListenerOptions {
   readonly logger: Logger;
   readonly metrics: EdgeMetrics;
   readonly limits: ConnectionLimits;
+  /** A connection that sends nothing this long is closed (the session's handshake timeout takes over after). */
+  readonly firstBytesTimeoutMs: number;
   /** Takes an RTMP connection; `head` holds bytes already read from it. */
   readonly acceptRtmp: (socket: Socket, head: Buffer | null, protocol: Protocol) => void;
   /** When set, connections whose first byte is not C0 go to this HTTP server. */
@@ -94,7 +97,22 @@ export class RtmpListener {
     const http = this.#options.http;
     // The first bytes tell RTMP (C0 0x03) from RTMPE (0x06, 0x08, 0x09) and,
     // on the shared port, from an HTTP request line.
+    const silent = setTimeout(() => {
+      metrics.sessionErrors.inc({ code: EdgeErrorCode.HandshakeInvalid });
+      logger.warn(
+        {
+          code: EdgeErrorCode.HandshakeInvalid,
+          remote: socket.remoteAddress,
+          err: "no bytes before the handshake timeout",
+        },
+        "closing connection",
+      );
+      socket.destroy();
+    }, this.#options.firstBytesTimeoutMs);
+    silent.unref();
+    socket.once("close", () => clearTimeout(silent));
     socket.once("data", (head: Buffer) => {
+      clearTimeout(silent);
       const c0 = head[0]!;
       if (rtmpeFirstBytes.has(c0)) {
         this.#options.acceptRtmp(socket, head, "rtmpe");

@@ -44,6 +44,9 @@ const AUDIO_SEEK_POINT_SPACING_MS = 1000;
  * bodies, so next() hands them out unchanged (as views into the read-ahead
  * block).
  */
+/** Longest duration taken from onMetaData: 2^32 ms, the span of an RTMP timestamp. */
+const MAX_DURATION_MS = 2 ** 32;
+
 export class FlvReader implements MediaReader {
   readonly metadata: Buffer | null;
   readonly durationMs: number;
@@ -101,7 +104,8 @@ export class FlvReader implements MediaReader {
     const hasAudio =
       header.hasAudio || audioHeader !== null || numberProp(props, "audiocodecid") !== undefined;
     let durationMs = Math.round((numberProp(props, "duration") ?? 0) * 1000);
-    if (!(durationMs > 0)) durationMs = await lastTagTime(reader);
+    // onMetaData is the file's word, not a fact: absurd values (1e306 s → Infinity ms) fall back too.
+    if (!(durationMs > 0 && durationMs < MAX_DURATION_MS)) durationMs = await lastTagTime(reader);
     const metadata =
       metadataBody ?? encodeOnMetaData(amfObject({ duration: durationMs / 1000, hasAudio, hasVideo }));
 

@@ -124,8 +124,9 @@ export class Mp3Reader implements MediaReader {
     if (vbr?.frames) {
       this.durationMs = Math.floor((vbr.frames * h.samplesPerFrame * 1000) / h.sampleRate);
     } else {
-      // Constant bitrate: bits / (kbit/s) = ms.
-      this.durationMs = Math.floor(((audioEnd - audioStart) * 8) / h.bitrateKbps);
+      // Constant bitrate: bits / (kbit/s) = ms. A Xing/Info frame that runs
+      // past the end leaves no audio: duration 0, never negative.
+      this.durationMs = Math.max(0, Math.floor(((audioEnd - audioStart) * 8) / h.bitrateKbps));
     }
     this.metadata = encodeOnMetaData(
       amfObject({

@@ -65,9 +65,10 @@ export class Mp4Reader implements MediaReader {
   static async open(reader: BufferedReader, limits: ResolvedMediaLimits): Promise<Mp4Reader> {
     const { moov, position } = await readMoov(reader, limits.maxHeaderBytes);
     // A moov cannot describe more samples than it has bytes for, except
-    // through constant-size stsz: this bound keeps that case from allocating
-    // without limit.
-    const movie = parseMoov(moov, Math.max(1024, Math.floor(limits.maxHeaderBytes / 4)));
+    // through constant-size stsz; and every sample takes at least a byte of
+    // the object. Both bound what the sample tables may allocate.
+    const maxSamples = Math.min(Math.max(1024, Math.floor(limits.maxHeaderBytes / 4)), reader.size);
+    const movie = parseMoov(moov, maxSamples);
     // Audio and video samples may sit in separate regions of mdat; two
     // blocks keep each track's read-ahead alive.
     reader.maxBlocks = Math.max(reader.maxBlocks, 2);
