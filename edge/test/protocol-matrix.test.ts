@@ -5,19 +5,19 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
 import { type EdgeHarness, startEdgeHarness } from "./support/edge-harness.js";
-import { type ProbedPacket, probePackets, rtmpdump, runTool } from "./support/ffprobe.js";
+import { assertSamePackets, type ProbedPacket, probePackets, rtmpdump, runTool } from "./support/ffprobe.js";
 
 /**
  * Every protocol a viewer may use, on both ports, with each container:
  * rtmpdump over rtmp://, rtmpe:// (RC4 after a Diffie-Hellman handshake) and
- * rtmpte:// (the same inside the HTTP tunnel), and ffmpeg over rtmp://; the
- * output matches the source packet for packet. rtmpt:// is played by ffmpeg
- * and rtmpdump in rtmpt-play.test.ts.
+ * rtmpt:// and rtmpte:// (the HTTP tunnel, plain and encrypted), and ffmpeg
+ * over rtmp:// and rtmpt://; the output matches the source packet for packet.
  */
 let harness: EdgeHarness;
 const work = mkdtempSync(join(tmpdir(), "streamfront-matrix-"));
 before(async () => {
-  harness = await startEdgeHarness();
+  // A short tunnel idle timeout: ffmpeg never posts /close, its tunnel ends when polls stop.
+  harness = await startEdgeHarness({ env: { STREAMFRONT_EDGE_RTMPT_IDLE_TIMEOUT_MS: "1000" } });
 });
 after(async () => {
   await harness?.close();
@@ -29,22 +29,6 @@ const objects = [
   { label: "mp4:", name: "mp4:videos/sample.mp4", file: "deploy/local/media/videos/sample.mp4" },
   { label: "mp3:", name: "mp3:audio/sample", file: "deploy/local/media/audio/sample.mp3" },
 ] as const;
-
-/** Same packets in order; MP4 times may all be shifted by one constant (FLV has no negative times). */
-function assertSamePackets(actual: readonly ProbedPacket[], expected: readonly ProbedPacket[]): void {
-  assert.equal(actual.length, expected.length, "packet count");
-  for (const type of ["video", "audio"] as const) {
-    const a = actual.filter((p) => p.type === type);
-    const e = expected.filter((p) => p.type === type);
-    assert.equal(a.length, e.length, `${type} packets`);
-    if (e.length === 0) continue;
-    const shift = a[0]!.dtsMs - e[0]!.dtsMs;
-    a.forEach((p, i) => {
-      const want = e[i]!;
-      assert.deepEqual(p, { ...want, dtsMs: want.dtsMs + shift, ptsMs: want.ptsMs + shift }, `${type} ${i}`);
-    });
-  }
-}
 
 const expected = new Map<string, ProbedPacket[]>();
 async function source(file: string): Promise<ProbedPacket[]> {
@@ -58,6 +42,7 @@ describe("rtmpdump", () => {
     { scheme: "rtmp", port: () => harness.httpPort, where: "shared port" },
     { scheme: "rtmpe", port: () => harness.rtmpPort, where: "RTMP port" },
     { scheme: "rtmpe", port: () => harness.httpPort, where: "shared port" },
+    { scheme: "rtmpt", port: () => harness.httpPort, where: "shared port" },
     { scheme: "rtmpte", port: () => harness.httpPort, where: "shared port" },
   ];
   for (const route of routes) {
@@ -75,20 +60,21 @@ describe("rtmpdump", () => {
           "-o",
           out,
         ]);
-        assertSamePackets(await probePackets(out), await source(object.file));
+        assertSamePackets(await probePackets(out), await source(object.file), { shift: "auto" });
       });
     }
   }
 });
 
 describe("ffmpeg", () => {
-  for (const [where, port] of [
-    ["RTMP port", () => harness.rtmpPort],
-    ["shared port", () => harness.httpPort],
+  for (const [scheme, where, port] of [
+    ["rtmp", "RTMP port", () => harness.rtmpPort],
+    ["rtmp", "shared port", () => harness.httpPort],
+    ["rtmpt", "shared port", () => harness.httpPort],
   ] as const) {
     for (const object of objects) {
-      test(`rtmp:// on the ${where}: ${object.label}`, async () => {
-        const out = join(work, `ffmpeg-${port()}-${object.label.replace(/\W/g, "")}.flv`);
+      test(`${scheme}:// on the ${where}: ${object.label}`, async () => {
+        const out = join(work, `ffmpeg-${scheme}-${port()}-${object.label.replace(/\W/g, "")}.flv`);
         // A long client buffer so the edge sends at wire speed and the test does not wait in real time.
         await runTool("ffmpeg", [
           "-v",
@@ -97,23 +83,32 @@ describe("ffmpeg", () => {
           "-rtmp_buffer",
           "60000",
           "-i",
-          `rtmp://127.0.0.1:${port()}/cfx/st/${object.name}`,
+          `${scheme}://127.0.0.1:${port()}/cfx/st/${object.name}`,
           "-c",
           "copy",
           out,
         ]);
-        assertSamePackets(await probePackets(out), await source(object.file));
+        assertSamePackets(await probePackets(out), await source(object.file), { shift: "auto" });
       });
     }
   }
 });
 
-test("the edge counted rtmpe and rtmpte connections under their own protocol labels", async () => {
+test("the edge counted each protocol under its own label, and every tunnel was closed afterwards", async () => {
   const text = await harness.metricsText();
-  for (const protocol of ["rtmp", "rtmpe", "rtmpte"]) {
+  assert.match(text, /^streamfront_edge_rtmpt_requests_total\{command="send",result="ok"\} [1-9]/m);
+  for (const protocol of ["rtmp", "rtmpe", "rtmpt", "rtmpte"]) {
     const m = new RegExp(`^streamfront_edge_connections_total\\{protocol="${protocol}"\\} (\\d+)`, "m").exec(
       text,
     );
     assert.ok(m && Number(m[1]) > 0, `${protocol} connections counted`);
+  }
+});
+
+test("tunnels end with their players (librtmp posts /close; ffmpeg stops polling: idle timeout)", async () => {
+  const deadline = Date.now() + 10_000;
+  while (!/^streamfront_edge_rtmpt_sessions 0$/m.test(await harness.metricsText())) {
+    if (Date.now() > deadline) assert.fail("RTMPT sessions left open");
+    await new Promise((r) => setTimeout(r, 100));
   }
 });

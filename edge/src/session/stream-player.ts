@@ -42,6 +42,13 @@ const maxBatchMessages = 128;
 const maxBatchBytes = 512 * 1024;
 /** Longest single sleep of the pacer; it re-checks the buffer length after. */
 const maxSleepMs = 1000;
+/**
+ * Pacing granularity: once awake, the pacer also sends what falls due in
+ * the next burstMs, so a real-time viewer costs a few wake-ups and writes a
+ * second instead of one per audio or video frame. The viewer is already a
+ * buffer length ahead; a quarter second more changes nothing for it.
+ */
+const burstMs = 250;
 
 /** A play2 switch waiting for its keyframe. */
 interface PendingSwitch {
@@ -327,10 +334,11 @@ export class StreamPlayer {
         (this.#o.now() - this.#paceWallMs) -
         this.#o.bufferMs() -
         this.#o.marginMs;
-      if (dueInMs > 0) {
+      if (dueInMs > burstMs) {
         this.#held = tag;
         this.#flush();
         await sink.waitWritable();
+        // Wake when this tag is due; it and the next burstMs of tags then go out together.
         await this.#sleep(Math.min(dueInMs, maxSleepMs));
         continue;
       }

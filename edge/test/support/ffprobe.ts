@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 
@@ -81,5 +82,37 @@ export async function rtmpdump(args: readonly string[], timeoutMs = 120_000): Pr
       return failure.stderr ?? "";
     }
     throw error;
+  }
+}
+
+/**
+ * The same audio and video packets, in order: timestamps, sizes, key flags.
+ * With `shift: "auto"` every time may be moved by one constant, found from
+ * the first video (else audio) packet: FLV has no negative times, so an
+ * MP4 whose edit list starts below zero is shifted as a whole.
+ */
+export function assertSamePackets(
+  actual: readonly ProbedPacket[],
+  expected: readonly ProbedPacket[],
+  options: { shift?: "auto" | number } = {},
+): void {
+  assert.equal(actual.length, expected.length, "packet count");
+  const lead = expected.some((p) => p.type === "video") ? "video" : "audio";
+  const shift =
+    options.shift === "auto"
+      ? (actual.find((p) => p.type === lead)?.dtsMs ?? 0) -
+        (expected.find((p) => p.type === lead)?.dtsMs ?? 0)
+      : (options.shift ?? 0);
+  for (const type of ["audio", "video"] as const) {
+    const a = actual.filter((p) => p.type === type);
+    const e = expected.filter((p) => p.type === type);
+    assert.equal(a.length, e.length, `${type} packet count`);
+    for (let i = 0; i < e.length; i++) {
+      assert.deepEqual(
+        a[i],
+        { ...e[i]!, ptsMs: e[i]!.ptsMs + shift, dtsMs: e[i]!.dtsMs + shift },
+        `${type} packet ${i}`,
+      );
+    }
   }
 }
