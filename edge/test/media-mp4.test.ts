@@ -327,7 +327,8 @@ describe("Mp4Reader", () => {
     const reader = await openMedia(ContainerKind.Mp4, source, { readAheadBytes: 4096 });
     const first = await reader.next();
     assert.ok(first);
-    const middle = { start: 16 * 1024, end: moov.start };
+    // Blocks are aligned, so the block holding moov's first byte may start up to one block earlier.
+    const middle = { start: 16 * 1024, end: moov.start - 4096 };
     assert.ok(middle.end - middle.start > 8 * 1024, "fixture has a large mdat");
     for (const r of source.reads) {
       assert.ok(

@@ -72,41 +72,51 @@ export class BufferedReader {
     return Math.max(0, this.source.size - this.position);
   }
 
-  /** Resolves min(length, size - offset) bytes starting at offset. */
+  /**
+   * Resolves min(length, size - offset) bytes starting at offset. Blocks are
+   * aligned to blockSize, so each byte is fetched once and, over the edge's
+   * slice cache, a block is a view of the shared slice rather than a copy:
+   * only a read that straddles blocks is joined into a buffer of its own.
+   */
   async readAt(offset: number, length: number): Promise<Buffer> {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw mediaInvalid(`invalid read of ${length} bytes at ${offset}`);
     }
     const end = Math.min(offset + length, this.source.size);
     if (end <= offset) return EMPTY;
+    const first = Math.floor(offset / this.blockSize);
+    const last = Math.floor((end - 1) / this.blockSize);
+    if (first === last) {
+      const block = await this.#block(first);
+      return block.bytes.subarray(offset - block.start, end - block.start);
+    }
+    const out = Buffer.allocUnsafe(end - offset);
+    for (let index = first, written = 0; index <= last; index++) {
+      const block = await this.#block(index);
+      const from = Math.max(offset, block.start) - block.start;
+      const to = Math.min(end, block.start + block.bytes.length) - block.start;
+      written += block.bytes.copy(out, written, from, to);
+    }
+    return out;
+  }
+
+  /** The aligned block `index`, from the most-recently-used list or fetched. */
+  async #block(index: number): Promise<Block> {
+    const start = index * this.blockSize;
     for (let i = 0; i < this.#blocks.length; i++) {
       const block = this.#blocks[i]!;
-      if (block.start <= offset && end <= block.start + block.bytes.length) {
-        if (i > 0) {
-          this.#blocks.splice(i, 1);
-          this.#blocks.unshift(block);
-        }
-        return block.bytes.subarray(offset - block.start, end - block.start);
+      if (block.start !== start) continue;
+      if (i > 0) {
+        this.#blocks.splice(i, 1);
+        this.#blocks.unshift(block);
       }
+      return block;
     }
-    // A read straddling a block's end keeps that block's tail and fetches
-    // only the bytes after it, so no byte is requested twice.
-    let head: Buffer = EMPTY;
-    let from = offset;
-    for (const block of this.#blocks) {
-      const blockEnd = block.start + block.bytes.length;
-      if (block.start <= offset && offset < blockEnd) {
-        head = block.bytes.subarray(offset - block.start);
-        from = blockEnd;
-        break;
-      }
-    }
-    const to = Math.min(this.source.size, Math.max(end, offset + this.blockSize));
-    const fresh = await this.#fetch(from, to - from);
-    const bytes = head.length > 0 ? Buffer.concat([head, fresh]) : fresh;
-    this.#blocks.unshift({ start: offset, bytes });
+    const bytes = await this.#fetch(start, Math.min(this.blockSize, this.source.size - start));
+    const block = { start, bytes };
+    this.#blocks.unshift(block);
     if (this.#blocks.length > this.maxBlocks) this.#blocks.length = this.maxBlocks;
-    return bytes.subarray(0, end - offset);
+    return block;
   }
 
   /** Bytes at the cursor without moving it. */
