@@ -13,6 +13,7 @@ import { prepareDiffieHellman } from "./rtmp/rtmpe/diffie-hellman.js";
 import { ConnectionLimits, RtmpListener } from "./rtmp-listener.js";
 import { RtmptGateway } from "./rtmpt/rtmpt-gateway.js";
 import { RtmpSession, type ViewerTransport } from "./session/rtmp-session.js";
+import { SharedEncoder } from "./session/shared-encoder.js";
 
 /** The distributions this edge knows, as the controller last pushed them. */
 export interface DistributionSource {
@@ -46,6 +47,7 @@ export class EdgeServer {
   readonly #sessions = new Set<RtmpSession>();
   readonly #listeners: RtmpListener[] = [];
   readonly #http: HttpServer;
+  readonly #encoder = new SharedEncoder();
   readonly #rtmpt: RtmptGateway;
   #table: DistributionTable = new DistributionTable([]);
   #tableSource: ReadonlyMap<string, Distribution> | null = null;
@@ -54,6 +56,7 @@ export class EdgeServer {
     this.#deps = deps;
     this.#metrics = new EdgeMetrics(deps.registry);
     if (deps.cache) this.#metrics.observeCache(deps.cache);
+    this.#metrics.observeEncoder(this.#encoder);
     this.#limits = new ConnectionLimits(deps.config.maxConnections, deps.config.maxConnectionsPerIp);
     const { config } = deps;
     this.#rtmpt = new RtmptGateway({
@@ -118,6 +121,7 @@ export class EdgeServer {
         logger: this.#deps.logger,
         metrics: this.#metrics,
         protocol,
+        encoder: this.#encoder,
         resolveDistribution: (host) => this.#resolve(host),
         openObject: (bucket, key) => this.#deps.origin.open(bucket, key),
       },

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { SliceCache } from "./origin/slice-cache.js";
+import type { SharedEncoder } from "./session/shared-encoder.js";
 
 /** How a viewer reached the edge: RTMP, RTMPE (encrypted), RTMPT/RTMPTE (HTTP tunnel), plain HTTP. */
 export const Protocol = {
@@ -186,6 +187,22 @@ export class EdgeMetrics {
       registers,
       collect() {
         this.set(cache.bytes);
+      },
+    });
+  }
+
+  /** Media messages encoded once and shared, and encoded fresh. */
+  observeEncoder(encoder: SharedEncoder): void {
+    const stats = encoder.stats;
+    new Counter({
+      name: "streamfront_edge_encoded_messages_total",
+      help: "Media messages chunked for a viewer: shared (encoded once for another viewer) or fresh.",
+      labelNames: ["result"] as const,
+      registers: [this.#registry],
+      collect() {
+        this.reset();
+        this.inc({ result: "shared" }, stats.shared);
+        this.inc({ result: "fresh" }, stats.encoded);
       },
     });
   }

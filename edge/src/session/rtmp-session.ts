@@ -33,6 +33,7 @@ import {
 import type { RtmpeCiphers } from "../rtmp/rtmpe/stream-cipher.js";
 import { parseStreamName } from "../stream-name.js";
 import { NetStream, type OpenResult } from "./net-stream.js";
+import type { SharedEncoder } from "./shared-encoder.js";
 import { callFailed, commandMessage, connectRejected, connectResult, onStatus } from "./status.js";
 import type { PlayerSink } from "./stream-player.js";
 
@@ -42,6 +43,8 @@ export interface SessionContext {
   readonly logger: Logger;
   readonly metrics: EdgeMetrics;
   readonly protocol: Protocol;
+  /** Encodes media once for all viewers of the same bytes. */
+  readonly encoder: SharedEncoder;
   resolveDistribution(host: string): Distribution | LookupFailure;
   /** null when the object does not exist. */
   openObject(bucket: string, key: string): Promise<RangeSource | null>;
@@ -465,30 +468,43 @@ export class RtmpSession {
   };
 
   /**
-   * Encodes a batch into as few buffers as chunk-size changes allow (one,
-   * almost always) and writes them in one go: one write per batch, not one
-   * per message or per chunk.
+   * Writes a batch in one corked go (one writev): media bodies through the
+   * shared encoder (encoded once for every viewer of the same bytes), the
+   * small messages between them encoded together into one buffer.
    */
   #send(messages: readonly RtmpMessage[]): void {
     if (!this.#socket.writable || messages.length === 0) return;
     const socket = this.#socket;
+    const out: Buffer[] = [];
+    let small: RtmpMessage[] = [];
+    const flushSmall = () => {
+      if (small.length === 0) return;
+      out.push(encodeMessages(this.#amf3Commands ? small.map(asAmf3Command) : small, this.#outChunkSize));
+      small = [];
+    };
+    for (const m of messages) {
+      if (
+        (m.messageTypeId === MessageType.Video || m.messageTypeId === MessageType.Audio) &&
+        m.payload.length >= 1024
+      ) {
+        flushSmall();
+        out.push(this.#ctx.encoder.encode(m, this.#outChunkSize));
+        continue;
+      }
+      small.push(m);
+      if (m.messageTypeId === MessageType.SetChunkSize) {
+        // Messages up to our Set Chunk Size use the size in force; after it, ours.
+        flushSmall();
+        this.#outChunkSize = m.payload.readUInt32BE(0);
+      }
+    }
+    flushSmall();
     let bytes = 0;
-    let start = 0;
     socket.cork();
-    for (let i = 0; i < messages.length; i++) {
-      const m = messages[i]!;
-      if (m.messageTypeId !== MessageType.SetChunkSize && i < messages.length - 1) continue;
-      // Messages up to our Set Chunk Size use the size in force; after it, ours.
-      const group = messages.slice(start, i + 1);
-      const encoded = encodeMessages(
-        this.#amf3Commands ? group.map(asAmf3Command) : group,
-        this.#outChunkSize,
-      );
+    for (const encoded of out) {
       bytes += encoded.length;
       // update() never changes its input, so buffers shared by viewers stay intact.
       socket.write(this.#rtmpe ? this.#rtmpe.encrypt.update(encoded) : encoded);
-      if (m.messageTypeId === MessageType.SetChunkSize) this.#outChunkSize = m.payload.readUInt32BE(0);
-      start = i + 1;
     }
     socket.uncork();
     this.#ctx.metrics.bytesOut[this.#ctx.protocol] += bytes;
