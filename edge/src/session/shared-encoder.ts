@@ -16,28 +16,60 @@ const minSharedBytes = 1024;
  * goes: no separate bound or eviction is needed, and nothing outlives the
  * cached bytes it was made from.
  */
+interface Encoding {
+  readonly length: number;
+  readonly timestamp: number;
+  readonly messageStreamId: number;
+  readonly chunkStreamId: number;
+  readonly messageTypeId: number;
+  readonly chunkSize: number;
+  readonly bytes: Buffer;
+}
+
 export class SharedEncoder {
-  readonly #byBacking = new WeakMap<ArrayBufferLike, Map<string, Buffer>>();
+  /** Backing store → body offset → the encodings of bodies starting there (almost always one). */
+  readonly #byBacking = new WeakMap<ArrayBufferLike, Map<number, Encoding[]>>();
   /** Encodings served from the shared store, and made fresh; read at scrape. */
   readonly stats = { shared: 0, encoded: 0 };
 
   encode(message: RtmpMessage, chunkSize: number): Buffer {
     const body = message.payload;
     if (body.length < minSharedBytes) return encodeMessage(message, chunkSize);
-    let encodings = this.#byBacking.get(body.buffer);
-    if (!encodings) {
-      encodings = new Map();
-      this.#byBacking.set(body.buffer, encodings);
+    let byOffset = this.#byBacking.get(body.buffer);
+    if (!byOffset) {
+      byOffset = new Map();
+      this.#byBacking.set(body.buffer, byOffset);
     }
-    const key = `${body.byteOffset}/${body.length}/${message.timestamp}/${message.messageStreamId}/${message.chunkStreamId}/${message.messageTypeId}/${chunkSize}`;
-    const known = encodings.get(key);
-    if (known) {
-      this.stats.shared++;
-      return known;
+    let encodings = byOffset.get(body.byteOffset);
+    if (encodings) {
+      for (const e of encodings) {
+        if (
+          e.length === body.length &&
+          e.timestamp === message.timestamp &&
+          e.messageStreamId === message.messageStreamId &&
+          e.chunkStreamId === message.chunkStreamId &&
+          e.messageTypeId === message.messageTypeId &&
+          e.chunkSize === chunkSize
+        ) {
+          this.stats.shared++;
+          return e.bytes;
+        }
+      }
+    } else {
+      encodings = [];
+      byOffset.set(body.byteOffset, encodings);
     }
-    const encoded = encodeMessage(message, chunkSize);
-    encodings.set(key, encoded);
+    const bytes = encodeMessage(message, chunkSize);
+    encodings.push({
+      length: body.length,
+      timestamp: message.timestamp,
+      messageStreamId: message.messageStreamId,
+      chunkStreamId: message.chunkStreamId,
+      messageTypeId: message.messageTypeId,
+      chunkSize,
+      bytes,
+    });
     this.stats.encoded++;
-    return encoded;
+    return bytes;
   }
 }

@@ -38,8 +38,8 @@ export interface StreamPlayerOptions {
 }
 
 /** Media messages written per batch at most; one batch is one cork/uncork. */
-const maxBatchMessages = 128;
-const maxBatchBytes = 512 * 1024;
+const maxBatchMessages = 512;
+const maxBatchBytes = 1024 * 1024;
 /** Longest single sleep of the pacer; it re-checks the buffer length after. */
 const maxSleepMs = 1000;
 /**
