@@ -325,3 +325,49 @@ describe("AMF3 clients", () => {
     client.close();
   });
 });
+
+describe("connection calls", () => {
+  test("checkBandwidth: onBWCheck with a payload, then onBWDone(kbitDown, deltaDown, deltaTime, latency)", async () => {
+    const client = await RtmpTestClient.handshake(harness.rtmpPort);
+    await client.connectApp(`rtmp://localhost:${harness.rtmpPort}/cfx/st`);
+    const from = client.messages.length;
+    client.command(0, "checkBandwidth", null);
+    const check = await client.waitForCommand("onBWCheck", from);
+    assert.ok(check.transactionId > 0);
+    assert.equal(typeof check.args[0], "string");
+    assert.ok((check.args[0] as string).length >= 16 * 1024, "a payload to time");
+    // The client answers the server's call with _result on the same transaction.
+    client.send({
+      chunkStreamId: 3,
+      messageTypeId: MessageType.CommandAmf0,
+      messageStreamId: 0,
+      timestamp: 0,
+      payload: (await import("../src/rtmp/command.js")).encodeCommand("_result", check.transactionId, null),
+    });
+    const done = await client.waitForCommand((c) => c.name === "onBWDone" && c.args.length === 4, from);
+    for (const value of done.args) assert.equal(typeof value, "number");
+    assert.ok((done.args[0] as number) > 0, "kbit/s down");
+    client.close();
+  });
+
+  test("getStreamLength answers the object's duration in seconds; FCSubscribe answers onFCSubscribe; unknown calls _error", async () => {
+    const client = await RtmpTestClient.handshake(harness.rtmpPort);
+    await client.connectApp(`rtmp://localhost:${harness.rtmpPort}/cfx/st`);
+    let from = client.messages.length;
+    const txn = client.command(0, "getStreamLength", null, "videos/sample");
+    const length = await client.waitForCommand((c) => c.name === "_result" && c.transactionId === txn, from);
+    const reader = await openMedia("flv", bufferSource(readFileSync(sampleFlv)));
+    assert.equal(length.args[0], reader.durationMs / 1000);
+    from = client.messages.length;
+    client.command(0, "FCSubscribe", null, "videos/sample");
+    assert.equal(statusCode(await client.waitForCommand("onFCSubscribe", from)), "NetStream.Play.Start");
+    from = client.messages.length;
+    const unknown = client.command(0, "noSuchMethod", null);
+    const error = await client.waitForCommand(
+      (c) => c.name === "_error" && c.transactionId === unknown,
+      from,
+    );
+    assert.equal(statusCode(error), "NetConnection.Call.Failed");
+    client.close();
+  });
+});
