@@ -1,5 +1,11 @@
 import { hostPort, integer, port, text } from "../../lib/config/schemas.js";
-import { type ConfigOf, loadConfig, logLevelSetting, setting } from "../../lib/config/settings.js";
+import {
+  ConfigError,
+  type ConfigOf,
+  loadConfig,
+  logLevelSetting,
+  setting,
+} from "../../lib/config/settings.js";
 
 /** Every setting of an edge pod. The README's table repeats these docs. */
 export const edgeSettings = {
@@ -209,5 +215,14 @@ export function loadEdgeConfig(
   env: Readonly<Record<string, string | undefined>>,
   argv: readonly string[],
 ): EdgeConfig {
-  return loadConfig(edgeSettings, { env, argv });
+  const config = loadConfig(edgeSettings, { env, argv });
+  // A tunnel must hold at least what a session may queue before it waits,
+  // or every busy RTMPT viewer would be closed instead of paced.
+  if (config.rtmptMaxQueuedBytes <= config.maxQueuedBytes) {
+    throw new ConfigError(
+      `invalid settings: rtmptMaxQueuedBytes (${edgeSettings.rtmptMaxQueuedBytes.env}=${config.rtmptMaxQueuedBytes}) ` +
+        `must be larger than maxQueuedBytes (${edgeSettings.maxQueuedBytes.env}=${config.maxQueuedBytes})`,
+    );
+  }
+  return config;
 }

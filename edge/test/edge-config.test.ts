@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError } from "../../lib/config/settings.js";
+import { loadEdgeConfig } from "../src/config.js";
+
+test("the edge's defaults load and are frozen", () => {
+  const config = loadEdgeConfig({}, []);
+  assert.equal(config.rtmpPort, 1935);
+  assert.equal(config.httpPort, 8080);
+  assert.ok(Object.isFrozen(config));
+});
+
+test("an RTMPT queue no larger than the session queue is refused, naming both settings", () => {
+  assert.throws(
+    () =>
+      loadEdgeConfig(
+        {
+          STREAMFRONT_EDGE_MAX_QUEUED_BYTES: String(4 * 1024 * 1024),
+          STREAMFRONT_EDGE_RTMPT_MAX_QUEUED_BYTES: String(1024 * 1024),
+        },
+        [],
+      ),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      /STREAMFRONT_EDGE_RTMPT_MAX_QUEUED_BYTES=1048576/.test(error.message) &&
+      /STREAMFRONT_EDGE_MAX_QUEUED_BYTES=4194304/.test(error.message),
+  );
+});
+
+test("a wrong edge setting names itself", () => {
+  assert.throws(
+    () => loadEdgeConfig({}, ["--out-chunk-size", "64"]),
+    /invalid setting outChunkSize \(--out-chunk-size\): "64": must be at least 128/,
+  );
+});
