@@ -9,7 +9,13 @@ import {
   prepareCase,
 } from "./fuzz-harness.js";
 import { findTarget } from "./targets/index.js";
-import { Phase, type WorkerJob, type WorkerMessage, type WorkerStats } from "./worker-protocol.js";
+import {
+  emptyStats,
+  Phase,
+  type WorkerJob,
+  type WorkerMessage,
+  type WorkerStats,
+} from "./worker-protocol.js";
 
 /**
  * Runs targets in worker threads under a watchdog. The watchdog polls the
@@ -72,20 +78,6 @@ interface Segment {
   /** Set when the worker ended abnormally: the case it was on, and why. */
   abnormal: { caseIndex: number; kind: FailureKind; message: string; phase: number } | null;
   stats: WorkerStats | null;
-}
-
-function emptyStats(): WorkerStats {
-  return {
-    cases: 0,
-    accepted: 0,
-    rejected: 0,
-    codes: {},
-    outcomes: [],
-    failures: 0,
-    maxCaseMs: 0,
-    maxCaseIndex: -1,
-    maxMemoryBytes: 0,
-  };
 }
 
 async function runTarget(

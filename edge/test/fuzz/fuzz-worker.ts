@@ -12,7 +12,13 @@ import {
   runPrepared,
 } from "./fuzz-harness.js";
 import { findTarget } from "./targets/index.js";
-import { Phase, type WorkerJob, type WorkerMessage, type WorkerStats } from "./worker-protocol.js";
+import {
+  emptyStats,
+  Phase,
+  type WorkerJob,
+  type WorkerMessage,
+  type WorkerStats,
+} from "./worker-protocol.js";
 
 /**
  * Runs cases [from, to) of one target inside a worker thread, so the
@@ -30,17 +36,7 @@ async function main(job: WorkerJob): Promise<void> {
   if (!target) throw new Error(`unknown fuzz target ${job.target}`);
   const shared = new Float64Array(job.shared);
   const outcomes = new Set<string>();
-  const stats: WorkerStats = {
-    cases: 0,
-    accepted: 0,
-    rejected: 0,
-    codes: {},
-    outcomes: [],
-    failures: 0,
-    maxCaseMs: 0,
-    maxCaseIndex: -1,
-    maxMemoryBytes: 0,
-  };
+  const stats: WorkerStats = emptyStats();
   let lastProgress = Date.now();
 
   for (let index = job.from; index < job.to && stats.failures < job.maxFailures; index++) {

@@ -38,3 +38,18 @@ export type WorkerMessage =
   | { type: "detail"; text: string }
   | { type: "progress"; stats: WorkerStats }
   | { type: "done"; stats: WorkerStats };
+
+/** Counters of a run before its first case. */
+export function emptyStats(): WorkerStats {
+  return {
+    cases: 0,
+    accepted: 0,
+    rejected: 0,
+    codes: {},
+    outcomes: [],
+    failures: 0,
+    maxCaseMs: 0,
+    maxCaseIndex: -1,
+    maxMemoryBytes: 0,
+  };
+}
