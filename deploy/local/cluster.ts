@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
-import { fromRepoRoot } from "../../lib/testing/paths.js";
 import { EmbeddedS3, embeddedS3Credentials } from "./embedded-s3.js";
 import { playNameFor } from "./play-names.js";
 
@@ -132,7 +132,9 @@ export class LocalCluster {
   }
 
   async #launch(component: string, env: Record<string, string>): Promise<Readonly<Record<string, string>>> {
-    const child = await launchComponent(fromRepoRoot("dist", component, "src", "main.js"), {
+    // The component from the same build as this file (dist/ or any other build folder).
+    const entry = fileURLToPath(new URL(`../../${component}/src/main.js`, import.meta.url));
+    const child = await launchComponent(entry, {
       env,
       stdio: this.options.stdio,
     });
