@@ -12,7 +12,7 @@ import {
 import { type MediaTag, TagKind } from "../src/media/media-tag.js";
 import { decodeOnMetaData } from "../src/media/on-metadata.js";
 import { ContainerKind, openMedia } from "../src/media/open-media.js";
-import { bufferSource } from "../src/media/range-source.js";
+import { bufferSource, type RangeSource } from "../src/media/range-source.js";
 import {
   countingSource,
   fixture,
@@ -72,6 +72,40 @@ async function assertMatchesFfprobe(file: string): Promise<MediaTag[]> {
   );
   return tags;
 }
+
+describe("FlvReader.nextSync", () => {
+  it("yields exactly next()'s tags, and undefined only when bytes must be fetched", async () => {
+    const file = readFileSync(NOINDEX_FLV);
+    const expected = await readAll(await openMedia(ContainerKind.Flv, bufferSource(file)));
+    // A source that is slow (always async) but whose reader keeps blocks: nextSync
+    // works from the blocks and hands over to next() at each block boundary.
+    const slow: RangeSource = {
+      size: file.length,
+      read: async (offset, length) => file.subarray(offset, offset + length),
+    };
+    const reader = await openMedia(ContainerKind.Flv, slow);
+    assert.ok(reader.nextSync);
+    const got: MediaTag[] = [];
+    let fetches = 0;
+    for (;;) {
+      const ready = reader.nextSync();
+      let tag: MediaTag | null;
+      if (ready === undefined) {
+        fetches++;
+        tag = await reader.next();
+      } else {
+        tag = ready;
+      }
+      if (tag === null) break;
+      got.push(tag);
+    }
+    assert.deepEqual(got, expected);
+    assert.ok(
+      fetches > 0 && fetches < got.length / 4,
+      `async only at block boundaries (${fetches} of ${got.length})`,
+    );
+  });
+});
 
 describe("FLV pure helpers", () => {
   it("parses the file header", () => {

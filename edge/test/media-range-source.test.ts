@@ -47,6 +47,32 @@ describe("BufferedReader", () => {
     assert.equal(a.buffer, b.buffer);
   });
 
+  it("tryReadAt answers from blocks it holds, or from the source's cache, and never fetches", async () => {
+    const source = countingSource(DATA);
+    const reader = new BufferedReader(source, { blockSize: 100 });
+    assert.equal(reader.tryReadAt(10, 5), null, "nothing read yet");
+    await reader.readAt(10, 5);
+    assert.deepEqual(reader.tryReadAt(20, 30), DATA.subarray(20, 50));
+    assert.equal(reader.tryReadAt(90, 20), null, "straddles into a block not held");
+    assert.equal(reader.tryReadAt(-1, 5), null);
+    assert.equal(reader.tryReadAt(2000, 5)?.length, 0, "past the end: empty, as readAt");
+    assert.equal(source.reads.length, 1);
+
+    const shared = Buffer.from(DATA.subarray(95, 105));
+    const cachedSource: RangeSource = {
+      size: DATA.length,
+      read: async (offset, length) => DATA.subarray(offset, offset + length),
+      readCached: (offset, length) => (offset === 95 && length === 10 ? shared : null),
+    };
+    const cachedReader = new BufferedReader(cachedSource, { blockSize: 100 });
+    assert.equal(cachedReader.tryReadAt(95, 10), shared, "from the source's cache");
+    assert.equal(
+      await cachedReader.readAt(95, 10),
+      shared,
+      "a straddling read takes the source's joined bytes",
+    );
+  });
+
   it("keeps maxBlocks blocks so two regions read in turn do not thrash", async () => {
     const source = countingSource(DATA);
     const reader = new BufferedReader(source, { blockSize: 100, maxBlocks: 2 });

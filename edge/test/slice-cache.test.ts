@@ -95,3 +95,38 @@ test("a short answer from the origin is an error, not a cached slice", async () 
   await assert.rejects(source.read(0, 100), /got 10 of 4096 bytes/);
   assert.equal(cache.sliceCount, 0);
 });
+
+test("readCached: null until a slice is here, then views of it; a read across slices is joined once and shared", async () => {
+  const cache = new SliceCache({ sliceBytes: 4096, maxBytes: 1 << 20 });
+  const { calls, fetch } = countingFetch(object);
+  const viewerA = cache.source(version, fetch);
+  const viewerB = cache.source(version, fetch);
+  assert.ok(viewerA.readCached);
+  assert.equal(viewerA.readCached(100, 50), null, "nothing fetched yet");
+  await viewerA.read(0, 8192);
+  await viewerB.read(0, 8192);
+  assert.equal(calls.length, 2, "two slices, fetched once");
+  const inside = viewerA.readCached(100, 50)!;
+  assert.ok(inside.equals(object.subarray(100, 150)));
+  assert.equal(inside.buffer, viewerB.readCached!(100, 50)!.buffer, "both views of one slice");
+  const acrossA = viewerA.readCached(4000, 200)!;
+  const acrossB = viewerB.readCached!(4000, 200)!;
+  assert.ok(acrossA.equals(object.subarray(4000, 4200)));
+  assert.equal(acrossA, acrossB, "the joined bytes are one Buffer for every reader");
+  assert.equal(viewerA.readCached(8000, 200), null, "the third slice is not here");
+  assert.equal(calls.length, 2, "readCached never fetches");
+});
+
+test("readCached after eviction answers null and the next read fetches again", async () => {
+  const cache = new SliceCache({ sliceBytes: 4096, maxBytes: 8192 });
+  const { calls, fetch } = countingFetch(object);
+  const source = cache.source(version, fetch);
+  await source.read(0, 10);
+  assert.ok(source.readCached!(0, 10));
+  await source.read(4096, 10);
+  await source.read(8192, 10);
+  assert.equal(source.readCached!(0, 10), null, "slice 0 was evicted");
+  assert.ok((await source.read(0, 10)).equals(object.subarray(0, 10)));
+  assert.equal(calls.length, 4);
+  assert.ok(cache.bytes <= 8192);
+});

@@ -27,6 +27,11 @@ export interface MediaReader {
   readonly sequenceHeaders: readonly MediaTag[];
   /** Next media tag in decode-timestamp order, or null at the end of the object. Never returns the sequence headers again. */
   next(): Promise<MediaTag | null>;
+  /**
+   * Optional fast path: next()'s answer when it needs no I/O, undefined when
+   * it does (then call next()). Saves a promise per tag on cached files.
+   */
+  nextSync?(): MediaTag | null | undefined;
   /** Positions the reader at the last keyframe (video) or frame (audio-only) at or before ms; returns its timestamp. */
   seek(ms: number): Promise<number>;
 }

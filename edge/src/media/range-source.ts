@@ -5,6 +5,13 @@ export interface RangeSource {
   readonly size: number;
   /** Resolves exactly min(length, size - offset) bytes starting at offset. */
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * The same bytes as read(), synchronously, when the source already holds
+   * them (a cache); null when they would take I/O. A source shared by many
+   * readers (the edge's slice cache) returns the same Buffer to all of them,
+   * so what is built from it (chunked messages) can be shared too.
+   */
+  readCached?(offset: number, length: number): Buffer | null;
 }
 
 /** An in-memory RangeSource, for tests and for objects already held whole. */
@@ -90,6 +97,13 @@ export class BufferedReader {
       const block = await this.#block(first);
       return block.bytes.subarray(offset - block.start, end - block.start);
     }
+    if (this.source.readCached) {
+      // Fetch the blocks (through the source's cache), then let the source
+      // join them: it hands every reader of this range the same buffer.
+      for (let index = first; index <= last; index++) await this.#block(index);
+      const shared = this.source.readCached(offset, end - offset);
+      if (shared) return shared;
+    }
     const out = Buffer.allocUnsafe(end - offset);
     for (let index = first, written = 0; index <= last; index++) {
       const block = await this.#block(index);
@@ -98,6 +112,25 @@ export class BufferedReader {
       written += block.bytes.copy(out, written, from, to);
     }
     return out;
+  }
+
+  /**
+   * readAt without waiting: the bytes when they are already here (in a
+   * block, or in the source's cache), null when they need a fetch. Lets a
+   * demuxer walk a cached file without a promise per tag.
+   */
+  tryReadAt(offset: number, length: number): Buffer | null {
+    if (!(offset >= 0 && length >= 0)) return null;
+    const end = Math.min(offset + length, this.source.size);
+    if (end <= offset) return EMPTY;
+    const blocks = this.#blocks;
+    for (let i = 0; i < blocks.length; i++) {
+      const block = blocks[i]!;
+      if (offset >= block.start && end <= block.start + block.bytes.length) {
+        return block.bytes.subarray(offset - block.start, end - block.start);
+      }
+    }
+    return this.source.readCached ? this.source.readCached(offset, end - offset) : null;
   }
 
   /** The aligned block `index`, from the most-recently-used list or fetched. */

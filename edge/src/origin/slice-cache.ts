@@ -29,11 +29,31 @@ export interface SliceCacheStats {
 }
 
 interface Slice {
-  readonly promise: Promise<Buffer>;
-  /** The slice once fetched; reads then take views of it without waiting. */
+  readonly id: string;
+  /** Replaced by a settled empty promise on eviction, so a source still holding the slice pins nothing. */
+  promise: Promise<Buffer>;
+  /** The slice once fetched; reads then take views of it without waiting. Null again once evicted. */
   data: Buffer | null;
   readonly bytes: number;
+  evicted: boolean;
+  /**
+   * Reads that start in this slice and end in the next, joined once and
+   * handed to every reader of the same range (so encodings of the tag that
+   * straddles the boundary are shared too). Few: one per boundary-crossing
+   * tag, bounded by maxJoinsPerSlice.
+   */
+  joins: Map<number, Buffer> | null;
 }
+
+/** Slices one source has used, by index, so cached reads skip building the cache key. */
+interface HeldSlices {
+  readonly byIndex: Map<number, Slice>;
+  /** The slice index of the source's last cached read; LRU recency is refreshed when it changes. */
+  lastIndex: number;
+}
+
+const maxJoinsPerSlice = 16;
+const evictedPromise: Promise<Buffer> = Promise.resolve(Buffer.alloc(0));
 
 /**
  * The edge's memory tier: fixed-size aligned slices of objects, keyed by
@@ -75,24 +95,88 @@ export class SliceCache {
 
   /** A RangeSource over the version whose reads go through the cache. */
   source(version: ObjectVersion, fetch: RangeFetch): RangeSource {
+    const held: HeldSlices = { byIndex: new Map(), lastIndex: -1 };
     return {
       size: version.size,
-      read: (offset, length) => this.#read(version, fetch, offset, length),
+      read: (offset, length) => this.#read(version, fetch, held, offset, length),
+      readCached: (offset, length) => this.#readCached(version, held, offset, length),
     };
   }
 
-  async #read(version: ObjectVersion, fetch: RangeFetch, offset: number, length: number): Promise<Buffer> {
+  /**
+   * The bytes when every slice they span is in memory, else null. A read in
+   * one slice is a view of it; a read across two is joined once per slice
+   * pair and offset and shared by every source of the version.
+   */
+  #readCached(version: ObjectVersion, held: HeldSlices, offset: number, length: number): Buffer | null {
+    const end = Math.min(version.size, offset + Math.max(0, length));
+    if (!(offset >= 0) || end <= offset) return null;
+    const sliceBytes = this.#sliceBytes;
+    const first = Math.floor(offset / sliceBytes);
+    const slice = held.byIndex.get(first);
+    if (!slice?.data) {
+      if (slice?.evicted) held.byIndex.delete(first);
+      return null;
+    }
+    if (held.lastIndex !== first) {
+      held.lastIndex = first;
+      this.#touch(slice);
+    }
+    const base = first * sliceBytes;
+    if (end <= base + sliceBytes) return slice.data.subarray(offset - base, end - base);
+    const joined = slice.joins?.get(offset);
+    if (joined && joined.length === end - offset) return joined;
+    const last = Math.floor((end - 1) / sliceBytes);
+    const parts: Buffer[] = [];
+    for (let index = first; index <= last; index++) {
+      const part = held.byIndex.get(index)?.data;
+      if (!part) return null;
+      parts.push(part);
+    }
+    const out = this.#join(parts, first, offset, end);
+    slice.joins ??= new Map();
+    if (slice.joins.size >= maxJoinsPerSlice) slice.joins.clear();
+    slice.joins.set(offset, out);
+    return out;
+  }
+
+  #join(parts: readonly Buffer[], first: number, offset: number, end: number): Buffer {
+    const out = Buffer.allocUnsafe(end - offset);
+    let written = 0;
+    for (let i = 0; i < parts.length; i++) {
+      const base = (first + i) * this.#sliceBytes;
+      const from = Math.max(offset, base) - base;
+      const to = Math.min(end, base + this.#sliceBytes) - base;
+      written += parts[i]!.copy(out, written, from, to);
+    }
+    return out;
+  }
+
+  #touch(slice: Slice): void {
+    if (slice.evicted) return;
+    this.#slices.delete(slice.id);
+    this.#slices.set(slice.id, slice);
+    this.stats.hits++;
+  }
+
+  async #read(
+    version: ObjectVersion,
+    fetch: RangeFetch,
+    held: HeldSlices,
+    offset: number,
+    length: number,
+  ): Promise<Buffer> {
     const end = Math.min(version.size, offset + Math.max(0, length));
     if (!(offset >= 0) || end <= offset) return Buffer.alloc(0);
     const first = Math.floor(offset / this.#sliceBytes);
     const last = Math.floor((end - 1) / this.#sliceBytes);
     if (first === last) {
-      const data = await this.#slice(version, fetch, first);
+      const data = await this.#slice(version, fetch, held, first);
       const base = first * this.#sliceBytes;
       return data.subarray(offset - base, end - base);
     }
     const parts = await Promise.all(
-      Array.from({ length: last - first + 1 }, (_, i) => this.#slice(version, fetch, first + i)),
+      Array.from({ length: last - first + 1 }, (_, i) => this.#slice(version, fetch, held, first + i)),
     );
     const out = Buffer.allocUnsafe(end - offset);
     let written = 0;
@@ -105,7 +189,7 @@ export class SliceCache {
     return out;
   }
 
-  #slice(version: ObjectVersion, fetch: RangeFetch, index: number): Promise<Buffer> {
+  #slice(version: ObjectVersion, fetch: RangeFetch, held: HeldSlices, index: number): Promise<Buffer> {
     const id = `${version.bucket}\u0000${version.key}\u0000${version.etag}\u0000${index}`;
     const cached = this.#slices.get(id);
     if (cached) {
@@ -113,14 +197,18 @@ export class SliceCache {
       this.#slices.set(id, cached);
       if (cached.data) this.stats.hits++;
       else this.stats.collapsed++;
+      held.byIndex.set(index, cached);
       return cached.promise;
     }
     this.stats.misses++;
     const offset = index * this.#sliceBytes;
     const bytes = Math.min(this.#sliceBytes, version.size - offset);
     const slice: Slice = {
+      id,
       bytes,
       data: null,
+      evicted: false,
+      joins: null,
       promise: fetch(offset, bytes)
         .then((data) => {
           if (data.length !== bytes) {
@@ -136,10 +224,12 @@ export class SliceCache {
             this.#slices.delete(id);
             this.#bytes -= bytes;
           }
+          slice.evicted = true;
           throw error;
         }),
     };
     this.#slices.set(id, slice);
+    held.byIndex.set(index, slice);
     this.#bytes += bytes;
     this.#evict();
     return slice.promise;
@@ -153,6 +243,11 @@ export class SliceCache {
       if (!slice.data) continue;
       this.#slices.delete(id);
       this.#bytes -= slice.bytes;
+      // Sources may still hold the Slice object; it must not keep the bytes alive.
+      slice.evicted = true;
+      slice.data = null;
+      slice.joins = null;
+      slice.promise = evictedPromise;
       this.stats.evictions++;
     }
   }

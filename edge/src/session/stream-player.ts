@@ -306,7 +306,11 @@ export class StreamPlayer {
         continue;
       }
       const item = this.#current;
-      const tag = this.#held ?? (await item.reader.next());
+      let tag = this.#held;
+      if (tag === null) {
+        const ready = item.reader.nextSync?.();
+        tag = ready === undefined ? await item.reader.next() : ready;
+      }
       this.#held = null;
       if (this.#closed || this.#current !== item) continue;
       if (this.#pendingSeekMs !== null || this.#paused || this.#switchRequest) {

@@ -156,11 +156,33 @@ export class FlvReader implements MediaReader {
         this.#position = this.#reader.size;
         return null;
       }
-      this.#position = tag.end;
-      if (tag.offset === this.#frontier) this.#learn(tag.offset, tag.header, tag.body, tag.end);
-      const media = this.#toMediaTag(tag);
+      const media = this.#accept(tag);
       if (media) return media;
     }
+  }
+
+  /**
+   * next() without a promise when the tags are already in memory (the
+   * edge's slice cache holds the file): undefined means "call next()".
+   */
+  nextSync(): MediaTag | null | undefined {
+    for (;;) {
+      const tag = readTagSync(this.#reader, this.#position, MAX_TAG_DATA_SIZE);
+      if (tag === undefined) return undefined;
+      if (tag === null) {
+        this.#position = this.#reader.size;
+        return null;
+      }
+      const media = this.#accept(tag);
+      if (media) return media;
+    }
+  }
+
+  /** Moves past tag, learning its seek point on the way; the tag to play, or null to skip it. */
+  #accept(tag: Tag): MediaTag | null {
+    this.#position = tag.end;
+    if (tag.offset === this.#frontier) this.#learn(tag.offset, tag.header, tag.body, tag.end);
+    return this.#toMediaTag(tag);
   }
 
   async seek(ms: number): Promise<number> {
@@ -341,6 +363,17 @@ async function readTag(reader: BufferedReader, offset: number, maxScriptSize: nu
   checkTagSize(header, offset, maxScriptSize);
   const body = await reader.readAt(offset + TAG_HEADER_SIZE, header.dataSize);
   if (body.length < header.dataSize) return null;
+  return { offset, header, body, end: offset + TAG_HEADER_SIZE + header.dataSize + PREVIOUS_TAG_SIZE_BYTES };
+}
+
+/** readTag from bytes already in memory; undefined when they are not (or at the object's end, which readTag decides). */
+function readTagSync(reader: BufferedReader, offset: number, maxScriptSize: number): Tag | null | undefined {
+  const head = reader.tryReadAt(offset, TAG_HEADER_SIZE);
+  if (head === null || head.length < TAG_HEADER_SIZE) return undefined;
+  const header = parseTagHeader(head, 0);
+  checkTagSize(header, offset, maxScriptSize);
+  const body = reader.tryReadAt(offset + TAG_HEADER_SIZE, header.dataSize);
+  if (body === null || body.length < header.dataSize) return undefined;
   return { offset, header, body, end: offset + TAG_HEADER_SIZE + header.dataSize + PREVIOUS_TAG_SIZE_BYTES };
 }
 
