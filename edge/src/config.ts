@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { hostPort, integer, port, text } from "../../lib/config/schemas.js";
 import {
   ConfigError,
@@ -6,6 +7,7 @@ import {
   logLevelSetting,
   setting,
 } from "../../lib/config/settings.js";
+import { parseShieldTargets, targetId } from "./origin/shield-targets.js";
 
 /** Every setting of an edge pod. The README's table repeats these docs. */
 export const edgeSettings = {
@@ -54,9 +56,30 @@ export const edgeSettings = {
   shield: setting({
     env: "STREAMFRONT_EDGE_SHIELD",
     flag: "shield",
-    doc: "host:port of the regional shield's gRPC service.",
-    schema: hostPort(),
-    default: "127.0.0.1:7002",
+    doc: "The regional shield's gRPC replicas: host:port entries separated by commas, and/or dns:NAME:PORT (a headless service, resolved again every shield-dns-refresh-ms). Each object is read from one replica by rendezvous hashing.",
+    schema: shieldTargets(),
+    default: ["127.0.0.1:7002"],
+  }),
+  shieldIdleTimeoutMs: setting({
+    env: "STREAMFRONT_EDGE_SHIELD_IDLE_TIMEOUT_MS",
+    flag: "shield-idle-timeout-ms",
+    doc: "A shield read that receives nothing for this long (or a stat unanswered) fails over to the next replica; keep it under the viewers' buffer.",
+    schema: integer(100, 600_000),
+    default: 3000,
+  }),
+  shieldPenaltyMs: setting({
+    env: "STREAMFRONT_EDGE_SHIELD_PENALTY_MS",
+    flag: "shield-penalty-ms",
+    doc: "After a shield replica fails, it is tried only after the healthy ones for this long.",
+    schema: integer(0, 3_600_000),
+    default: 10_000,
+  }),
+  shieldDnsRefreshMs: setting({
+    env: "STREAMFRONT_EDGE_SHIELD_DNS_REFRESH_MS",
+    flag: "shield-dns-refresh-ms",
+    doc: "How often dns: shield names are resolved again; a failed lookup keeps the last good replica set.",
+    schema: integer(100, 3_600_000),
+    default: 10_000,
   }),
   nodeId: setting({
     env: "STREAMFRONT_EDGE_NODE_ID",
@@ -210,6 +233,18 @@ export const edgeSettings = {
 } as const;
 
 export type EdgeConfig = ConfigOf<typeof edgeSettings>;
+
+/** The shield setting: every entry checked (host:port or dns:<name>:<port>), none repeated. */
+function shieldTargets(): z.ZodType<readonly string[], string> {
+  return z.string().transform((text, ctx) => {
+    try {
+      return parseShieldTargets(text).map(targetId);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
+}
 
 export function loadEdgeConfig(
   env: Readonly<Record<string, string | undefined>>,

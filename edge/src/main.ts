@@ -8,6 +8,7 @@ import { runComponent } from "../../lib/process/run-component.js";
 import { loadEdgeConfig } from "./config.js";
 import { EdgeServer } from "./edge-server.js";
 import { ShieldOrigin } from "./origin/shield-origin.js";
+import { ShieldPool } from "./origin/shield-pool.js";
 import { SliceCache } from "./origin/slice-cache.js";
 
 /** Runs one edge pod: viewers in on RTMP, objects from the shield, config from the controller. */
@@ -24,13 +25,25 @@ await runComponent("edge", async () => {
           maxBytes: Math.max(config.cacheBytes, config.cacheSliceBytes),
         })
       : undefined;
-  const origin = new ShieldOrigin({ address: config.shield, logger, ...(cache ? { cache } : {}) });
+  const shieldPool = new ShieldPool({
+    targets: config.shield,
+    logger,
+    penaltyMs: config.shieldPenaltyMs,
+    dnsRefreshMs: config.shieldDnsRefreshMs,
+  });
+  const origin = new ShieldOrigin({
+    pool: shieldPool,
+    logger,
+    idleTimeoutMs: config.shieldIdleTimeoutMs,
+    ...(cache ? { cache } : {}),
+  });
   const edge = new EdgeServer({
     config,
     logger,
     registry,
     distributions: watcher,
     origin,
+    shieldPool,
     ...(cache ? { cache } : {}),
   });
   const admin = new AdminServer({
@@ -38,7 +51,8 @@ await runComponent("edge", async () => {
     port: config.adminPort,
     registry,
     logger,
-    isReady: () => watcher.isSynced(),
+    // Not ready until the controller's config is in and at least one shield replica is known (dns: names resolved).
+    isReady: () => watcher.isSynced() && shieldPool.replicas.length > 0,
   });
   watcher.start();
   const addresses = await edge.start();
@@ -51,6 +65,7 @@ await runComponent("edge", async () => {
       await edge.close();
       watcher.stop();
       origin.close();
+      shieldPool.close();
       await admin.close();
       logger.info("stopped");
       logger.flush();

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { type ShieldPool, ShieldResult } from "./origin/shield-pool.js";
 import type { SliceCache } from "./origin/slice-cache.js";
 import type { SharedEncoder } from "./session/shared-encoder.js";
 
@@ -173,8 +174,8 @@ export class EdgeMetrics {
       },
     });
     new Counter({
-      name: "streamfront_edge_shield_bytes_total",
-      help: "Bytes the edge read from the shield into its cache.",
+      name: "streamfront_edge_cache_fill_bytes_total",
+      help: "Bytes fetched from the shield into the edge cache (whole slices).",
       registers,
       collect() {
         this.reset();
@@ -187,6 +188,65 @@ export class EdgeMetrics {
       registers,
       collect() {
         this.set(cache.bytes);
+      },
+    });
+    new Gauge({
+      name: "streamfront_edge_cache_slices",
+      help: "Slices held by the edge's slice cache, fetched and in flight.",
+      registers,
+      collect() {
+        this.set(cache.sliceCount);
+      },
+    });
+  }
+
+  /** Publishes the shield replicas' traffic and health, read at scrape time. */
+  observeShield(pool: ShieldPool): void {
+    const registers = [this.#registry];
+    const stats = pool.stats;
+    new Counter({
+      name: "streamfront_edge_shield_requests_total",
+      help: "StatObject and ReadRange calls to shield replicas, by replica and result (each failover attempt counts).",
+      labelNames: ["replica", "result"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [replica, traffic] of stats.replicas()) {
+          for (const result of Object.values(ShieldResult)) {
+            const count = traffic.requests[result];
+            if (count > 0) this.inc({ replica, result }, count);
+          }
+        }
+      },
+    });
+    new Counter({
+      name: "streamfront_edge_shield_bytes_total",
+      help: "Object bytes received from shield replicas, by replica.",
+      labelNames: ["replica"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [replica, traffic] of stats.replicas()) this.inc({ replica }, traffic.bytes);
+      },
+    });
+    new Counter({
+      name: "streamfront_edge_shield_failovers_total",
+      help: "Shield calls moved to the next replica after a replica failed, timed out or went silent.",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(stats.failovers);
+      },
+    });
+    new Gauge({
+      name: "streamfront_edge_shield_replicas",
+      help: "Shield replicas known to the edge: healthy, or penalized (failed recently, tried last).",
+      labelNames: ["state"] as const,
+      registers,
+      collect() {
+        const health = pool.health();
+        this.set({ state: "healthy" }, health.healthy);
+        this.set({ state: "penalized" }, health.penalized);
       },
     });
   }

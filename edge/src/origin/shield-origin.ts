@@ -1,91 +1,240 @@
-import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import type { Logger } from "../../../lib/log.js";
-import {
-  type ReadRangeResponse,
+import type {
+  ReadRangeResponse,
   ShieldServiceClient,
-  type StatObjectResponse,
+  StatObjectResponse,
 } from "../../../proto/gen/streamfront/shield/v1/shield.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import type { RangeSource } from "../media/range-source.js";
+import { rankReplicas } from "./rendezvous.js";
+import { ShieldPool, ShieldResult } from "./shield-pool.js";
 import type { SliceCache } from "./slice-cache.js";
 
-export interface ShieldOriginOptions {
-  /** host:port of the regional shield. */
-  readonly address: string;
+interface ShieldOriginCommon {
   readonly logger: Logger;
-  /** Deadline of each StatObject and ReadRange call. @default 10000 */
+  /** Deadline of each StatObject and ReadRange call (each attempt on each replica). @default 10000 */
   readonly deadlineMs?: number;
+  /**
+   * A read that receives nothing for this long (from the call's start or
+   * the last piece) gives up on that replica and resumes on the next; a
+   * stat unanswered for this long does the same. Keep it well under the
+   * viewers' buffer so a hung shield does not stall them. @default 3000
+   */
+  readonly idleTimeoutMs?: number;
   /** The edge's slice cache; without one every read goes to the shield. */
   readonly cache?: SliceCache;
 }
 
+export type ShieldOriginOptions = ShieldOriginCommon &
+  (
+    | {
+        /** The shield replicas: `host:port` and `dns:<name>:<port>` entries; the origin makes and closes its pool. */
+        readonly address: string | readonly string[];
+        readonly pool?: undefined;
+        /** @see ShieldPoolOptions.penaltyMs */
+        readonly penaltyMs?: number;
+        /** @see ShieldPoolOptions.dnsRefreshMs */
+        readonly dnsRefreshMs?: number;
+      }
+    | {
+        /** A pool the caller made (and closes). */
+        readonly pool: ShieldPool;
+        readonly address?: undefined;
+      }
+  );
+
 /** A shield refuses ranges above this per call (see shield-service.ts); larger reads are split. */
 const maxRangePerCall = 64 * 1024 * 1024;
+/** Pause before the extra pass over replicas that all just failed (a shield restarting, a blip). */
+const retryPassDelayMs = 250;
 const empty = Buffer.alloc(0);
 
+/** Statuses that are the shield's answer about the object, the same from every replica: never failed over. */
+const answers: ReadonlySet<ShieldResult> = new Set([
+  ShieldResult.NotFound,
+  ShieldResult.Refused,
+  ShieldResult.Changed,
+]);
+
+/** A failure found on the edge's side of a call (silence, a malformed stream) rather than a gRPC status. */
+class ShieldCallError extends Error {
+  readonly result: ShieldResult;
+
+  constructor(result: ShieldResult, message: string) {
+    super(message);
+    this.name = "ShieldCallError";
+    this.result = result;
+  }
+}
+
+/** Which object a call is about, and its replicas in preference order. */
+interface Route {
+  readonly bucket: string;
+  readonly key: string;
+  order(): string[];
+}
+
+/** The string objects are ranked by: bucket names have no '/', so it is unambiguous. */
+export function routeKey(bucket: string, key: string): string {
+  return `${bucket}/${key}`;
+}
+
 /**
- * The edge's origin: objects read through the regional shield over gRPC.
- * open() stats the object once; the returned RangeSource's reads are pinned
- * to that ETag, so a file replaced mid-play fails the play instead of
+ * The edge's origin: objects read through the regional shield's replicas
+ * over gRPC. Each object goes to the replica rendezvous hashing ranks
+ * first, so one shield caches it; when that replica fails (an error status,
+ * a lost connection, a deadline, or no bytes for idleTimeoutMs) the call
+ * moves to the next replica, and a read resumes from the first byte not yet
+ * received. open() stats the object once; every read is pinned to that
+ * ETag on whichever replica serves it, so a file replaced mid-play fails
+ * the play (FAILED_PRECONDITION is an answer, not a failover) instead of
  * splicing two versions together.
  */
 export class ShieldOrigin {
-  readonly #client: ShieldServiceClient;
+  readonly #pool: ShieldPool;
+  readonly #ownsPool: boolean;
   readonly #logger: Logger;
   readonly #deadlineMs: number;
+  readonly #idleTimeoutMs: number;
   readonly #cache: SliceCache | null;
 
   constructor(options: ShieldOriginOptions) {
     this.#cache = options.cache ?? null;
     this.#logger = options.logger;
     this.#deadlineMs = options.deadlineMs ?? 10_000;
-    this.#client = new ShieldServiceClient(options.address, credentials.createInsecure(), {
-      // A shield may send pieces up to 4 MiB (its max-piece-bytes bound).
-      "grpc.max_receive_message_length": 5 * 1024 * 1024,
-      "grpc.keepalive_time_ms": 20_000,
-      "grpc.keepalive_timeout_ms": 5_000,
-    });
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? 3_000;
+    if (options.pool) {
+      this.#pool = options.pool;
+      this.#ownsPool = false;
+    } else {
+      this.#pool = new ShieldPool({
+        targets: options.address,
+        logger: options.logger,
+        ...(options.penaltyMs === undefined ? {} : { penaltyMs: options.penaltyMs }),
+        ...(options.dnsRefreshMs === undefined ? {} : { dnsRefreshMs: options.dnsRefreshMs }),
+      });
+      this.#ownsPool = true;
+    }
+  }
+
+  /** The replica pool (its stats feed the edge's shield metrics). */
+  get pool(): ShieldPool {
+    return this.#pool;
   }
 
   /** The object as a RangeSource, or null when it does not exist. */
   async open(bucket: string, key: string): Promise<RangeSource | null> {
+    await this.#pool.ready();
+    const route = this.#route(bucket, key);
     let info: StatObjectResponse;
     try {
-      info = await this.#stat(bucket, key);
+      info = await this.#withFailover(route, `stat ${bucket}/${key}`, (_replica, client) =>
+        this.#stat(client, bucket, key),
+      );
     } catch (error) {
       if ((error as ServiceError).code === status.NOT_FOUND) return null;
       throw unavailable(`stat ${bucket}/${key}`, error);
     }
     const size = info.size;
     const etag = info.etag;
-    const fetch = (offset: number, length: number) => this.#read(bucket, key, etag, size, offset, length);
+    const fetch = (offset: number, length: number) => this.#read(route, etag, size, offset, length);
     if (this.#cache) return this.#cache.source({ bucket, key, etag, size }, fetch);
     return { size, read: fetch };
   }
 
   close(): void {
-    this.#client.close();
+    if (this.#ownsPool) this.#pool.close();
   }
 
-  #stat(bucket: string, key: string): Promise<StatObjectResponse> {
+  /** The object's replicas in preference order; the rendezvous ranking is kept until the set changes. */
+  #route(bucket: string, key: string): Route {
+    const pool = this.#pool;
+    const objectKey = routeKey(bucket, key);
+    let generation = -1;
+    let ranking: string[] = [];
+    return {
+      bucket,
+      key,
+      order() {
+        if (generation !== pool.generation) {
+          ranking = rankReplicas(objectKey, pool.replicas);
+          generation = pool.generation;
+        }
+        return pool.order(ranking);
+      },
+    };
+  }
+
+  /**
+   * Runs a call on the route's replicas in order until one answers: each
+   * replica once, then one more pass after a short pause (so a lone shield
+   * that restarts, or a blip on every path, does not fail the play).
+   * Answers (NOT_FOUND, refusals, an ETag change) end it at once.
+   */
+  async #withFailover<T>(
+    route: Route,
+    what: string,
+    call: (replica: string, client: ShieldServiceClient) => Promise<T>,
+  ): Promise<T> {
+    const order = route.order();
+    if (order.length === 0) {
+      throw new EdgeError(
+        EdgeErrorCode.OriginUnavailable,
+        `shield ${what} failed (no shield replica is known)`,
+      );
+    }
+    const stats = this.#pool.stats;
+    const attempts = order.length + 1;
+    const failures: string[] = [];
+    let lastError: unknown = null;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt === order.length) await delay(retryPassDelayMs);
+      const replica = order[attempt % order.length]!;
+      const client = this.#pool.client(replica);
+      if (!client) {
+        failures.push(`${replica}: left the replica set`);
+        continue;
+      }
+      if (lastError !== null) {
+        stats.failovers++;
+        this.#logger.warn(
+          { bucket: route.bucket, key: route.key, replica, failed: failures.at(-1) },
+          "shield call failed; failing over",
+        );
+      }
+      try {
+        const result = await call(replica, client);
+        stats.request(replica, ShieldResult.Ok);
+        this.#pool.reportSuccess(replica);
+        return result;
+      } catch (error) {
+        const result = classify(error);
+        stats.request(replica, result);
+        if (answers.has(result)) throw error;
+        this.#pool.reportFailure(replica);
+        failures.push(`${replica}: ${describe(error)}`);
+        lastError = error;
+      }
+    }
+    throw new EdgeError(
+      EdgeErrorCode.OriginUnavailable,
+      `shield ${what} failed on every replica (${failures.join("; ")})`,
+      { cause: lastError },
+    );
+  }
+
+  #stat(client: ShieldServiceClient, bucket: string, key: string): Promise<StatObjectResponse> {
+    // A stat is one small answer: waiting longer than the idle timeout for it means the replica is hung.
+    const deadline = new Date(Date.now() + Math.min(this.#deadlineMs, this.#idleTimeoutMs));
     return new Promise((resolve, reject) => {
-      this.#client.statObject(
-        { bucket, key },
-        new Metadata(),
-        { deadline: this.#deadline() },
-        (error, response) => (error ? reject(error) : resolve(response)),
+      client.statObject({ bucket, key }, new Metadata(), { deadline }, (error, response) =>
+        error ? reject(error) : resolve(response),
       );
     });
   }
 
-  async #read(
-    bucket: string,
-    key: string,
-    etag: string,
-    size: number,
-    offset: number,
-    length: number,
-  ): Promise<Buffer> {
+  async #read(route: Route, etag: string, size: number, offset: number, length: number): Promise<Buffer> {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new EdgeError(EdgeErrorCode.OriginUnavailable, `invalid read of ${length} bytes at ${offset}`);
     }
@@ -94,61 +243,131 @@ export class ShieldOrigin {
     const parts: Buffer[] = [];
     for (let done = 0; done < total; ) {
       const chunk = Math.min(maxRangePerCall, total - done);
-      parts.push(...(await this.#readRange(bucket, key, etag, offset + done, chunk)));
+      parts.push(...(await this.#readRange(route, etag, offset + done, chunk)));
       done += chunk;
     }
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
   }
 
-  /** One ReadRange call; resolves its pieces, checked to be contiguous and complete. */
-  #readRange(bucket: string, key: string, etag: string, offset: number, length: number): Promise<Buffer[]> {
-    const what = `read ${bucket}/${key} bytes ${offset}+${length}`;
+  /** The bytes [offset, offset+length) as pieces, from one replica or, after failures, several. */
+  async #readRange(route: Route, etag: string, offset: number, length: number): Promise<Buffer[]> {
+    const { bucket, key } = route;
+    const end = offset + length;
+    const pieces: Buffer[] = [];
+    let next = offset;
+    try {
+      await this.#withFailover(route, `read ${bucket}/${key}`, (replica, client) =>
+        // Each attempt asks for what is still missing, pinned to the ETag open() saw.
+        this.#stream(client, replica, { bucket, key, etag, offset: next, length: end - next }, (data) => {
+          pieces.push(data);
+          next += data.length;
+        }),
+      );
+    } catch (error) {
+      throw unavailable(`read ${bucket}/${key} bytes ${offset}+${length}`, error);
+    }
+    this.#logger.debug({ bucket, key, offset, length, pieces: pieces.length }, "shield range read");
+    return pieces;
+  }
+
+  /** One ReadRange call; hands over its pieces as they come, checked to be contiguous; resolves when complete. */
+  #stream(
+    client: ShieldServiceClient,
+    replica: string,
+    request: { bucket: string; key: string; etag: string; offset: number; length: number },
+    onData: (data: Buffer) => void,
+  ): Promise<void> {
+    const stats = this.#pool.stats;
+    const end = request.offset + request.length;
     return new Promise((resolve, reject) => {
-      const pieces: Buffer[] = [];
-      let next = offset;
-      let failed = false;
-      const stream = this.#client.readRange(
-        { bucket, key, offset, length, etag },
-        { deadline: this.#deadline() },
+      let next = request.offset;
+      let settled = false;
+      const stream = client.readRange(request, { deadline: new Date(Date.now() + this.#deadlineMs) });
+      const fail = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(idle);
+        stream.cancel();
+        // Every byte arrived and only the call's end went wrong (a status or silence after the
+        // last piece): the read is whole, and a retry would ask for zero bytes.
+        if (next === end) resolve();
+        else reject(error);
+      };
+      const idle = setTimeout(
+        () =>
+          fail(
+            new ShieldCallError(ShieldResult.Idle, `no bytes from ${replica} for ${this.#idleTimeoutMs} ms`),
+          ),
+        this.#idleTimeoutMs,
       );
       stream.on("data", (piece: ReadRangeResponse) => {
-        if (failed) return;
-        if (piece.offset !== next || next + piece.data.length > offset + length) {
-          failed = true;
-          stream.cancel();
-          reject(unavailable(what, new Error(`shield sent bytes at ${piece.offset}, expected ${next}`)));
+        if (settled) return;
+        if (piece.offset !== next || next + piece.data.length > end) {
+          fail(
+            new ShieldCallError(ShieldResult.Error, `shield sent bytes at ${piece.offset}, expected ${next}`),
+          );
           return;
         }
-        pieces.push(piece.data);
+        idle.refresh();
         next += piece.data.length;
+        stats.received(replica, piece.data.length);
+        onData(piece.data);
       });
-      stream.on("error", (error: ServiceError) => {
-        if (failed) return;
-        failed = true;
-        reject(unavailable(what, error));
-      });
+      stream.on("error", (error: ServiceError) => fail(error));
       stream.on("end", () => {
-        if (failed) return;
-        if (next !== offset + length) {
-          reject(unavailable(what, new Error(`shield ended after ${next - offset} of ${length} bytes`)));
+        if (settled) return;
+        if (next !== end) {
+          fail(
+            new ShieldCallError(
+              ShieldResult.Error,
+              `shield ended after ${next - request.offset} of ${request.length} bytes`,
+            ),
+          );
           return;
         }
-        this.#logger.debug({ bucket, key, offset, length, pieces: pieces.length }, "shield range read");
-        resolve(pieces);
+        settled = true;
+        clearTimeout(idle);
+        resolve();
       });
     });
   }
+}
 
-  #deadline(): Date {
-    return new Date(Date.now() + this.#deadlineMs);
+function classify(error: unknown): ShieldResult {
+  if (error instanceof ShieldCallError) return error.result;
+  switch ((error as Partial<ServiceError>).code) {
+    case status.NOT_FOUND:
+      return ShieldResult.NotFound;
+    case status.PERMISSION_DENIED:
+    case status.INVALID_ARGUMENT:
+    case status.OUT_OF_RANGE:
+      return ShieldResult.Refused;
+    case status.FAILED_PRECONDITION:
+      return ShieldResult.Changed;
+    case status.UNAVAILABLE:
+      return ShieldResult.Unavailable;
+    case status.DEADLINE_EXCEEDED:
+      return ShieldResult.Deadline;
+    default:
+      // INTERNAL, CANCELLED by the server, UNKNOWN (a broken connection), RESOURCE_EXHAUSTED, …
+      return ShieldResult.Error;
   }
 }
 
+function describe(error: unknown): string {
+  const e = error as Partial<ServiceError>;
+  return typeof e.code === "number"
+    ? `${status[e.code] ?? e.code}: ${e.details ?? e.message}`
+    : String(e.message ?? error);
+}
+
 function unavailable(what: string, cause: unknown): EdgeError {
-  const e = cause as Partial<ServiceError>;
-  const detail =
-    typeof e.code === "number"
-      ? `${status[e.code] ?? e.code}: ${e.details ?? e.message}`
-      : String(e.message ?? cause);
-  return new EdgeError(EdgeErrorCode.OriginUnavailable, `shield ${what} failed (${detail})`, { cause });
+  if (cause instanceof EdgeError) return cause;
+  return new EdgeError(EdgeErrorCode.OriginUnavailable, `shield ${what} failed (${describe(cause)})`, {
+    cause,
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -39,12 +39,26 @@ export function testDistribution(fields: Partial<Distribution>): Distribution {
   return { id: "E0", domainName: "", cnames: [], originBucket: "", enabled: true, kind: 1, ...fields };
 }
 
-export async function startEdgeHarness(
-  options: { env?: Record<string, string>; bucket?: string } = {},
-): Promise<EdgeHarness> {
+export interface EdgeHarnessOptions {
+  env?: Record<string, string>;
+  bucket?: string;
+  /** An s3rver the caller started (and closes) instead of the harness's own; the bucket is made in it. */
+  s3?: TestS3;
+  /**
+   * Shield replicas the caller runs (e.g. as processes), as the edge's
+   * shield setting takes them; the harness then starts no shield of its own.
+   */
+  shieldAddress?: string;
+  /** ShieldOrigin options for the edge's origin (idle timeout, penalty, deadline). */
+  origin?: { idleTimeoutMs?: number; penaltyMs?: number; deadlineMs?: number };
+}
+
+export async function startEdgeHarness(options: EdgeHarnessOptions = {}): Promise<EdgeHarness> {
   const bucket = options.bucket ?? "edge-test-media";
   const logLines: Record<string, unknown>[] = [];
-  const s3 = await startTestS3(bucket);
+  const ownS3 = options.s3 === undefined;
+  const s3 = options.s3 ?? (await startTestS3(bucket));
+  if (!ownS3) await s3.s3.ensureBucket(bucket);
   let shield: TestShield | undefined;
   let origin: ShieldOrigin | undefined;
   let edge: EdgeServer | undefined;
@@ -55,8 +69,14 @@ export async function startEdgeHarness(
       if (name.endsWith(".md")) continue;
       await s3.s3.putObject(bucket, `fixtures/${name}`, readFileSync(join(fixtureDir, name)));
     }
-    shield = await startTestShield(s3.s3, { env: { STREAMFRONT_SHIELD_ALLOWED_BUCKETS: bucket } });
-    origin = new ShieldOrigin({ address: shield.address, logger: silentLogger("edge") });
+    if (options.shieldAddress === undefined) {
+      shield = await startTestShield(s3.s3, { env: { STREAMFRONT_SHIELD_ALLOWED_BUCKETS: bucket } });
+    }
+    origin = new ShieldOrigin({
+      address: options.shieldAddress ?? shield!.address,
+      logger: silentLogger("edge"),
+      ...options.origin,
+    });
     let distributions = new Map<string, Distribution>([
       [
         "ETEST",
@@ -89,6 +109,7 @@ export async function startEdgeHarness(
       registry,
       distributions: { current: () => distributions },
       origin,
+      shieldPool: origin.pool,
     });
     const addresses = await edge.start();
     const started = edge;
@@ -108,15 +129,15 @@ export async function startEdgeHarness(
       async close() {
         await started.close();
         startedOrigin.close();
-        await startedShield.close();
-        await s3.close();
+        await startedShield?.close();
+        if (ownS3) await s3.close();
       },
     };
   } catch (error) {
     await edge?.close();
     origin?.close();
     await shield?.close();
-    await s3.close();
+    if (ownS3) await s3.close();
     throw error;
   }
 }

@@ -1,0 +1,488 @@
+import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { after, before, describe, type TestContext, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
+import { launchComponent } from "../../lib/process/launcher.js";
+import { eventually } from "../../lib/testing/wait.js";
+import { silentLogger, startTestS3, type TestS3 } from "../../shield/test/helpers.js";
+import { EdgeError, EdgeErrorCode } from "../src/errors.js";
+import { rankReplicas } from "../src/origin/rendezvous.js";
+import { routeKey, ShieldOrigin } from "../src/origin/shield-origin.js";
+import { ShieldResult } from "../src/origin/shield-pool.js";
+import { SliceCache } from "../src/origin/slice-cache.js";
+import { decodeCommand } from "../src/rtmp/command.js";
+import { MessageType } from "../src/rtmp/message-types.js";
+import { type EdgeHarness, startEdgeHarness } from "./support/edge-harness.js";
+import { assertSamePackets, type ProbedPacket, probePackets, rtmpdump, runTool } from "./support/ffprobe.js";
+import { isCommand, RtmpTestClient, statusCode } from "./support/rtmp-test-client.js";
+
+/**
+ * Shield failover with real parts: s3rver, two shield replicas as their own
+ * processes (so SIGKILL and SIGSTOP are real), an edge in this process that
+ * picks a replica per object by rendezvous hashing, and real players.
+ */
+
+/** The shield entry point from the same build as this file (dist/ or any other build folder). */
+const shieldMain = fileURLToPath(new URL("../../shield/src/main.js", import.meta.url));
+const logLevel = process.env.STREAMFRONT_TEST_LOG_LEVEL ?? "silent";
+const bucket = "failover-media";
+const playKey = "videos/failover.flv";
+const bigKey = "blobs/big.bin";
+/** What each viewer asks the edge to keep ahead of its playhead (SetBufferLength). */
+const viewerBufferMs = 3000;
+
+const work = mkdtempSync(join(tmpdir(), "streamfront-failover-"));
+let s3: TestS3;
+let sourcePackets: ProbedPacket[];
+let big: Buffer;
+
+before(async () => {
+  s3 = await startTestS3(bucket);
+  // A 12 s, ~2.5 Mbit/s FLV (640x360 H.264 with noise so it does not compress away, AAC), made
+  // here rather than committed: ~3.8 MB that ffmpeg writes in about a second.
+  const flvPath = join(work, "failover.flv");
+  await runTool("ffmpeg", [
+    ...["-v", "error", "-y"],
+    ...["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25,noise=alls=12:allf=t"],
+    ...["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"],
+    ...["-t", "12", "-map", "0:v", "-map", "1:a"],
+    ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+    ...["-b:v", "2400k", "-maxrate", "2400k", "-bufsize", "1200k", "-g", "25", "-sc_threshold", "0"],
+    ...["-c:a", "aac", "-b:a", "96k", "-flvflags", "add_keyframe_index"],
+    ...["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact", flvPath],
+  ]);
+  await s3.s3.putObject(bucket, playKey, readFileSync(flvPath));
+  sourcePackets = await probePackets(flvPath);
+  big = randomBytes(32 * 1024 * 1024);
+  await s3.s3.putObject(bucket, bigKey, big);
+});
+
+after(async () => {
+  await s3?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** A shield replica as its own process. */
+interface ShieldProcess {
+  readonly address: string;
+  readonly child: ChildProcess;
+  signal(signal: NodeJS.Signals): void;
+  /** Ends the process whatever its state (a stopped one is continued first); waits for its exit. */
+  stop(): Promise<void>;
+}
+
+async function startShieldProcess(env: Record<string, string> = {}): Promise<ShieldProcess> {
+  const launched = await launchComponent(shieldMain, {
+    stdio: logLevel === "silent" ? "ignore" : "inherit",
+    env: {
+      STREAMFRONT_SHIELD_HOST: "127.0.0.1",
+      STREAMFRONT_SHIELD_GRPC_PORT: "0",
+      STREAMFRONT_SHIELD_ADMIN_HOST: "127.0.0.1",
+      STREAMFRONT_SHIELD_ADMIN_PORT: "0",
+      STREAMFRONT_SHIELD_S3_ENDPOINT: s3.s3.endpoint,
+      STREAMFRONT_SHIELD_S3_FORCE_PATH_STYLE: "true",
+      STREAMFRONT_SHIELD_S3_ACCESS_KEY_ID: embeddedS3Credentials.accessKeyId,
+      STREAMFRONT_SHIELD_S3_SECRET_ACCESS_KEY: embeddedS3Credentials.secretAccessKey,
+      STREAMFRONT_SHIELD_ALLOWED_BUCKETS: bucket,
+      STREAMFRONT_SHIELD_CONTROLLER: "",
+      STREAMFRONT_SHIELD_LOG_LEVEL: logLevel,
+      ...env,
+    },
+  });
+  const child = launched.child;
+  const exited = once(child, "exit");
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  return {
+    address: launched.addresses.grpc ?? "",
+    child,
+    signal(signal) {
+      if (alive()) child.kill(signal);
+    },
+    async stop() {
+      if (!alive()) return;
+      child.kill("SIGCONT");
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+/** Two shield replicas for one test, stopped after it whatever happened; `serving` is the one rendezvous hashing picks for `key`. */
+async function startReplicas(
+  t: TestContext,
+  key: string,
+  env: Record<string, string> = {},
+): Promise<{ serving: ShieldProcess; other: ShieldProcess; spec: string }> {
+  const replicas: ShieldProcess[] = [];
+  t.after(async () => {
+    for (const replica of replicas) await replica.stop();
+  });
+  replicas.push(await startShieldProcess(env));
+  replicas.push(await startShieldProcess(env));
+  const byAddress = new Map(replicas.map((r) => [r.address, r]));
+  const [first, second] = rankReplicas(routeKey(bucket, key), [...byAddress.keys()]);
+  return {
+    serving: byAddress.get(first!)!,
+    other: byAddress.get(second!)!,
+    spec: replicas.map((r) => r.address).join(","),
+  };
+}
+
+/** The sum of a metric's samples whose labels include `labels`. */
+function metric(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const match of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, "gm"))) {
+    const have = new Map([...(match[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) sum += Number(match[2]);
+  }
+  return sum;
+}
+
+interface TimedPlay {
+  readonly client: RtmpTestClient;
+  /** Each audio and video message: its timestamp and when it arrived (performance.now()). */
+  readonly arrivals: { ts: number; at: number }[];
+}
+
+/** A viewer on the project's RTMP client that notes when each media message arrives. */
+async function timedPlay(harness: EdgeHarness, name: string): Promise<TimedPlay> {
+  const client = await RtmpTestClient.handshake(harness.rtmpPort);
+  const connected = await client.connectApp(`rtmp://127.0.0.1:${harness.rtmpPort}/cfx/st`);
+  assert.equal(statusCode(connected), "NetConnection.Connect.Success");
+  const streamId = await client.createStream();
+  client.setBufferLength(streamId, viewerBufferMs);
+  const arrivals: { ts: number; at: number }[] = [];
+  let seen = 0;
+  // Registered after the client's own listener, so the messages of this read are decoded already.
+  client.socket.on("data", () => {
+    const at = performance.now();
+    for (; seen < client.messages.length; seen++) {
+      const m = client.messages[seen]!;
+      if (m.messageTypeId === MessageType.Audio || m.messageTypeId === MessageType.Video) {
+        arrivals.push({ ts: m.timestamp, at });
+      }
+    }
+  });
+  client.command(streamId, "play", null, name, 0, -1);
+  return { client, arrivals };
+}
+
+/** Waits for an onStatus with one of the codes; resolves the code. */
+async function statusOf(
+  client: RtmpTestClient,
+  codes: readonly string[],
+  timeoutMs = 60_000,
+): Promise<string> {
+  const message = await client.waitFor(
+    (m) => isCommand(m) && codes.includes(statusCode(decodeCommand(m.payload, m.messageTypeId)) ?? ""),
+    { timeoutMs },
+  );
+  return statusCode(decodeCommand(message.payload, message.messageTypeId)) ?? "";
+}
+
+/**
+ * How late the worst media message was for a player that starts once it
+ * holds the viewer's buffer and then plays in real time (messages that
+ * were in that first buffer are never late): above zero, the player would
+ * have run dry, a visible stall; the further below zero, the more buffer
+ * was left at the worst moment.
+ */
+function worstLatenessMs(arrivals: readonly { ts: number; at: number }[]): number {
+  const t0 = arrivals[0]!.ts;
+  const start = (arrivals.find((a) => a.ts - t0 >= viewerBufferMs) ?? arrivals.at(-1)!).at;
+  const played = arrivals.filter((a) => a.ts - t0 >= viewerBufferMs);
+  return Math.max(...played.map((a) => a.at - (start + (a.ts - t0))));
+}
+
+function waitForMediaAt(play: TimedPlay, ts: number): Promise<void> {
+  return eventually(() => play.arrivals.some((a) => a.ts >= ts), 20_000, `media at ${ts} ms`);
+}
+
+describe("a play through an edge with two shield replicas", () => {
+  test("killing the replica that serves it mid-play: the play goes on from the other, complete and identical", async (t) => {
+    const { serving, other, spec } = await startReplicas(t, playKey);
+    // A penalty that outlasts the test, so the dead replica is still ranked last when metrics are read.
+    const harness = await startEdgeHarness({
+      s3,
+      bucket,
+      shieldAddress: spec,
+      origin: { penaltyMs: 60_000 },
+    });
+    t.after(() => harness.close());
+    const out = join(work, "killed.flv");
+    const dump = rtmpdump([
+      ...["-r", `rtmp://127.0.0.1:${harness.rtmpPort}/cfx/st/`, "-y", "videos/failover"],
+      ...["-b", String(viewerBufferMs), "-o", out],
+    ]);
+    const timed = await timedPlay(harness, "videos/failover");
+    t.after(() => timed.client.close());
+    // Past the first burst (the edge sends the viewer's buffer ahead at once): reads are now paced.
+    await waitForMediaAt(timed, 6000);
+    const before = await harness.metricsText();
+    assert.ok(metric(before, "streamfront_edge_shield_bytes_total", { replica: serving.address }) > 0);
+    assert.equal(
+      metric(before, "streamfront_edge_shield_bytes_total", { replica: other.address }),
+      0,
+      "rendezvous hashing sent every read of the object to one replica",
+    );
+
+    serving.signal("SIGKILL");
+    const done = await statusOf(timed.client, ["NetStream.Play.Stop", "NetStream.Play.Failed"]);
+    assert.equal(done, "NetStream.Play.Stop");
+    await dump;
+    assertSamePackets(await probePackets(out), sourcePackets);
+    const lateness = worstLatenessMs(timed.arrivals);
+    t.diagnostic(`worst media lateness against a ${viewerBufferMs} ms buffer: ${Math.round(lateness)} ms`);
+    assert.ok(lateness <= 0, `the viewer ran dry for ${Math.round(lateness)} ms`);
+
+    const text = await harness.metricsText();
+    assert.ok(metric(text, "streamfront_edge_shield_failovers_total") >= 1);
+    assert.ok(metric(text, "streamfront_edge_shield_bytes_total", { replica: other.address }) > 0);
+    assert.ok(
+      metric(text, "streamfront_edge_shield_requests_total", { replica: other.address, result: "ok" }) > 0,
+    );
+    const failed =
+      metric(text, "streamfront_edge_shield_requests_total", { replica: serving.address }) -
+      metric(text, "streamfront_edge_shield_requests_total", { replica: serving.address, result: "ok" });
+    assert.ok(failed >= 1, "the dead replica's failed calls are counted");
+    assert.equal(metric(text, "streamfront_edge_shield_replicas", { state: "penalized" }), 1);
+  });
+
+  test("a hung replica (SIGSTOP) is left after the idle timeout, within the viewer's buffer", async (t) => {
+    const idleTimeoutMs = 1500;
+    const { serving, other, spec } = await startReplicas(t, playKey);
+    const harness = await startEdgeHarness({ s3, bucket, shieldAddress: spec, origin: { idleTimeoutMs } });
+    t.after(() => harness.close());
+    const out = join(work, "hung.flv");
+    const dump = rtmpdump([
+      ...["-r", `rtmp://127.0.0.1:${harness.rtmpPort}/cfx/st/`, "-y", "videos/failover"],
+      ...["-b", String(viewerBufferMs), "-o", out],
+    ]);
+    const timed = await timedPlay(harness, "videos/failover");
+    t.after(() => timed.client.close());
+    await waitForMediaAt(timed, 6000);
+
+    serving.signal("SIGSTOP");
+    const done = await statusOf(timed.client, ["NetStream.Play.Stop", "NetStream.Play.Failed"]);
+    assert.equal(done, "NetStream.Play.Stop");
+    await dump;
+    assertSamePackets(await probePackets(out), sourcePackets);
+    const lateness = worstLatenessMs(timed.arrivals);
+    t.diagnostic(`worst media lateness against a ${viewerBufferMs} ms buffer: ${Math.round(lateness)} ms`);
+    assert.ok(lateness <= 0, `the viewer ran dry for ${Math.round(lateness)} ms`);
+
+    const text = await harness.metricsText();
+    assert.ok(metric(text, "streamfront_edge_shield_failovers_total") >= 1);
+    assert.ok(
+      metric(text, "streamfront_edge_shield_requests_total", {
+        replica: serving.address,
+        result: ShieldResult.Idle,
+      }) >= 1,
+      "the hung replica's read ended by the idle timeout",
+    );
+    assert.ok(metric(text, "streamfront_edge_shield_bytes_total", { replica: other.address }) > 0);
+  });
+
+  test("with both replicas dead a play fails with NetStream.Play.Failed, and the edge keeps serving", async (t) => {
+    const { serving, other, spec } = await startReplicas(t, playKey);
+    const harness = await startEdgeHarness({
+      s3,
+      bucket,
+      shieldAddress: spec,
+      origin: { penaltyMs: 60_000 },
+    });
+    t.after(() => harness.close());
+    serving.signal("SIGKILL");
+    other.signal("SIGKILL");
+    await Promise.all([once(serving.child, "exit"), once(other.child, "exit")]);
+    for (let i = 0; i < 2; i++) {
+      const play = await timedPlay(harness, "videos/failover");
+      t.after(() => play.client.close());
+      assert.equal(
+        await statusOf(play.client, [
+          "NetStream.Play.Start",
+          "NetStream.Play.Failed",
+          "NetStream.Play.StreamNotFound",
+        ]),
+        "NetStream.Play.Failed",
+      );
+      assert.equal(play.client.isClosed, false, "the viewer's connection stays up");
+    }
+    const failed = harness.logLines.find((l) => l.msg === "play failed");
+    assert.equal(failed?.code, EdgeErrorCode.OriginUnavailable);
+    assert.match(String(failed?.err), /stat failover-media\/videos\/failover\.flv failed on every replica/);
+    const text = await harness.metricsText();
+    assert.equal(metric(text, "streamfront_edge_plays_total", { result: "failed" }), 2);
+    assert.equal(metric(text, "streamfront_edge_shield_replicas", { state: "penalized" }), 2);
+    // The first play tried each replica, then each again; the second found both penalized and tried them all the same.
+    assert.equal(metric(text, "streamfront_edge_shield_requests_total", { result: "unavailable" }), 6);
+  });
+
+  test("with both replicas dead mid-play the play ends with NetStream.Play.Failed, and the edge keeps serving", async (t) => {
+    const { serving, other, spec } = await startReplicas(t, playKey);
+    const harness = await startEdgeHarness({ s3, bucket, shieldAddress: spec });
+    t.after(() => harness.close());
+    const timed = await timedPlay(harness, "videos/failover");
+    t.after(() => timed.client.close());
+    await waitForMediaAt(timed, 6000);
+    serving.signal("SIGKILL");
+    other.signal("SIGKILL");
+    // The play cannot finish: the edge says so and keeps the connection.
+    await eventually(
+      () =>
+        timed.client.messages.some(
+          (m) =>
+            isCommand(m) && statusCode(decodeCommand(m.payload, m.messageTypeId)) === "NetStream.Play.Failed",
+        ),
+      20_000,
+      "the play to end",
+    );
+    await eventually(
+      () =>
+        harness.logLines.some(
+          (l) => l.code === EdgeErrorCode.OriginUnavailable && /failed on every replica/.test(String(l.err)),
+        ),
+      5_000,
+      "the edge's log line naming the origin failure",
+    );
+    const again = await RtmpTestClient.handshake(harness.rtmpPort);
+    t.after(() => again.close());
+    const connected = await again.connectApp(`rtmp://127.0.0.1:${harness.rtmpPort}/cfx/st`);
+    assert.equal(statusCode(connected), "NetConnection.Connect.Success");
+  });
+});
+
+describe("ShieldOrigin reads across replica failures", () => {
+  /** Small pieces so a 32 MiB read is a long stream of them. */
+  const pieceEnv = { STREAMFRONT_SHIELD_MAX_PIECE_BYTES: String(16 * 1024) };
+
+  function startOrigin(
+    t: TestContext,
+    spec: string,
+    extra: { idleTimeoutMs?: number; cache?: SliceCache } = {},
+  ) {
+    const origin = new ShieldOrigin({
+      address: spec,
+      logger: silentLogger("edge"),
+      deadlineMs: 20_000,
+      ...extra,
+    });
+    t.after(() => origin.close());
+    return origin;
+  }
+
+  /** Calls `act` once the replica has delivered more than `bytes` to the origin. */
+  async function when(
+    origin: ShieldOrigin,
+    replica: string,
+    bytes: number,
+    act: () => void,
+  ): Promise<number> {
+    for (;;) {
+      const got = new Map(origin.pool.stats.replicas()).get(replica)?.bytes ?? 0;
+      if (got > bytes) {
+        act();
+        return got;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  function bytesFrom(origin: ShieldOrigin, replica: string): number {
+    return new Map(origin.pool.stats.replicas()).get(replica)?.bytes ?? 0;
+  }
+
+  test("a read cut by SIGKILL mid-stream resumes on the next replica from the first byte not received", async (t) => {
+    const { serving, other, spec } = await startReplicas(t, bigKey, pieceEnv);
+    const origin = startOrigin(t, spec);
+    const source = await origin.open(bucket, bigKey);
+    assert.ok(source);
+    const reading = source.read(0, source.size);
+    const atKill = await when(origin, serving.address, 2 * 1024 * 1024, () => serving.signal("SIGKILL"));
+    const data = await reading;
+    assert.ok(data.equals(big), "the bytes are the object's");
+    const fromServing = bytesFrom(origin, serving.address);
+    const fromOther = bytesFrom(origin, other.address);
+    assert.ok(fromServing >= atKill && fromServing < big.length, `cut after ${fromServing} bytes`);
+    assert.equal(fromServing + fromOther, big.length, "the other replica sent only what was missing");
+    assert.equal(origin.pool.stats.failovers, 1);
+  });
+
+  test("a read that stalls (SIGSTOP) resumes on the next replica after the idle timeout", async (t) => {
+    const idleTimeoutMs = 800;
+    const { serving, other, spec } = await startReplicas(t, bigKey, pieceEnv);
+    const origin = startOrigin(t, spec, { idleTimeoutMs });
+    const source = await origin.open(bucket, bigKey);
+    assert.ok(source);
+    const started = performance.now();
+    const reading = source.read(0, source.size);
+    await when(origin, serving.address, 2 * 1024 * 1024, () => serving.signal("SIGSTOP"));
+    const data = await reading;
+    const took = performance.now() - started;
+    assert.ok(data.equals(big), "the bytes are the object's");
+    assert.equal(bytesFrom(origin, serving.address) + bytesFrom(origin, other.address), big.length);
+    assert.ok(took >= idleTimeoutMs && took < idleTimeoutMs + 5_000, `took ${Math.round(took)} ms`);
+    const served = new Map(origin.pool.stats.replicas()).get(serving.address);
+    assert.equal(served?.requests.idle, 1);
+    // The hung replica now ranks last: the next open goes straight to the other one.
+    assert.deepEqual(origin.pool.rank(routeKey(bucket, bigKey)), [other.address, serving.address]);
+    const again = await origin.open(bucket, bigKey);
+    assert.ok(again);
+    assert.ok((await again.read(0, 1000)).equals(big.subarray(0, 1000)));
+    assert.equal(origin.pool.stats.failovers, 1, "no second failover");
+  });
+
+  test("stat fails over too; answers (not found, an ETag change) are not failed over", async (t) => {
+    const { serving, other, spec } = await startReplicas(t, playKey);
+    const origin = startOrigin(t, spec);
+    serving.signal("SIGKILL");
+    await once(serving.child, "exit");
+    const source = await origin.open(bucket, playKey);
+    assert.ok(source, "opened through the other replica");
+    assert.equal(origin.pool.stats.failovers, 1);
+    assert.equal(new Map(origin.pool.stats.replicas()).get(other.address)?.requests.ok, 1);
+
+    assert.equal(await origin.open(bucket, "videos/missing.flv"), null);
+    await s3.s3.putObject(bucket, "changing.flv", Buffer.from("FLV version one"));
+    const changing = await origin.open(bucket, "changing.flv");
+    assert.ok(changing);
+    await s3.s3.putObject(bucket, "changing.flv", Buffer.from("FLV version two!"));
+    await assert.rejects(
+      changing.read(0, 3),
+      (error: unknown) =>
+        error instanceof EdgeError &&
+        error.code === EdgeErrorCode.OriginUnavailable &&
+        /FAILED_PRECONDITION/.test(error.message),
+    );
+    assert.equal(origin.pool.stats.failovers, 1, "answers were not failed over");
+  });
+
+  test("the slice cache fetches whole slices through the failover", async (t) => {
+    const { serving, other, spec } = await startReplicas(t, bigKey, pieceEnv);
+    const sliceBytes = 1024 * 1024;
+    const cache = new SliceCache({ sliceBytes, maxBytes: 4 * sliceBytes });
+    const origin = startOrigin(t, spec, { cache });
+    const source = await origin.open(bucket, bigKey);
+    assert.ok(source);
+    const half = big.length / 2;
+    for (let at = 0; at < half; at += 256 * 1024) {
+      assert.ok((await source.read(at, 256 * 1024)).equals(big.subarray(at, at + 256 * 1024)));
+    }
+    serving.signal("SIGKILL");
+    for (let at = half; at < big.length; at += 256 * 1024) {
+      assert.ok((await source.read(at, 256 * 1024)).equals(big.subarray(at, at + 256 * 1024)), `at ${at}`);
+    }
+    assert.equal(cache.stats.misses, big.length / sliceBytes);
+    assert.equal(cache.stats.fetchedBytes, big.length);
+    assert.equal(bytesFrom(origin, serving.address), half);
+    assert.equal(bytesFrom(origin, other.address), half);
+    assert.equal(origin.pool.stats.failovers, 1);
+  });
+});
