@@ -70,6 +70,7 @@ export class NetStream {
         const started = this.#started.get(item) ?? performance.now();
         ctx.metrics.timeToFirstFrame.observe({ container }, (performance.now() - started) / 1000);
       },
+      onItemFailed: (item, error) => this.#failed(item.name, error),
       onItemComplete: (item) => {
         ctx.metrics.plays.inc({
           container: this.#containers.get(item) ?? "flv",

@@ -35,6 +35,12 @@ export interface StreamPlayerOptions {
   readonly onFirstFrame: (item: PlayItem) => void;
   /** Called when an item played to its end (not when stopped). */
   readonly onItemComplete: (item: PlayItem) => void;
+  /**
+   * Called when reading an item failed mid-play (the origin went away, the
+   * object changed, the file is broken past its start); the player has
+   * stopped and emptied its playlist. The session lives on.
+   */
+  readonly onItemFailed: (item: PlayItem, error: unknown) => void;
 }
 
 /** Media messages written per batch at most; one batch is one cork/uncork. */
@@ -250,11 +256,20 @@ export class StreamPlayer {
     // Wakes a loop that sleeps in a pacing wait or waits for an appended item.
     this.#poke();
     if (this.#running) return;
-    this.#running = this.#run().finally(() => {
-      this.#running = null;
-      // A play appended while the loop was finishing starts a new loop.
-      if (!this.#closed && this.#queue.length > 0) this.#ensureRunning();
-    });
+    this.#running = this.#run()
+      .catch((error: unknown) => this.#failed(error))
+      .finally(() => {
+        this.#running = null;
+        // A play appended while the loop was finishing starts a new loop.
+        if (!this.#closed && this.#queue.length > 0) this.#ensureRunning();
+      });
+  }
+
+  /** A read failed: the item cannot go on, and what is queued after it would play out of order. */
+  #failed(error: unknown): void {
+    const item = this.#current;
+    this.stop();
+    if (item && !this.#closed) this.#o.onItemFailed(item, error);
   }
 
   #poke(): void {
