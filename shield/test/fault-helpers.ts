@@ -1,0 +1,179 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import { credentials } from "@grpc/grpc-js";
+import { Registry } from "prom-client";
+import { embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
+import { loadConfig } from "../../lib/config/settings.js";
+import { createS3Client } from "../../lib/s3-client.js";
+import { FaultProxy } from "../../lib/testing/fault-proxy.js";
+import { ShieldServiceClient } from "../../proto/gen/streamfront/shield/v1/shield.js";
+import { shieldSettings } from "../src/config.js";
+import type { OriginRange } from "../src/origin.js";
+import {
+  type OriginObserver,
+  type OriginOperation,
+  type OriginResult,
+  S3Origin,
+  type S3OriginOptions,
+} from "../src/s3-origin.js";
+import { ShieldServer } from "../src/shield-server.js";
+import { silentLogger, startTestS3, type TestS3, type TestShield } from "./helpers.js";
+
+/** A real s3rver, the fault proxy in front of it, and a client that goes through the proxy. */
+export interface FaultyS3 {
+  readonly s3: TestS3;
+  readonly proxy: FaultProxy;
+  /** Signed with the s3rver keys, through the proxy, SDK retries off (createS3Client's default). */
+  readonly client: S3Client;
+  close(): Promise<void>;
+}
+
+export async function startFaultyS3(...buckets: string[]): Promise<FaultyS3> {
+  const s3 = await startTestS3(...buckets);
+  const proxy = new FaultProxy({ upstream: s3.s3.endpoint });
+  await proxy.start();
+  const client = createS3Client({
+    endpoint: proxy.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    ...embeddedS3Credentials,
+  });
+  return {
+    s3,
+    proxy,
+    client,
+    async close() {
+      client.destroy();
+      await proxy.close();
+      await s3.close();
+    },
+  };
+}
+
+export interface ObservedRequest {
+  readonly operation: OriginOperation;
+  readonly result: OriginResult;
+  readonly seconds: number;
+}
+
+/** An OriginObserver that keeps everything, for assertions. */
+export class RecordingObserver implements OriginObserver {
+  readonly requests: ObservedRequest[] = [];
+  bytesRead = 0;
+
+  request(operation: OriginOperation, result: OriginResult, seconds: number): void {
+    this.requests.push({ operation, result, seconds });
+  }
+
+  bytes(count: number): void {
+    this.bytesRead += count;
+  }
+
+  /** How many requests of the operation ended with the result. */
+  count(operation: OriginOperation, result: OriginResult): number {
+    return this.requests.filter((r) => r.operation === operation && r.result === result).length;
+  }
+
+  /** "result×n" per result of the operation, sorted: compact for deepEqual. */
+  summary(operation: OriginOperation): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.requests) if (r.operation === operation) out[r.result] = (out[r.result] ?? 0) + 1;
+    return out;
+  }
+}
+
+/**
+ * An S3Origin with test-sized timings: backoff in single milliseconds so
+ * retries do not slow the suite, unless a test passes its own.
+ */
+export function testOrigin(
+  client: S3Client,
+  observer: OriginObserver,
+  options: Partial<Omit<S3OriginOptions, "client" | "logger" | "observer">> = {},
+): S3Origin {
+  return new S3Origin({
+    client,
+    logger: silentLogger("s3-origin"),
+    observer,
+    backoff: { baseMs: 2, capMs: 10 },
+    timeoutMs: 2_000,
+    ...options,
+  });
+}
+
+/** Iterates a whole range into one buffer. */
+export async function collect(range: OriginRange): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of range) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Iterates a range until it ends or fails; returns the bytes that arrived
+ * and the error, if any (to prove what came before a failure).
+ */
+export async function collectUntilError(range: OriginRange): Promise<{ data: Buffer; error: unknown }> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of range) chunks.push(Buffer.from(chunk));
+    return { data: Buffer.concat(chunks), error: undefined };
+  } catch (error) {
+    return { data: Buffer.concat(chunks), error };
+  }
+}
+
+/**
+ * A ShieldServer reading S3 through the fault proxy, plus a gRPC client:
+ * the shield as deployed (its own metrics as the observer, default retry
+ * settings), only with a misbehaving S3. `env` adds or overrides settings.
+ */
+export async function startShieldBehindProxy(
+  proxy: FaultProxy,
+  allowedBuckets: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<TestShield> {
+  const config = loadConfig(shieldSettings, {
+    env: {
+      STREAMFRONT_SHIELD_HOST: "127.0.0.1",
+      STREAMFRONT_SHIELD_GRPC_PORT: "0",
+      STREAMFRONT_SHIELD_S3_ENDPOINT: proxy.endpoint,
+      STREAMFRONT_SHIELD_S3_FORCE_PATH_STYLE: "true",
+      STREAMFRONT_SHIELD_ALLOWED_BUCKETS: allowedBuckets.join(","),
+      ...env,
+    },
+  });
+  const registry = new Registry();
+  const s3Client = createS3Client({
+    endpoint: proxy.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    ...embeddedS3Credentials,
+  });
+  const server = new ShieldServer({ config, logger: silentLogger("shield"), registry, s3Client });
+  const address = await server.start();
+  const client = new ShieldServiceClient(address, credentials.createInsecure());
+  return {
+    server,
+    address,
+    registry,
+    client,
+    async close() {
+      client.close();
+      await server.close(500);
+      s3Client.destroy();
+    },
+  };
+}
+
+/** The value of one labelled sample in Prometheus text, 0 when absent. */
+export function sampleValue(text: string, name: string, labels: Readonly<Record<string, string>>): number {
+  const wanted = Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .sort();
+  for (const line of text.split("\n")) {
+    const match = /^([a-zA-Z_:][\w:]*)\{([^}]*)\} (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = (match[2] ?? "").split(",").sort();
+    if (have.length === wanted.length && have.every((pair, i) => pair === wanted[i])) return Number(match[3]);
+  }
+  return 0;
+}
