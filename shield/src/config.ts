@@ -1,5 +1,6 @@
 import { boolean, hostPort, integer, list, port, text, url } from "../../lib/config/schemas.js";
 import {
+  ConfigError,
   type ConfigOf,
   type ConfigSources,
   loadConfig,
@@ -80,12 +81,106 @@ export const shieldSettings = {
     schema: text({ max: 256 }),
     default: "",
   }),
+  s3MaxAttempts: setting({
+    env: "STREAMFRONT_SHIELD_S3_MAX_ATTEMPTS",
+    flag: "s3-max-attempts",
+    doc: "Tries of one S3 request (the first one included) before the shield gives up on it.",
+    schema: integer(1, 20),
+    default: 4,
+  }),
+  s3TimeoutMs: setting({
+    env: "STREAMFRONT_SHIELD_S3_TIMEOUT_MS",
+    flag: "s3-timeout-ms",
+    doc: "Time S3 has to answer one request attempt.",
+    schema: integer(100, 600_000),
+    default: 10_000,
+  }),
+  s3MaxConcurrencyPerBucket: setting({
+    env: "STREAMFRONT_SHIELD_S3_MAX_CONCURRENCY_PER_BUCKET",
+    flag: "s3-max-concurrency-per-bucket",
+    doc: "Most S3 requests the shield has open to one bucket at a time; more wait their turn.",
+    schema: integer(1, 10_000),
+    default: 64,
+  }),
   maxPieceBytes: setting({
     env: "STREAMFRONT_SHIELD_MAX_PIECE_BYTES",
     flag: "max-piece-bytes",
     doc: "Largest data piece in one ReadRange response message (16 KiB to 4 MiB).",
     schema: integer(16 * 1024, 4 * 1024 * 1024),
     default: 256 * 1024,
+  }),
+  cacheSliceBytes: setting({
+    env: "STREAMFRONT_SHIELD_CACHE_SLICE_BYTES",
+    flag: "cache-slice-bytes",
+    doc:
+      "Size of one cached slice (64 KiB to 16 MiB): the unit of caching, request collapsing and S3 range GETs. " +
+      "Slices are aligned, keyed by bucket, key, ETag and index.",
+    schema: integer(64 * 1024, 16 * 1024 * 1024),
+    default: 1024 * 1024,
+  }),
+  cacheMemoryBytes: setting({
+    env: "STREAMFRONT_SHIELD_CACHE_MEMORY_BYTES",
+    flag: "cache-memory-bytes",
+    doc:
+      "Memory for cached slices (S3-FIFO eviction); at least 4 slices. 0 with no cache-disk-dir turns the cache " +
+      "off: every read goes to S3, uncollapsed.",
+    schema: integer(0, 2 ** 42),
+    default: 512 * 1024 * 1024,
+  }),
+  cacheDiskDir: setting<string>({
+    env: "STREAMFRONT_SHIELD_CACHE_DISK_DIR",
+    flag: "cache-disk-dir",
+    doc:
+      "Directory of the disk cache tier (one file per slice, checksummed, kept across restarts); empty: no disk " +
+      "tier. One shield per directory.",
+    schema: text({ max: 4096 }),
+    default: "",
+  }),
+  cacheDiskBytes: setting({
+    env: "STREAMFRONT_SHIELD_CACHE_DISK_BYTES",
+    flag: "cache-disk-bytes",
+    doc: "Bound on the disk tier's files (least recently used out first); used when cache-disk-dir is set.",
+    schema: integer(0, 2 ** 50),
+    default: 10 * 1024 * 1024 * 1024,
+  }),
+  readAheadSlices: setting({
+    env: "STREAMFRONT_SHIELD_READ_AHEAD_SLICES",
+    flag: "read-ahead-slices",
+    doc: "Slices fetched ahead of a reader that reads an object sequentially; 0 turns read-ahead off.",
+    schema: integer(0, 64),
+    default: 2,
+  }),
+  defaultTtlSeconds: setting({
+    env: "STREAMFRONT_SHIELD_DEFAULT_TTL_SECONDS",
+    flag: "default-ttl-seconds",
+    doc:
+      "How long an object's metadata (its ETag, so the version new plays get) is trusted when S3 sends no " +
+      "Cache-Control max-age or s-maxage (CloudFront's Default TTL). Then a conditional HEAD revalidates it.",
+    schema: integer(0, 3_153_600_000),
+    default: 86_400,
+  }),
+  minTtlSeconds: setting({
+    env: "STREAMFRONT_SHIELD_MIN_TTL_SECONDS",
+    flag: "min-ttl-seconds",
+    doc:
+      "Shortest TTL, whatever Cache-Control says (CloudFront's Minimum TTL); also the TTL of no-cache, no-store " +
+      "and private objects. With 0 those are not cached.",
+    schema: integer(0, 3_153_600_000),
+    default: 3_600,
+  }),
+  maxTtlSeconds: setting({
+    env: "STREAMFRONT_SHIELD_MAX_TTL_SECONDS",
+    flag: "max-ttl-seconds",
+    doc: "Longest TTL, whatever Cache-Control max-age or s-maxage says (CloudFront's Maximum TTL).",
+    schema: integer(0, 3_153_600_000),
+    default: 31_536_000,
+  }),
+  negativeTtlSeconds: setting({
+    env: "STREAMFRONT_SHIELD_NEGATIVE_TTL_SECONDS",
+    flag: "negative-ttl-seconds",
+    doc: "How long a missing object (S3 404) is remembered before S3 is asked again; 0: not at all.",
+    schema: integer(0, 86_400),
+    default: 10,
   }),
   controller: setting<string>({
     env: "STREAMFRONT_SHIELD_CONTROLLER",
@@ -113,11 +208,58 @@ export const shieldSettings = {
     schema: text({ max: 253, pattern: /^[A-Za-z0-9._-]*$/, hint: "letters, digits, '.', '_' and '-' only" }),
     default: "",
   }),
+  controllerHeartbeatMs: setting({
+    env: "STREAMFRONT_SHIELD_CONTROLLER_HEARTBEAT_MS",
+    flag: "controller-heartbeat-ms",
+    doc: "How often the shield re-acknowledges its applied config version to the controller (its heartbeat).",
+    schema: integer(100, 600_000),
+    default: 5_000,
+  }),
+  configStateFile: setting({
+    env: "STREAMFRONT_SHIELD_CONFIG_STATE_FILE",
+    flag: "config-state-file",
+    doc:
+      "File the last applied distribution config (hence the bucket allowlist) is kept in and read at start, " +
+      "so a shield restarted while the controller is unreachable serves the buckets it served before. Empty: memory only.",
+    schema: text({ max: 4096 }),
+    default: "",
+  }),
   logLevel: logLevelSetting("STREAMFRONT_SHIELD"),
 } as const;
 
 export type ShieldConfig = ConfigOf<typeof shieldSettings>;
 
 export function loadShieldConfig(sources: ConfigSources): ShieldConfig {
-  return loadConfig(shieldSettings, sources);
+  const config = loadConfig(shieldSettings, sources);
+  checkShieldConfig(config);
+  return config;
+}
+
+/**
+ * Checks what no single setting can: the TTLs' order and that the cache
+ * tiers hold enough slices to work. Throws a ConfigError naming the
+ * settings.
+ */
+export function checkShieldConfig(config: ShieldConfig): void {
+  const s = shieldSettings;
+  if (
+    !(config.minTtlSeconds <= config.defaultTtlSeconds && config.defaultTtlSeconds <= config.maxTtlSeconds)
+  ) {
+    throw new ConfigError(
+      `invalid settings: TTLs must satisfy ${s.minTtlSeconds.env} (${config.minTtlSeconds}) ≤ ` +
+        `${s.defaultTtlSeconds.env} (${config.defaultTtlSeconds}) ≤ ${s.maxTtlSeconds.env} (${config.maxTtlSeconds})`,
+    );
+  }
+  if (config.cacheMemoryBytes !== 0 && config.cacheMemoryBytes < 4 * config.cacheSliceBytes) {
+    throw new ConfigError(
+      `invalid settings: ${s.cacheMemoryBytes.env} (${config.cacheMemoryBytes}) must be 0 or at least 4 slices ` +
+        `of ${s.cacheSliceBytes.env} (${4 * config.cacheSliceBytes})`,
+    );
+  }
+  if (config.cacheDiskDir !== "" && config.cacheDiskBytes < 4 * config.cacheSliceBytes) {
+    throw new ConfigError(
+      `invalid settings: ${s.cacheDiskBytes.env} (${config.cacheDiskBytes}) must be at least 4 slices ` +
+        `of ${s.cacheSliceBytes.env} (${4 * config.cacheSliceBytes}) when ${s.cacheDiskDir.env} is set`,
+    );
+  }
 }

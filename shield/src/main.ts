@@ -41,6 +41,14 @@ await runComponent("shield", async () => {
         s3Endpoint: config.s3Endpoint || "aws",
         controller: config.controller || null,
         allowedBuckets: config.allowedBuckets,
+        cache: shield.cache
+          ? {
+              sliceBytes: config.cacheSliceBytes,
+              memoryBytes: config.cacheMemoryBytes,
+              diskDir: config.cacheDiskDir || null,
+              diskBytes: config.cacheDiskDir ? config.cacheDiskBytes : 0,
+            }
+          : null,
       },
       "listening",
     );

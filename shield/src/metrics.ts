@@ -1,4 +1,5 @@
 import { Counter, exponentialBuckets, Gauge, Histogram, type Registry } from "prom-client";
+import { type CacheReadout, type CacheStats, newCacheStats } from "./cache/cache-stats.js";
 import { type OriginObserver, OriginOperation, OriginResult } from "./s3-origin.js";
 
 /** gRPC outcomes of the shield's calls, a fixed set for the `code` label. */
@@ -30,6 +31,10 @@ export class ShieldMetrics implements OriginObserver {
   activeRangeReads = 0;
   /** Response bytes handed to gRPC and not yet taken by HTTP/2, over all calls. */
   queuedBytes = 0;
+  /** The slice cache's counters; it adds to them, the scrape reads them. */
+  readonly cache: CacheStats = newCacheStats();
+  /** Live sizes of the cache, once the shield has one (all zero without). */
+  #cacheReadout: CacheReadout | undefined;
   readonly #originRequests: Counter<"operation" | "result">;
   readonly #originLatency: Histogram<"operation">;
   readonly #rangeReads: Counter<"code">;
@@ -89,12 +94,117 @@ export class ShieldMetrics implements OriginObserver {
         this.set(self.activeRangeReads);
       },
     });
+    this.#registerCacheMetrics(registry);
     new Gauge({
       name: "streamfront_shield_queued_bytes",
       help: "Response bytes waiting for HTTP/2 flow control, over all calls (bounded per call).",
       registers: [registry],
       collect() {
         this.set(self.queuedBytes);
+      },
+    });
+  }
+
+  /** Publishes the cache's sizes and evictions (its counters are `cache`, which it was given). */
+  attachCache(readout: CacheReadout): void {
+    this.#cacheReadout = readout;
+  }
+
+  #registerCacheMetrics(registry: Registry): void {
+    const self = this;
+    const stats = this.cache;
+    new Counter({
+      name: "streamfront_shield_cache_hits_total",
+      help: "Slices readers found in a cache tier (memory, disk).",
+      labelNames: ["tier"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ tier: "memory" }, stats.memoryHits);
+        this.inc({ tier: "disk" }, stats.diskHits);
+      },
+    });
+    publishTotal(
+      registry,
+      "streamfront_shield_cache_misses_total",
+      "Slices a reader had to fetch from S3 itself (it started the GET).",
+      () => stats.misses,
+    );
+    publishTotal(
+      registry,
+      "streamfront_shield_cache_collapsed_total",
+      "Slices a reader took from a fetch already in flight instead of starting its own S3 GET.",
+      () => stats.collapsed,
+    );
+    publishTotal(
+      registry,
+      "streamfront_shield_cache_readahead_total",
+      "Slices read-ahead started fetching before a sequential reader asked for them.",
+      () => stats.readAhead,
+    );
+    publishTotal(
+      registry,
+      "streamfront_shield_cache_abandoned_total",
+      "Slice fetches aborted (with their S3 request) because every reader left early.",
+      () => stats.abandoned,
+    );
+    new Counter({
+      name: "streamfront_shield_cache_evictions_total",
+      help: "Slices dropped from a cache tier to stay within its bound.",
+      labelNames: ["tier"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ tier: "memory" }, self.#cacheReadout?.memoryEvictions ?? 0);
+        this.inc({ tier: "disk" }, self.#cacheReadout?.diskEvictions ?? 0);
+      },
+    });
+    new Gauge({
+      name: "streamfront_shield_cache_bytes",
+      help: "Bytes of slices held by each cache tier (each bounded by its setting).",
+      labelNames: ["tier"] as const,
+      registers: [registry],
+      collect() {
+        this.set({ tier: "memory" }, self.#cacheReadout?.memoryBytes ?? 0);
+        this.set({ tier: "disk" }, self.#cacheReadout?.diskBytes ?? 0);
+      },
+    });
+    new Gauge({
+      name: "streamfront_shield_cache_fetching_bytes",
+      help: "Bytes reserved by slice fetches in flight (from S3 or disk), not yet in a tier.",
+      registers: [registry],
+      collect() {
+        this.set(self.#cacheReadout?.fetchingBytes ?? 0);
+      },
+    });
+    new Counter({
+      name: "streamfront_shield_cache_disk_operations_total",
+      help: "Disk tier outcomes: slice files written, writes dropped (queue full), write errors, corrupt files deleted.",
+      labelNames: ["result"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ result: "written" }, stats.diskWrites);
+        this.inc({ result: "dropped" }, stats.diskWritesDropped);
+        this.inc({ result: "error" }, stats.diskWriteErrors);
+        this.inc({ result: "corrupt" }, stats.diskCorrupt);
+      },
+    });
+    new Counter({
+      name: "streamfront_shield_stat_cache_total",
+      help:
+        "Object metadata lookups by result: hit (fresh), miss (asked S3), revalidated (304), changed (new ETag), " +
+        "negative_hit (cached 404), stale (served stale because S3 failed).",
+      labelNames: ["result"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ result: "hit" }, stats.statHits);
+        this.inc({ result: "miss" }, stats.statMisses);
+        this.inc({ result: "revalidated" }, stats.statRevalidated);
+        this.inc({ result: "changed" }, stats.statChanged);
+        this.inc({ result: "negative_hit" }, stats.statNegativeHits);
+        this.inc({ result: "stale" }, stats.statStale);
       },
     });
   }

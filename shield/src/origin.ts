@@ -1,7 +1,7 @@
 /**
- * What the shield's gRPC service reads objects from. S3Origin is the first
- * implementation; a slice cache and request collapsing (a later version)
- * wrap an Origin and are one themselves, so the service does not change.
+ * What the shield's gRPC service reads objects from. S3Origin reads S3;
+ * CachingOrigin (cache/caching-origin.ts: slice cache, request collapsing)
+ * wraps an Origin and is one itself, so the service does not change.
  */
 
 export interface ObjectInfo {
@@ -12,6 +12,26 @@ export interface ObjectInfo {
   readonly lastModifiedMs: number;
   readonly contentType: string;
   readonly cacheControl: string;
+  /**
+   * Set only by a conditional stat (StatOptions.ifNoneMatch) whose ETag
+   * still matched: the origin answered "not modified" (S3: HEAD with
+   * If-None-Match → 304). `etag` is then that ETag and the other fields are
+   * unknown (0 or ""); the caller keeps what it holds.
+   */
+  readonly notModified?: true;
+}
+
+export interface StatOptions {
+  /**
+   * Revalidation: the ETag the caller holds. When the object still has it
+   * the origin resolves with notModified instead of the full info.
+   */
+  readonly ifNoneMatch?: string;
+}
+
+/** The answer to a conditional stat whose ETag still matches. */
+export function notModifiedInfo(etag: string): ObjectInfo {
+  return { size: 0, etag, lastModifiedMs: 0, contentType: "", cacheControl: "", notModified: true };
 }
 
 /**
@@ -28,8 +48,11 @@ export interface OriginRange extends AsyncIterable<Buffer> {
 }
 
 export interface Origin {
-  /** Throws ShieldError ObjectNotFound / OriginUnavailable / Aborted. */
-  stat(bucket: string, key: string, signal?: AbortSignal): Promise<ObjectInfo>;
+  /**
+   * Throws ShieldError ObjectNotFound / OriginUnavailable / Aborted. Without
+   * options (or without ifNoneMatch) it never resolves with notModified.
+   */
+  stat(bucket: string, key: string, signal?: AbortSignal, options?: StatOptions): Promise<ObjectInfo>;
   /**
    * Starts reading; resolves once the origin answered, before any byte is
    * consumed, so refusals (ObjectNotFound, RangeNotSatisfiable,

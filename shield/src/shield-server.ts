@@ -7,6 +7,7 @@ import type { Logger } from "../../lib/log.js";
 import { bindGrpc } from "../../lib/net/listen.js";
 import { ShieldServiceService } from "../../proto/gen/streamfront/shield/v1/shield.js";
 import { BucketAllowlist } from "./bucket-allowlist.js";
+import { CachingOrigin } from "./cache/caching-origin.js";
 import type { ShieldConfig } from "./config.js";
 import { ShieldMetrics } from "./metrics.js";
 import { S3Origin } from "./s3-origin.js";
@@ -19,17 +20,22 @@ export interface ShieldServerDeps {
   readonly s3Client: S3Client;
   /** See ShieldServiceOptions.maxInFlightPieces. @default 4 */
   readonly maxInFlightPieces?: number;
+  /** Milliseconds clock of the cache's freshness; tests pass their own. */
+  readonly now?: () => number;
 }
 
 /**
  * One shield: the ShieldService on a gRPC server, reading S3 through
- * S3Origin, refusing buckets outside its allowlist, and (when a controller
+ * S3Origin behind the slice cache (CachingOrigin, unless both cache tiers
+ * are off), refusing buckets outside its allowlist, and (when a controller
  * is configured) keeping that allowlist in step with the distributions.
  */
 export class ShieldServer {
   readonly metrics: ShieldMetrics;
   readonly service: ShieldService;
   readonly buckets: BucketAllowlist;
+  /** The slice cache; undefined when cache-memory-bytes is 0 and there is no cache-disk-dir. */
+  readonly cache: CachingOrigin | undefined;
   readonly #config: ShieldConfig;
   readonly #logger: Logger;
   readonly #server: Server;
@@ -41,11 +47,43 @@ export class ShieldServer {
     this.#logger = deps.logger;
     this.metrics = new ShieldMetrics(deps.registry);
     this.buckets = new BucketAllowlist(deps.config.allowedBuckets);
-    const origin = new S3Origin({
+    const s3 = new S3Origin({
       client: deps.s3Client,
       logger: deps.logger.child({ module: "s3-origin" }),
       observer: this.metrics,
+      maxAttempts: deps.config.s3MaxAttempts,
+      timeoutMs: deps.config.s3TimeoutMs,
+      maxConcurrencyPerBucket: deps.config.s3MaxConcurrencyPerBucket,
     });
+    const config = deps.config;
+    this.cache =
+      config.cacheMemoryBytes > 0 || config.cacheDiskDir !== ""
+        ? new CachingOrigin({
+            origin: s3,
+            logger: deps.logger.child({ module: "slice-cache" }),
+            sliceBytes: config.cacheSliceBytes,
+            memoryBytes: config.cacheMemoryBytes,
+            ...(config.cacheDiskDir === ""
+              ? {}
+              : { disk: { directory: config.cacheDiskDir, maxBytes: config.cacheDiskBytes } }),
+            readAheadSlices: config.readAheadSlices,
+            freshness: {
+              defaultTtlMs: config.defaultTtlSeconds * 1000,
+              minTtlMs: config.minTtlSeconds * 1000,
+              maxTtlMs: config.maxTtlSeconds * 1000,
+            },
+            negativeTtlMs: config.negativeTtlSeconds * 1000,
+            // A backstop only: the S3 layer times out and retries each attempt
+            // itself, so a slice fetch is failed for silence only well past its
+            // worst case (every attempt timing out after the longest backoff),
+            // with room for a wait in the per-bucket queue.
+            fetchIdleTimeoutMs: config.s3MaxAttempts * (config.s3TimeoutMs + 2_000) + 30_000,
+            stats: this.metrics.cache,
+            ...(deps.now === undefined ? {} : { now: deps.now }),
+          })
+        : undefined;
+    if (this.cache) this.metrics.attachCache(this.cache);
+    const origin = this.cache ?? s3;
     this.service = new ShieldService({
       origin,
       buckets: this.buckets,
@@ -69,6 +107,8 @@ export class ShieldServer {
         nodeId: deps.config.nodeId || hostname(),
         role: "shield",
         logger: deps.logger.child({ module: "config-watcher" }),
+        heartbeatMs: deps.config.controllerHeartbeatMs,
+        stateFile: deps.config.configStateFile,
       });
       watcher.onChange((table) => {
         this.buckets.setDistributionBuckets([...table.distributions.values()].map((d) => d.originBucket));
@@ -83,6 +123,8 @@ export class ShieldServer {
 
   /** Binds the gRPC port and starts watching the controller; resolves with host:port. */
   async start(): Promise<string> {
+    // The disk tier's index is rebuilt before the first call can miss it.
+    await this.cache?.open();
     this.#address = await bindGrpc(this.#server, this.#config.host, this.#config.grpcPort);
     this.#watcher?.start();
     return this.#address;
@@ -119,5 +161,6 @@ export class ShieldServer {
         resolve();
       });
     });
+    await this.cache?.close();
   }
 }

@@ -14,6 +14,8 @@ import {
   type StatObjectResponse,
 } from "../../proto/gen/streamfront/shield/v1/shield.js";
 import { shieldSettings } from "../src/config.js";
+import { ShieldError, ShieldErrorCode } from "../src/errors.js";
+import type { ObjectInfo, Origin, OriginRange, StatOptions } from "../src/origin.js";
 import { ShieldServer } from "../src/shield-server.js";
 
 export function silentLogger(component = "test"): Logger {
@@ -51,6 +53,8 @@ export interface TestShield {
 export interface TestShieldOptions {
   readonly env?: Readonly<Record<string, string>>;
   readonly maxInFlightPieces?: number;
+  /** The cache's freshness clock (ShieldServerDeps.now). */
+  readonly now?: () => number;
 }
 
 /** A ShieldServer on 127.0.0.1:0 in front of the given S3, plus a client to it. */
@@ -61,6 +65,9 @@ export async function startTestShield(s3: EmbeddedS3, options: TestShieldOptions
       STREAMFRONT_SHIELD_GRPC_PORT: "0",
       STREAMFRONT_SHIELD_S3_ENDPOINT: s3.endpoint,
       STREAMFRONT_SHIELD_S3_FORCE_PATH_STYLE: "true",
+      // The slice cache is off unless a test turns it on: the service tests
+      // count S3 requests and replace objects as if every read reached S3.
+      STREAMFRONT_SHIELD_CACHE_MEMORY_BYTES: "0",
       ...options.env,
     },
   };
@@ -78,6 +85,7 @@ export async function startTestShield(s3: EmbeddedS3, options: TestShieldOptions
     registry,
     s3Client,
     ...(options.maxInFlightPieces === undefined ? {} : { maxInFlightPieces: options.maxInFlightPieces }),
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
   const address = await server.start();
   const client = new ShieldServiceClient(address, credentials.createInsecure(), {
@@ -132,6 +140,121 @@ export function hasCode(code: number, detail?: RegExp): (error: unknown) => bool
       throw new Error(`details ${JSON.stringify(e.details)} do not match ${detail}`);
     return true;
   };
+}
+
+/**
+ * The one fake the cache tests use, and only a wrapper: every byte and
+ * every answer comes from the real Origin inside (S3Origin over s3rver).
+ * Its bodies are cut into chunks of `chunkBytes` that pass a gate the test
+ * opens and closes, so the test decides when bytes arrive — a real S3 on
+ * loopback delivers a slice too fast to join it mid-fetch or abort it
+ * half-way on purpose.
+ */
+export class GatedOrigin implements Origin {
+  readonly #inner: Origin;
+  readonly #chunkBytes: number;
+  /** Chunks that may still pass; Infinity when the gate is open. */
+  #allowance = Number.POSITIVE_INFINITY;
+  #wakers: (() => void)[] = [];
+  /** Chunks that passed the gate, over all bodies. */
+  chunksPassed = 0;
+  /** Bodies whose iteration ended before their last byte (the reader stopped or aborted). */
+  bodiesStoppedEarly = 0;
+  /** readRange calls the inner origin answered. */
+  readsAnswered = 0;
+
+  constructor(inner: Origin, chunkBytes = 4096) {
+    this.#inner = inner;
+    this.#chunkBytes = chunkBytes;
+  }
+
+  /** Lets no more chunks through. */
+  hold(): void {
+    this.#allowance = 0;
+  }
+
+  /** Lets `chunks` more through, then holds again. */
+  allow(chunks: number): void {
+    this.#allowance = (Number.isFinite(this.#allowance) ? this.#allowance : 0) + chunks;
+    this.#wake();
+  }
+
+  /** Lets everything through. */
+  open(): void {
+    this.#allowance = Number.POSITIVE_INFINITY;
+    this.#wake();
+  }
+
+  stat(bucket: string, key: string, signal?: AbortSignal, options?: StatOptions): Promise<ObjectInfo> {
+    return this.#inner.stat(bucket, key, signal, options);
+  }
+
+  async readRange(
+    bucket: string,
+    key: string,
+    offset: number,
+    length: number,
+    etag: string | undefined,
+    signal: AbortSignal,
+  ): Promise<OriginRange> {
+    const range = await this.#inner.readRange(bucket, key, offset, length, etag, signal);
+    this.readsAnswered += 1;
+    return {
+      offset: range.offset,
+      length: range.length,
+      objectSize: range.objectSize,
+      etag: range.etag,
+      [Symbol.asyncIterator]: () => this.#gated(range, signal),
+    };
+  }
+
+  async *#gated(range: OriginRange, signal: AbortSignal): AsyncGenerator<Buffer> {
+    let complete = false;
+    try {
+      for await (const chunk of range) {
+        for (let at = 0; at < chunk.length; at += this.#chunkBytes) {
+          await this.#pass(signal);
+          this.chunksPassed += 1;
+          yield chunk.subarray(at, Math.min(chunk.length, at + this.#chunkBytes));
+        }
+      }
+      complete = true;
+    } finally {
+      if (!complete) this.bodiesStoppedEarly += 1;
+    }
+  }
+
+  #pass(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(new ShieldError(ShieldErrorCode.Aborted, "read aborted"));
+    if (this.#allowance > 0) {
+      this.#allowance -= 1;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const at = this.#wakers.indexOf(attempt);
+        if (at >= 0) this.#wakers.splice(at, 1);
+        reject(new ShieldError(ShieldErrorCode.Aborted, "read aborted"));
+      };
+      const attempt = () => {
+        if (this.#allowance > 0) {
+          this.#allowance -= 1;
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        } else {
+          this.#wakers.push(attempt);
+        }
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#wakers.push(attempt);
+    });
+  }
+
+  #wake(): void {
+    const wakers = this.#wakers;
+    this.#wakers = [];
+    for (const attempt of wakers) attempt();
+  }
 }
 
 export { delay, eventually } from "../../lib/testing/wait.js";

@@ -2,14 +2,15 @@ import assert from "node:assert/strict";
 import { fork } from "node:child_process";
 import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { credentials } from "@grpc/grpc-js";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
-import { fromRepoRoot } from "../../lib/testing/paths.js";
 import { ShieldServiceClient } from "../../proto/gen/streamfront/shield/v1/shield.js";
 import { eventually, startTestS3, stat, type TestS3 } from "./helpers.js";
 
-const shieldMain = fromRepoRoot("dist", "shield", "src", "main.js");
-const controllerMain = fromRepoRoot("dist", "controller", "src", "main.js");
+// The entry points of the same build as this test.
+const shieldMain = fileURLToPath(new URL("../src/main.js", import.meta.url));
+const controllerMain = fileURLToPath(new URL("../../controller/src/main.js", import.meta.url));
 const clip = Buffer.from("FLV\x01 pretend video");
 
 async function get(address: string, path: string): Promise<{ status: number; body: string }> {
@@ -56,6 +57,7 @@ describe("shield and controller as processes", () => {
       env: {
         STREAMFRONT_CONTROLLER_GRPC_PORT: "0",
         STREAMFRONT_CONTROLLER_ADMIN_PORT: "0",
+        STREAMFRONT_CONTROLLER_API_PORT: "0",
         STREAMFRONT_CONTROLLER_DEMO_BUCKET: "demo-media",
       },
     });

@@ -1,0 +1,269 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { status } from "@grpc/grpc-js";
+import type { ReadRangeResponse } from "../../proto/gen/streamfront/shield/v1/shield.js";
+import {
+  delay,
+  eventually,
+  hasCode,
+  readAll,
+  startTestS3,
+  startTestShield,
+  stat,
+  type TestS3,
+  type TestShield,
+} from "./helpers.js";
+
+const bucket = "cached-media";
+const mib = 1024 * 1024;
+
+/** Cache on: 1 MiB slices, 64 MiB of memory, read-ahead 2, 64 KiB pieces. */
+const cacheEnv = {
+  STREAMFRONT_SHIELD_ALLOWED_BUCKETS: bucket,
+  STREAMFRONT_SHIELD_MAX_PIECE_BYTES: String(64 * 1024),
+  STREAMFRONT_SHIELD_CACHE_MEMORY_BYTES: String(64 * mib),
+  STREAMFRONT_SHIELD_CACHE_SLICE_BYTES: String(mib),
+  STREAMFRONT_SHIELD_READ_AHEAD_SLICES: "2",
+} as const;
+
+function metric(text: string, series: string): number {
+  const escaped = series.replace(/[{}"=,]/g, (c) => `\\${c}`);
+  const match = new RegExp(`^${escaped} (\\S+)$`, "m").exec(text);
+  assert.ok(match, `no ${series} in the metrics`);
+  return Number(match[1]);
+}
+
+describe("the shield's slice cache over gRPC", () => {
+  let s3: TestS3;
+  let shield: TestShield;
+  let movie: Buffer;
+  let big: Buffer;
+
+  before(async () => {
+    s3 = await startTestS3(bucket);
+    movie = randomBytes(5 * mib + 12345);
+    big = randomBytes(8 * mib);
+    await s3.s3.putObject(bucket, "movie.bin", movie);
+    await s3.s3.putObject(bucket, "big.bin", big);
+    shield = await startTestShield(s3.s3, { env: cacheEnv, maxInFlightPieces: 2 });
+  });
+
+  after(async () => {
+    await shield?.close();
+    await s3?.close();
+  });
+
+  const gets = (key: string) => s3.s3.requests.filter((r) => r.key === key && r.method === "GET");
+
+  it("serves a second read of an object from memory, and a stat from the stat cache", async () => {
+    assert.ok(shield.server.cache, "the cache is on");
+    s3.s3.clearRequests();
+    const info = await stat(shield.client, bucket, "movie.bin");
+    assert.equal(info.size, movie.length);
+    const first = await readAll(shield.client, {
+      bucket,
+      key: "movie.bin",
+      length: movie.length,
+      etag: info.etag,
+    });
+    assert.ok(first.data.equals(movie));
+    assert.equal(gets("movie.bin").length, 6, "one GET per 1 MiB slice");
+    assert.ok(gets("movie.bin").every((g) => /^bytes=\d+-\d+$/.test(g.range ?? "")));
+    s3.s3.clearRequests();
+    await stat(shield.client, bucket, "movie.bin");
+    const again = await readAll(shield.client, { bucket, key: "movie.bin", offset: 777, length: 3 * mib });
+    assert.ok(again.data.equals(movie.subarray(777, 777 + 3 * mib)));
+    assert.equal(s3.s3.requests.length, 0, "neither HEAD nor GET");
+  });
+
+  it("reads ahead of an edge that plays block by block", async () => {
+    const cache = shield.server.cache!;
+    await s3.s3.putObject(bucket, "sequential.bin", movie);
+    const info = await stat(shield.client, bucket, "sequential.bin");
+    const before = cache.stats.readAhead;
+    for (let offset = 0; offset < movie.length; offset += mib) {
+      const { data } = await readAll(shield.client, {
+        bucket,
+        key: "sequential.bin",
+        offset,
+        length: mib,
+        etag: info.etag,
+      });
+      assert.ok(data.equals(movie.subarray(offset, offset + mib)));
+    }
+    assert.equal(cache.stats.readAhead - before, 4, "slices 2..5 were fetched before they were asked for");
+    assert.equal(gets("sequential.bin").length, 6, "still one GET per slice");
+  });
+
+  it("answers FAILED_PRECONDITION when a pinned object was replaced, and new stats see the new version", async () => {
+    const key = "replaced.bin";
+    const v1 = randomBytes(3 * mib);
+    const v2 = randomBytes(3 * mib);
+    await s3.s3.putObject(bucket, key, v1);
+    const info = await stat(shield.client, bucket, key);
+    const head = await readAll(shield.client, { bucket, key, length: 100, etag: info.etag });
+    assert.ok(head.data.equals(v1.subarray(0, 100)));
+    await s3.s3.putObject(bucket, key, v2);
+    await assert.rejects(
+      readAll(shield.client, { bucket, key, offset: 2 * mib, length: 100, etag: info.etag }),
+      hasCode(status.FAILED_PRECONDITION, /SHIELD_ERR_OBJECT_CHANGED/),
+    );
+    const now = await stat(shield.client, bucket, key);
+    assert.notEqual(now.etag, info.etag);
+    const fresh = await readAll(shield.client, { bucket, key, offset: 2 * mib, length: 100, etag: now.etag });
+    assert.ok(fresh.data.equals(v2.subarray(2 * mib, 2 * mib + 100)));
+  });
+
+  it("does not outrun a slow reader: a paused call pins a bounded number of slices", async () => {
+    const metrics = shield.server.metrics;
+    const cache = shield.server.cache!;
+    const originBefore = metrics.originBytes;
+    const servedBefore = metrics.servedBytes;
+    const stream = shield.client.readRange({
+      bucket,
+      key: "big.bin",
+      offset: 0,
+      length: big.length,
+      etag: "",
+    });
+    const pieces: Buffer[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on("data", (piece: ReadRangeResponse) => {
+        pieces.push(piece.data);
+        if (pieces.length === 1) {
+          stream.pause();
+          setTimeout(() => stream.resume(), 600);
+        }
+      });
+      stream.on("error", reject);
+      stream.on("end", resolve);
+    });
+    await delay(400);
+    const readWhilePaused = metrics.originBytes - originBefore;
+    const sentWhilePaused = metrics.servedBytes - servedBefore;
+    // HTTP/2 lets the paused client buffer some pieces; past what was sent,
+    // the shield holds the rest of the slice being sent and the next one
+    // (the reader's window), no more.
+    assert.ok(
+      readWhilePaused - sentWhilePaused <= 2 * mib,
+      `read ${readWhilePaused} bytes from S3, sent ${sentWhilePaused}, while the reader was paused`,
+    );
+    assert.ok(readWhilePaused < big.length / 2);
+    assert.ok(cache.fetchingBytes <= 2 * mib);
+    await done;
+    assert.ok(Buffer.concat(pieces).equals(big));
+  });
+
+  it("releases everything when an edge cancels mid-range", async () => {
+    await s3.s3.putObject(bucket, "cancelled.bin", big);
+    const stream = shield.client.readRange({
+      bucket,
+      key: "cancelled.bin",
+      offset: 0,
+      length: big.length,
+      etag: "",
+    });
+    const cancelled = new Promise<number>((resolve) => {
+      stream.on("error", (error: { code: number }) => resolve(error.code));
+    });
+    stream.once("data", () => {
+      stream.pause();
+      stream.cancel();
+    });
+    assert.equal(await cancelled, status.CANCELLED);
+    const cache = shield.server.cache!;
+    await eventually(() => shield.server.service.activeCalls === 0, 5_000, "the call to end");
+    await eventually(
+      () => cache.fetchesInFlight === 0 && cache.fetchingBytes === 0,
+      5_000,
+      "fetches to settle",
+    );
+    assert.ok(gets("cancelled.bin").length <= 2, "no slices past the reader's window");
+  });
+
+  it("publishes the cache metrics", async () => {
+    const text = await shield.registry.metrics();
+    assert.ok(metric(text, 'streamfront_shield_cache_hits_total{tier="memory"}') > 0);
+    assert.equal(metric(text, 'streamfront_shield_cache_hits_total{tier="disk"}'), 0);
+    assert.ok(metric(text, "streamfront_shield_cache_misses_total") >= 6);
+    assert.ok(metric(text, "streamfront_shield_cache_readahead_total") >= 4);
+    assert.ok(metric(text, "streamfront_shield_cache_collapsed_total") >= 0);
+    const memory = metric(text, 'streamfront_shield_cache_bytes{tier="memory"}');
+    assert.ok(memory > 0 && memory <= 64 * mib);
+    assert.equal(metric(text, 'streamfront_shield_cache_bytes{tier="disk"}'), 0);
+    assert.equal(metric(text, 'streamfront_shield_cache_evictions_total{tier="memory"}'), 0);
+    assert.ok(metric(text, 'streamfront_shield_stat_cache_total{result="hit"}') > 0);
+    assert.equal(
+      metric(text, 'streamfront_shield_origin_requests_total{operation="head",result="not_modified"}'),
+      0,
+    );
+    assert.ok(metric(text, 'streamfront_shield_origin_requests_total{operation="get",result="ok"}') >= 6);
+    assert.ok(metric(text, "streamfront_shield_origin_bytes_total") >= movie.length);
+    assert.match(
+      text,
+      /^streamfront_shield_origin_request_duration_seconds_bucket\{le="0.005",operation="get"\}/m,
+    );
+    assert.match(text, /^streamfront_shield_cache_fetching_bytes \d+$/m);
+  });
+});
+
+describe("the disk tier across a shield restart", () => {
+  let s3: TestS3;
+  let dir: string;
+
+  before(async () => {
+    s3 = await startTestS3(bucket);
+    dir = await mkdtemp(join(tmpdir(), "streamfront-shield-disk-"));
+  });
+
+  after(async () => {
+    await s3?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a new shield on the same directory serves what the last one fetched, without S3 GETs", async () => {
+    const body = randomBytes(3 * mib + 500);
+    await s3.s3.putObject(bucket, "kept.bin", body);
+    const env = {
+      ...cacheEnv,
+      STREAMFRONT_SHIELD_CACHE_MEMORY_BYTES: String(8 * mib),
+      STREAMFRONT_SHIELD_CACHE_DISK_DIR: dir,
+      STREAMFRONT_SHIELD_CACHE_DISK_BYTES: String(64 * mib),
+    };
+    const first = await startTestShield(s3.s3, { env });
+    const info = await stat(first.client, bucket, "kept.bin");
+    const read1 = await readAll(first.client, {
+      bucket,
+      key: "kept.bin",
+      length: body.length,
+      etag: info.etag,
+    });
+    assert.ok(read1.data.equals(body));
+    await first.server.cache?.disk?.flush();
+    assert.equal(first.server.cache?.disk?.size, 4);
+    await first.close();
+
+    s3.s3.clearRequests();
+    const second = await startTestShield(s3.s3, { env });
+    try {
+      assert.equal(second.server.cache?.disk?.size, 4, "index rebuilt from the directory");
+      const read2 = await readAll(second.client, {
+        bucket,
+        key: "kept.bin",
+        length: body.length,
+        etag: info.etag,
+      });
+      assert.ok(read2.data.equals(body));
+      assert.equal(s3.s3.requests.length, 0, "all four slices came from disk");
+      const text = await second.registry.metrics();
+      assert.ok(metric(text, 'streamfront_shield_cache_hits_total{tier="disk"}') >= 4);
+      assert.ok(metric(text, 'streamfront_shield_cache_bytes{tier="disk"}') > body.length);
+    } finally {
+      await second.close();
+    }
+  });
+});
