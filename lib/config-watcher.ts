@@ -1,7 +1,10 @@
+import { readFileSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
 import {
   ConfigServiceClient,
   type Distribution,
+  DistributionKind,
   NodeRole,
   type WatchConfigRequest,
   type WatchConfigResponse,
@@ -51,6 +54,19 @@ export interface ConfigWatcherOptions {
   readonly initialBackoffMs?: number;
   /** Longest reconnect delay. @default 5000 */
   readonly maxBackoffMs?: number;
+  /**
+   * While connected, the applied version is acknowledged again this often:
+   * the controller's heartbeat that keeps this node in the live set its
+   * deployments wait for. Must be well under the controller's watcher TTL.
+   * @default 5000
+   */
+  readonly heartbeatMs?: number;
+  /**
+   * A file the applied config is kept in (written after each change,
+   * atomically) and read at start: a node restarted while the controller is
+   * unreachable serves its last config instead of nothing. Empty: memory only.
+   */
+  readonly stateFile?: string;
 }
 
 export type ConfigChangeListener = (table: ConfigTable, update: WatchConfigResponse) => void;
@@ -79,6 +95,10 @@ export class ConfigWatcher {
   #stopped = true;
   #attempt = 0;
   #timer: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  /** Set while a write of the state file is under way; the newest table is written after it. */
+  #saving: Promise<void> | null = null;
+  #saveAgain = false;
 
   constructor(options: ConfigWatcherOptions) {
     this.#options = options;
@@ -87,6 +107,7 @@ export class ConfigWatcher {
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;
+    this.#loadState();
     this.#client = new ConfigServiceClient(this.#options.address, credentials.createInsecure(), {
       // Find a dead controller (or a silently dropped connection) within
       // seconds rather than at the next TCP timeout.
@@ -104,6 +125,8 @@ export class ConfigWatcher {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
     const call = this.#call;
     this.#call = undefined;
     call?.cancel();
@@ -125,7 +148,12 @@ export class ConfigWatcher {
     return this.#table.version;
   }
 
-  /** True once a full snapshot was applied; stays true while disconnected. */
+  /** Resolves once the state file holds the newest applied table (tests, shutdown). */
+  async flushState(): Promise<void> {
+    while (this.#saving) await this.#saving;
+  }
+
+  /** True once a full snapshot was applied (or loaded from the state file); stays true while disconnected. */
   isSynced(): boolean {
     return this.#synced;
   }
@@ -153,6 +181,8 @@ export class ConfigWatcher {
       ended = true;
       if (this.#call === call) this.#call = undefined;
       this.#connected = false;
+      clearInterval(this.#heartbeat);
+      this.#heartbeat = undefined;
       if (this.#stopped) return;
       const delay = this.#nextDelay();
       log.warn(
@@ -169,6 +199,11 @@ export class ConfigWatcher {
         this.#connected = true;
         this.#attempt = 0;
         log.info({ address: this.#options.address, version: update.version }, "config watch connected");
+        clearInterval(this.#heartbeat);
+        this.#heartbeat = setInterval(() => {
+          if (this.#call === call) call.write({ ack: { version: this.#table.version } });
+        }, this.#options.heartbeatMs ?? 5_000);
+        this.#heartbeat.unref();
       }
       this.#apply(update);
       call.write({ ack: { version: this.#table.version } });
@@ -190,6 +225,7 @@ export class ConfigWatcher {
     if (update.snapshot) this.#synced = true;
     if (after === before) return;
     this.#table = after;
+    this.#saveState();
     this.#options.logger.info(
       {
         version: after.version,
@@ -209,6 +245,79 @@ export class ConfigWatcher {
     }
   }
 
+  /**
+   * State file layout (JSON, one object):
+   *   { "format": "streamfront-config/1", "version": <number>, "distributions": [<Distribution>…] }
+   * Read once at start; anything unreadable or malformed is logged and
+   * ignored (the controller's snapshot replaces it anyway).
+   */
+  #loadState(): void {
+    const file = this.#options.stateFile;
+    if (!file || this.#synced) return;
+    const log = this.#options.logger;
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+        log.warn({ err: error, file }, "could not read the config state file; starting empty");
+      }
+      return;
+    }
+    const table = parseState(text);
+    if (!table) {
+      log.warn({ file }, "the config state file is malformed; starting empty");
+      return;
+    }
+    this.#table = table;
+    this.#synced = true;
+    log.info(
+      { file, version: table.version, distributions: table.distributions.size },
+      "serving the last applied config from the state file until the controller answers",
+    );
+    for (const listener of this.#listeners) {
+      try {
+        listener(table, {
+          version: table.version,
+          snapshot: true,
+          upserts: [...table.distributions.values()],
+          removedIds: [],
+        });
+      } catch (error) {
+        log.error({ err: error }, "config change listener failed");
+      }
+    }
+  }
+
+  #saveState(): void {
+    const file = this.#options.stateFile;
+    if (!file) return;
+    if (this.#saving) {
+      this.#saveAgain = true;
+      return;
+    }
+    this.#saving = (async () => {
+      do {
+        this.#saveAgain = false;
+        const table = this.#table;
+        const text = JSON.stringify({
+          format: stateFormat,
+          version: table.version,
+          distributions: [...table.distributions.values()],
+        });
+        const temp = `${file}.${process.pid}.tmp`;
+        try {
+          await writeFile(temp, text, { mode: 0o600 });
+          await rename(temp, file);
+        } catch (error) {
+          this.#options.logger.warn({ err: error, file }, "could not write the config state file");
+        }
+      } while (this.#saveAgain);
+    })().finally(() => {
+      this.#saving = null;
+    });
+  }
+
   /** Full jitter: a random delay up to min(max, initial × 2^attempt). */
   #nextDelay(): number {
     const initial = this.#options.initialBackoffMs ?? 100;
@@ -217,4 +326,48 @@ export class ConfigWatcher {
     this.#attempt += 1;
     return Math.max(initial / 2, Math.random() * ceiling);
   }
+}
+
+const stateFormat = "streamfront-config/1";
+/** A state file larger than this is not a config we wrote. */
+const maxStateDistributions = 1_000_000;
+
+/** The table in a state file, or null when it is not one we wrote. */
+export function parseState(text: string): ConfigTable | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== "object" || value === null) return null;
+  const v = value as { format?: unknown; version?: unknown; distributions?: unknown };
+  if (v.format !== stateFormat || !Number.isSafeInteger(v.version) || (v.version as number) < 0) return null;
+  if (!Array.isArray(v.distributions) || v.distributions.length > maxStateDistributions) return null;
+  const distributions = new Map<string, Distribution>();
+  for (const item of v.distributions as unknown[]) {
+    const d = asDistribution(item);
+    if (!d) return null;
+    distributions.set(d.id, freezeDistribution(d));
+  }
+  return Object.freeze({ version: v.version as number, distributions });
+}
+
+function asDistribution(item: unknown): Distribution | null {
+  if (typeof item !== "object" || item === null) return null;
+  const d = item as Record<string, unknown>;
+  const strings = ["id", "domainName", "originBucket"] as const;
+  if (!strings.every((k) => typeof d[k] === "string")) return null;
+  if (!Array.isArray(d.cnames) || !d.cnames.every((c) => typeof c === "string")) return null;
+  if (typeof d.enabled !== "boolean") return null;
+  const kinds: readonly unknown[] = Object.values(DistributionKind);
+  if (!kinds.includes(d.kind)) return null;
+  return {
+    id: d.id as string,
+    domainName: d.domainName as string,
+    cnames: d.cnames as string[],
+    originBucket: d.originBucket as string,
+    enabled: d.enabled,
+    kind: d.kind as DistributionKind,
+  };
 }

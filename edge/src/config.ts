@@ -88,6 +88,24 @@ export const edgeSettings = {
     schema: text({ max: 253, pattern: /^[A-Za-z0-9._-]*$/, hint: "letters, digits, '.', '_' and '-' only" }),
     default: "",
   }),
+  controllerHeartbeatMs: setting({
+    env: "STREAMFRONT_EDGE_CONTROLLER_HEARTBEAT_MS",
+    flag: "controller-heartbeat-ms",
+    doc:
+      "How often the edge re-acknowledges its applied config version: the heartbeat that keeps it in the " +
+      "controller's live set (keep it well under the controller's watcher-ttl-ms).",
+    schema: integer(100, 600_000),
+    default: 5_000,
+  }),
+  configStateFile: setting({
+    env: "STREAMFRONT_EDGE_CONFIG_STATE_FILE",
+    flag: "config-state-file",
+    doc:
+      "File the last applied distribution config is kept in and read at start, so an edge restarted while " +
+      "the controller is unreachable serves what it served before. Empty: memory only.",
+    schema: text({ max: 4096 }),
+    default: "",
+  }),
   logLevel: logLevelSetting("STREAMFRONT_EDGE"),
   outChunkSize: setting({
     env: "STREAMFRONT_EDGE_OUT_CHUNK_SIZE",

@@ -17,7 +17,14 @@ await runComponent("edge", async () => {
   const logger = createLogger({ component: "edge", level: config.logLevel });
   const registry = createRegistry("edge");
   const nodeId = config.nodeId || hostname();
-  const watcher = new ConfigWatcher({ address: config.controller, nodeId, role: "edge", logger });
+  const watcher = new ConfigWatcher({
+    address: config.controller,
+    nodeId,
+    role: "edge",
+    logger,
+    heartbeatMs: config.controllerHeartbeatMs,
+    stateFile: config.configStateFile,
+  });
   const cache =
     config.cacheBytes > 0
       ? new SliceCache({
