@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 export type RandomBytes = (size: number) => Buffer;
 
 const upperAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-const lowerAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+export const lowerAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
 
 /** CloudFront-shaped distribution ids: "E" and 13 upper-case letters or digits. */
 export const distributionIdPattern = /^E[A-Z0-9]{13}$/;

@@ -11,6 +11,8 @@ export const requiredTools = [
   { command: "ffmpeg", debianPackage: "ffmpeg" },
   { command: "ffprobe", debianPackage: "ffmpeg" },
   { command: "rtmpdump", debianPackage: "rtmpdump" },
+  // The Redis store tests run a real server (lib/testing/redis-server.ts).
+  { command: "redis-server", debianPackage: "redis-server" },
 ] as const;
 
 function has(command: string): boolean {

@@ -1,14 +1,34 @@
 import { checkDistribution, type Distribution, type DistributionPatch } from "../distribution.js";
-import { ControllerError, ControllerErrorCode } from "../errors.js";
+import type { RandomBytes } from "../ids.js";
 import type {
   ChangeListener,
   ConfigSnapshot,
+  CreateOptions,
+  DeleteOptions,
   DistributionChange,
   DistributionStore,
+  TagChange,
+  UpdateOptions,
+  WatcherRole,
+  WatcherState,
 } from "./distribution-store.js";
+import {
+  byId,
+  callerReferenceInUse,
+  cnameInUse,
+  distributionExists,
+  newEtag,
+  notDisabled,
+  notFound,
+  patched,
+  preconditionFailed,
+  retagged,
+  storeClosed,
+  tooManyDistributions,
+} from "./store-rules.js";
 
 export interface MemoryStoreOptions {
-  /** Milliseconds since the epoch, for lastModifiedMs. @default Date.now */
+  /** Milliseconds since the epoch, for lastModifiedMs and watcher expiry. @default Date.now */
   readonly clock?: () => number;
   /**
    * The version before the first mutation. Defaults to the start time in
@@ -20,78 +40,151 @@ export interface MemoryStoreOptions {
   readonly initialVersion?: number;
   /** Changes kept for changesSince; older resumes get a snapshot. @default 1000 */
   readonly historyLimit?: number;
+  /** Random bytes for ETags; tests inject a fixed source. @default crypto.randomBytes */
+  readonly random?: RandomBytes;
+  /**
+   * Called with whatever a listener throws. A listener's failure must not
+   * turn a committed mutation into a rejected call, nor keep later listeners
+   * from hearing of it. @default process.emitWarning
+   */
+  readonly onListenerError?: (error: unknown) => void;
 }
 
-/** The embedded DistributionStore of single-machine mode: everything in this process. */
+interface MutableWatcher {
+  role: WatcherRole;
+  appliedVersion: number;
+  expiresAtMs: number;
+}
+
+/**
+ * The embedded DistributionStore of single-machine mode: everything in this
+ * process. Each method does all its checks before its first change, and
+ * none awaits in between, so every mutation is atomic.
+ */
 export class MemoryStore implements DistributionStore {
   readonly #clock: () => number;
   readonly #historyLimit: number;
+  readonly #random: RandomBytes | undefined;
+  readonly #onListenerError: (error: unknown) => void;
   readonly #byId = new Map<string, Distribution>();
   /** CNAME and domain name → owning distribution id. */
   readonly #hosts = new Map<string, string>();
+  /** CallerReference → id of the live distribution created with it. */
+  readonly #callerReferences = new Map<string, string>();
+  /** Every id and domain name ever stored, deleted ones included: they are never reused. */
+  readonly #usedIds = new Set<string>();
+  readonly #usedDomains = new Set<string>();
   readonly #history: DistributionChange[] = [];
   readonly #listeners = new Set<ChangeListener>();
+  readonly #watchers = new Map<string, MutableWatcher>();
+  /** Changes committed but not yet handed to every listener (see #notify). */
+  readonly #undelivered: DistributionChange[] = [];
+  #notifying = false;
   #version: number;
+  #closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#clock = options.clock ?? Date.now;
     this.#version = options.initialVersion ?? Date.now();
     this.#historyLimit = Math.max(1, options.historyLimit ?? 1000);
+    this.#random = options.random;
+    this.#onListenerError =
+      options.onListenerError ??
+      ((error) => process.emitWarning(`a distribution store listener threw: ${String(error)}`));
   }
 
-  async create(distribution: Distribution): Promise<Distribution> {
+  async create(distribution: Distribution, options: CreateOptions = {}): Promise<Distribution> {
+    this.#open();
     const d = checkDistribution(distribution);
-    if (this.#byId.has(d.id) || this.#hosts.has(d.domainName)) {
-      throw new ControllerError(
-        ControllerErrorCode.DistributionExists,
-        `distribution ${d.id} or domain ${d.domainName} already exists`,
-      );
+    // The order of the checks is part of the contract (RedisStore's Lua keeps it).
+    if (this.#usedIds.has(d.id) || this.#usedDomains.has(d.domainName) || this.#hosts.has(d.domainName)) {
+      throw distributionExists(d.id, d.domainName);
+    }
+    const refOwner = this.#callerReferences.get(d.callerReference);
+    if (refOwner !== undefined) throw callerReferenceInUse(d.callerReference, refOwner);
+    if (options.maxDistributions !== undefined && this.#byId.size >= options.maxDistributions) {
+      throw tooManyDistributions(options.maxDistributions);
     }
     this.#checkCnames(d.id, d.cnames);
-    this.#index(d);
-    this.#commit({ upserts: [d], removedIds: [] });
-    return d;
+    const stored = checkDistribution({
+      ...d,
+      etag: newEtag(this.#random),
+      configVersion: this.#version + 1,
+      lastModifiedMs: this.#clock(),
+    });
+    this.#index(stored);
+    this.#callerReferences.set(stored.callerReference, stored.id);
+    this.#usedIds.add(stored.id);
+    this.#usedDomains.add(stored.domainName);
+    this.#commit({ upserts: [stored], removedIds: [] });
+    return stored;
   }
 
   async get(id: string): Promise<Distribution | undefined> {
+    this.#open();
     return this.#byId.get(id);
   }
 
+  async getByCallerReference(callerReference: string): Promise<Distribution | undefined> {
+    this.#open();
+    const id = this.#callerReferences.get(callerReference);
+    return id === undefined ? undefined : this.#byId.get(id);
+  }
+
   async list(): Promise<readonly Distribution[]> {
+    this.#open();
     return this.#sorted();
   }
 
-  async update(id: string, patch: DistributionPatch): Promise<Distribution> {
+  async update(id: string, patch: DistributionPatch, options: UpdateOptions = {}): Promise<Distribution> {
+    this.#open();
     const current = this.#require(id);
-    const next = checkDistribution({
-      ...current,
-      ...definedOnly(patch),
-      id: current.id,
-      domainName: current.domainName,
-      lastModifiedMs: this.#clock(),
-    });
+    if (options.ifMatch !== undefined && options.ifMatch !== current.etag) {
+      throw preconditionFailed(id, options.ifMatch, current.etag);
+    }
+    const next = patched(current, patch, newEtag(this.#random), this.#clock());
     this.#checkCnames(id, next.cnames);
+    const stored = checkDistribution({ ...next, configVersion: this.#version + 1 });
     this.#unindex(current);
-    this.#index(next);
-    this.#commit({ upserts: [next], removedIds: [] });
-    return next;
+    this.#index(stored);
+    this.#commit({ upserts: [stored], removedIds: [] });
+    return stored;
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: string, options: DeleteOptions = {}): Promise<void> {
+    this.#open();
     const current = this.#require(id);
+    if (options.ifMatch !== undefined && options.ifMatch !== current.etag) {
+      throw preconditionFailed(id, options.ifMatch, current.etag);
+    }
+    if (options.requireDisabled === true && current.enabled) throw notDisabled(id);
     this.#unindex(current);
+    if (this.#callerReferences.get(current.callerReference) === id) {
+      this.#callerReferences.delete(current.callerReference);
+    }
     this.#commit({ upserts: [], removedIds: [id] });
   }
 
+  async changeTags(id: string, change: TagChange, maxTags: number): Promise<Distribution> {
+    this.#open();
+    const next = retagged(this.#require(id), change, maxTags);
+    // Tags are not config: no version, no ETag, no notification.
+    this.#byId.set(id, next);
+    return next;
+  }
+
   async version(): Promise<number> {
+    this.#open();
     return this.#version;
   }
 
   async snapshot(): Promise<ConfigSnapshot> {
+    this.#open();
     return { version: this.#version, distributions: this.#sorted() };
   }
 
   async changesSince(version: number): Promise<DistributionChange | undefined> {
+    this.#open();
     if (version === this.#version) return { version, upserts: [], removedIds: [] };
     if (version > this.#version) return undefined;
     const oldest = this.#history[0];
@@ -114,25 +207,54 @@ export class MemoryStore implements DistributionStore {
   }
 
   subscribe(listener: ChangeListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    if (this.#closed) return () => {};
+    // A wrapper, so that subscribing the same function twice gives two
+    // independent subscriptions, as with RedisStore.
+    const entry: ChangeListener = (change) => listener(change);
+    this.#listeners.add(entry);
+    return () => this.#listeners.delete(entry);
+  }
+
+  async heartbeat(nodeId: string, role: WatcherRole, appliedVersion: number, ttlMs: number): Promise<void> {
+    this.#open();
+    const now = this.#clock();
+    this.#pruneWatchers(now);
+    this.#watchers.set(nodeId, { role, appliedVersion, expiresAtMs: now + ttlMs });
+  }
+
+  async dropWatcher(nodeId: string): Promise<void> {
+    this.#open();
+    this.#watchers.delete(nodeId);
+  }
+
+  async liveWatchers(): Promise<readonly WatcherState[]> {
+    this.#open();
+    this.#pruneWatchers(this.#clock());
+    return [...this.#watchers]
+      .map(([nodeId, w]) => Object.freeze({ nodeId, ...w }))
+      .sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#listeners.clear();
+    this.#undelivered.length = 0;
+  }
+
+  #open(): void {
+    if (this.#closed) throw storeClosed();
   }
 
   #require(id: string): Distribution {
     const d = this.#byId.get(id);
-    if (!d) throw new ControllerError(ControllerErrorCode.DistributionNotFound, `no distribution ${id}`);
+    if (!d) throw notFound(id);
     return d;
   }
 
   #checkCnames(id: string, cnames: readonly string[]): void {
     for (const cname of cnames) {
       const owner = this.#hosts.get(cname);
-      if (owner !== undefined && owner !== id) {
-        throw new ControllerError(
-          ControllerErrorCode.CnameInUse,
-          `CNAME ${cname} is already used by distribution ${owner}`,
-        );
-      }
+      if (owner !== undefined && owner !== id) throw cnameInUse(cname, owner);
     }
   }
 
@@ -144,24 +266,55 @@ export class MemoryStore implements DistributionStore {
 
   #unindex(d: Distribution): void {
     this.#byId.delete(d.id);
-    this.#hosts.delete(d.domainName);
-    for (const cname of d.cnames) this.#hosts.delete(cname);
+    for (const host of [d.domainName, ...d.cnames]) {
+      if (this.#hosts.get(host) === d.id) this.#hosts.delete(host);
+    }
+  }
+
+  #pruneWatchers(now: number): void {
+    for (const [nodeId, w] of this.#watchers) if (w.expiresAtMs <= now) this.#watchers.delete(nodeId);
   }
 
   #commit(change: Omit<DistributionChange, "version">): void {
     this.#version += 1;
-    const full: DistributionChange = Object.freeze({ version: this.#version, ...change });
+    const full: DistributionChange = Object.freeze({
+      version: this.#version,
+      upserts: Object.freeze([...change.upserts]),
+      removedIds: Object.freeze([...change.removedIds]),
+    });
     this.#history.push(full);
     if (this.#history.length > this.#historyLimit) this.#history.shift();
-    for (const listener of this.#listeners) listener(full);
+    this.#undelivered.push(full);
+    this.#notify();
+  }
+
+  /**
+   * Hands queued changes to the listeners, oldest first. A listener that
+   * mutates the store from inside its callback commits synchronously; the
+   * queue makes every listener still see that change after the one being
+   * delivered, so each sees versions in order.
+   */
+  #notify(): void {
+    if (this.#notifying) return;
+    this.#notifying = true;
+    try {
+      for (let change = this.#undelivered.shift(); change; change = this.#undelivered.shift()) {
+        for (const listener of [...this.#listeners]) {
+          // One unsubscribed by an earlier listener of this change hears no more.
+          if (!this.#listeners.has(listener)) continue;
+          try {
+            listener(change);
+          } catch (error) {
+            this.#onListenerError(error);
+          }
+        }
+      }
+    } finally {
+      this.#notifying = false;
+    }
   }
 
   #sorted(): Distribution[] {
-    return [...this.#byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return [...this.#byId.values()].sort(byId);
   }
-}
-
-/** Drops keys whose value is undefined, so a patch never erases a field. */
-function definedOnly(patch: DistributionPatch): DistributionPatch {
-  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as DistributionPatch;
 }

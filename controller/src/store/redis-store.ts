@@ -1,0 +1,839 @@
+/**
+ * RedisStore: the DistributionStore of several controller replicas sharing
+ * one Redis (single server, Sentinel or Cluster).
+ *
+ * Key layout. P is the prefix option (default "streamfront:"); every key
+ * carries the hash tag {sf}, so in a Redis Cluster they all live in one hash
+ * slot and a Lua script may touch them together:
+ *
+ *   P{sf}:version         string  the config version (INCR); set to the
+ *                                 writer's clock in ms when missing, so a
+ *                                 wiped Redis continues above old versions
+ *   P{sf}:dists           hash    id → distribution JSON (with configVersion)
+ *   P{sf}:hosts           hash    domain name or CNAME → id (uniqueness)
+ *   P{sf}:callerrefs      hash    CallerReference → id of the live distribution
+ *   P{sf}:used-ids        set     every id ever created (never reused)
+ *   P{sf}:used-domains    set     every domain name ever created (never reused)
+ *   P{sf}:log             zset    score version → JSON {version, upserts
+ *                                 (full distributions), removedIds}: exactly
+ *                                 one entry per version, the newest
+ *                                 changeLogLimit kept
+ *   P{sf}:watchers        hash    nodeId → JSON {role, appliedVersion}
+ *   P{sf}:watcher-expiry  zset    score expiry (Redis server ms) → nodeId
+ *   P{sf}:changes         channel PUBLISHed the new version after each commit
+ *
+ * Writes. Each create, update, delete and tag change is one Lua script
+ * (redis-scripts.ts) that checks every precondition before its first write
+ * and applies the change, the version bump, the log entry and the PUBLISH
+ * together; its status is mapped to the ControllerError MemoryStore would
+ * raise. Updates and tag changes are computed here (the patch rules are
+ * TypeScript, shared with MemoryStore) from the JSON read, and the script
+ * applies them only if the entry still holds exactly that JSON
+ * (compare-and-set); otherwise this side reads again and retries, or answers
+ * PreconditionFailed when If-Match no longer matches.
+ *
+ * Notifications. Each store has a second connection subscribed to the
+ * channel. On a message, on every (re)connect, after each of its own
+ * mutations and on a slow poll, it reads the log after the last version it
+ * delivered and hands each entry to its listeners, in order, each version
+ * once. When it fell further behind than the log reaches (or the log is
+ * unreadable), it delivers one merged change built from a snapshot: every
+ * distribution, plus the ids it knew that are gone.
+ *
+ * Outages. Commands fail at once while disconnected and time out after
+ * commandTimeoutMs; a call waits up to connectWaitMs for a connection, then
+ * rejects with StoreUnavailable. The client reconnects forever in the
+ * background. Nothing is resent after a lost connection, and each mutation
+ * carries a deadline in Redis time past which the script refuses to run, so
+ * a call answered StoreUnavailable does not apply later when a stalled Redis
+ * resumes. Only a reply lost after the script ran leaves the outcome open
+ * (applied in full, or not at all); callers re-read, and create retries are
+ * safe through the CallerReference.
+ */
+import { performance } from "node:perf_hooks";
+import { StreamfrontError } from "../../../lib/errors.js";
+import type { Logger } from "../../../lib/log.js";
+import { checkDistribution, type Distribution, type DistributionPatch } from "../distribution.js";
+import { ControllerError, ControllerErrorCode } from "../errors.js";
+import type { RandomBytes } from "../ids.js";
+import type {
+  ChangeListener,
+  ConfigSnapshot,
+  CreateOptions,
+  DeleteOptions,
+  DistributionChange,
+  DistributionStore,
+  TagChange,
+  UpdateOptions,
+  WatcherRole,
+  WatcherState,
+} from "./distribution-store.js";
+import { createRedisClient, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
+import { keyNames, type ScriptName, ScriptStatus, scripts } from "./redis-scripts.js";
+import {
+  decodeChange,
+  decodeDistribution,
+  decodeWatcher,
+  encodeDistribution,
+  encodeUnstamped,
+  encodeWatcher,
+  StoreDataError,
+} from "./store-codec.js";
+import {
+  byId,
+  callerReferenceInUse,
+  cnameInUse,
+  distributionExists,
+  newEtag,
+  notDisabled,
+  notFound,
+  patched,
+  preconditionFailed,
+  retagged,
+  storeClosed,
+  storeUnavailable,
+  tooManyDistributions,
+} from "./store-rules.js";
+
+export { StoreDataError } from "./store-codec.js";
+
+export interface RedisStoreOptions {
+  readonly connection: RedisConnectionOptions;
+  /** Start of every key and of the channel; no braces (the store adds the {sf} hash tag). @default "streamfront:" */
+  readonly prefix?: string;
+  /** Versions kept in the change log for changesSince and for catching up. @default 1000 */
+  readonly changeLogLimit?: number;
+  /** A Redis command without a reply after this fails with StoreUnavailable. @default 2000 */
+  readonly commandTimeoutMs?: number;
+  /** While disconnected, how long a call waits for the connection before StoreUnavailable. @default 1000 */
+  readonly connectWaitMs?: number;
+  /** A TCP connect attempt is abandoned (and retried) after this. @default 2000 */
+  readonly connectTimeoutMs?: number;
+  /** Reconnect attempts back off from 50 ms up to this, forever. @default 2000 */
+  readonly reconnectMaxDelayMs?: number;
+  /** Checks for changes this often even without a message (pub/sub is at-most-once). @default 5000 */
+  readonly pollIntervalMs?: number;
+  /** Milliseconds since the epoch, for lastModifiedMs. @default Date.now */
+  readonly clock?: () => number;
+  /** Random bytes for ETags. @default crypto.randomBytes */
+  readonly random?: RandomBytes;
+  /** Connection trouble, catch-up resyncs and bad entries are logged here. */
+  readonly logger?: Logger;
+  /** Called with whatever a listener throws. @default logged, or process.emitWarning without a logger */
+  readonly onListenerError?: (error: unknown) => void;
+}
+
+export const redisStoreDefaults = {
+  prefix: "streamfront:",
+  changeLogLimit: 1000,
+  commandTimeoutMs: 2000,
+  connectWaitMs: 1000,
+  connectTimeoutMs: 2000,
+  reconnectMaxDelayMs: 2000,
+  pollIntervalMs: 5000,
+} as const;
+
+/** Updates and tag changes losing this many compare-and-set races in a row give up. */
+const maxCasAttempts = 100;
+
+type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+
+interface DeliveryWaiter {
+  readonly version: number;
+  readonly done: () => void;
+}
+
+interface ReadyWaiter {
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+export class RedisStore implements DistributionStore {
+  readonly #client: RedisClient;
+  readonly #subscriber: RedisClient;
+  readonly #scripts: Record<ScriptName, ScriptCall>;
+  readonly #keys: readonly string[];
+  readonly #distsKey: string;
+  readonly #channel: string;
+  readonly #logLimit: number;
+  readonly #commandTimeoutMs: number;
+  readonly #connectWaitMs: number;
+  /** How much earlier than our own timeout a script's deadline falls, so a late run is refused, not answered into the void. */
+  readonly #deadlineMarginMs: number;
+  readonly #clock: () => number;
+  readonly #random: RandomBytes | undefined;
+  readonly #log: Logger | undefined;
+  readonly #onListenerError: (error: unknown) => void;
+  readonly #listeners = new Set<ChangeListener>();
+  readonly #readyWaiters = new Set<ReadyWaiter>();
+  #deliveryWaiters: DeliveryWaiter[] = [];
+  readonly #pollTimer: NodeJS.Timeout;
+  /** The newest version handed to listeners; undefined until the first read of the store. */
+  #delivered: number | undefined;
+  /** Ids existing at #delivered, to name the removed ones when catching up from a snapshot. */
+  #knownIds = new Set<string>();
+  #syncing: Promise<void> | undefined;
+  #syncAgain = false;
+  /** Redis server time minus performance.now(), for script deadlines; undefined until measured. */
+  #serverOffsetMs: number | undefined;
+  #lastError: Error | undefined;
+  #lastSyncError: Error | undefined;
+  #closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    const prefix = options.prefix ?? redisStoreDefaults.prefix;
+    if (/[{}]/.test(prefix))
+      throw new RangeError(`the Redis key prefix ${JSON.stringify(prefix)} must not contain braces`);
+    const base = `${prefix}{sf}:`;
+    this.#keys = keyNames.map((name) => `${base}${name}`);
+    this.#distsKey = `${base}dists`;
+    this.#channel = `${base}changes`;
+    this.#logLimit = Math.max(1, Math.floor(options.changeLogLimit ?? redisStoreDefaults.changeLogLimit));
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? redisStoreDefaults.commandTimeoutMs;
+    this.#connectWaitMs = options.connectWaitMs ?? redisStoreDefaults.connectWaitMs;
+    this.#deadlineMarginMs = Math.min(250, Math.max(10, Math.floor(this.#commandTimeoutMs / 4)));
+    this.#clock = options.clock ?? Date.now;
+    this.#random = options.random;
+    this.#log = options.logger;
+    this.#onListenerError =
+      options.onListenerError ??
+      ((error) => {
+        if (this.#log) this.#log.error({ err: error }, "a distribution store listener threw");
+        else process.emitWarning(`a distribution store listener threw: ${String(error)}`);
+      });
+
+    const tuning = {
+      commandTimeoutMs: this.#commandTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs ?? redisStoreDefaults.connectTimeoutMs,
+      reconnectMaxDelayMs: options.reconnectMaxDelayMs ?? redisStoreDefaults.reconnectMaxDelayMs,
+    };
+    this.#client = createRedisClient(options.connection, {
+      ...tuning,
+      role: "commands",
+      connectionName: "streamfront-store",
+    });
+    this.#subscriber = createRedisClient(options.connection, {
+      ...tuning,
+      role: "subscriber",
+      connectionName: "streamfront-store-sub",
+    });
+    this.#scripts = defineScripts(this.#client);
+
+    this.#client.on("error", (error: Error) => this.#connectionError("commands", error));
+    this.#client.on("ready", () => {
+      // Possibly another server now (a failover): measure its clock again.
+      this.#serverOffsetMs = undefined;
+      this.#lastError = undefined;
+      for (const waiter of this.#readyWaiters) waiter.resolve();
+      this.#readyWaiters.clear();
+      this.#log?.info({ channel: this.#channel }, "connected to Redis");
+      void this.#requestSync();
+    });
+    this.#subscriber.on("error", (error: Error) => this.#connectionError("subscriber", error));
+    this.#subscriber.on("message", (channel: string, message: string) => {
+      if (channel !== this.#channel) return;
+      const version = Number(message);
+      if (this.#delivered !== undefined && Number.isSafeInteger(version) && version <= this.#delivered)
+        return;
+      void this.#requestSync();
+    });
+    this.#subscriber.on("ready", () => {
+      // Catch up once subscribed: whatever committed while the subscriber
+      // was away published to nobody.
+      this.#subscriber
+        .subscribe(this.#channel)
+        .then(() => this.#requestSync())
+        .catch((error: unknown) => this.#connectionError("subscriber", error));
+    });
+    this.#pollTimer = setInterval(() => {
+      this.#serverOffsetMs = undefined;
+      void this.#requestSync();
+    }, options.pollIntervalMs ?? redisStoreDefaults.pollIntervalMs);
+    this.#pollTimer.unref();
+  }
+
+  async create(distribution: Distribution, options: CreateOptions = {}): Promise<Distribution> {
+    const d = checkDistribution(distribution);
+    const next = checkDistribution({
+      ...d,
+      etag: newEtag(this.#random),
+      configVersion: 0,
+      lastModifiedMs: this.#clock(),
+    });
+    const max =
+      options.maxDistributions === undefined ? -1 : Math.max(0, Math.floor(options.maxDistributions));
+    return this.#run("create", async () => {
+      const reply = await this.#mutate("sfCreate", [
+        next.id,
+        next.domainName,
+        next.callerReference,
+        encodeUnstamped(next),
+        max,
+        ...next.cnames,
+      ]);
+      switch (reply[0]) {
+        case ScriptStatus.Exists:
+          throw distributionExists(next.id, next.domainName);
+        case ScriptStatus.CallerReference:
+          throw callerReferenceInUse(next.callerReference, text(reply[1], "owner"));
+        case ScriptStatus.Quota:
+          throw tooManyDistributions(integer(reply[1], "quota"));
+        case ScriptStatus.Cname:
+          throw cnameInUse(text(reply[1], "CNAME"), text(reply[2], "owner"));
+      }
+      return this.#committed(reply, next);
+    });
+  }
+
+  async get(id: string): Promise<Distribution | undefined> {
+    return this.#run("get", async () => {
+      const raw = await this.#client.hget(this.#distsKey, id);
+      return raw === null ? undefined : decodeDistribution(raw, this.#where(id), id);
+    });
+  }
+
+  async getByCallerReference(callerReference: string): Promise<Distribution | undefined> {
+    return this.#run("caller reference lookup", async () => {
+      const reply = await this.#script("sfByCallerReference", [callerReference]);
+      if (reply.length === 0) return undefined;
+      const d = decodeDistribution(
+        text(reply[0], "distribution"),
+        `${this.#distsKey} entry for ${callerReference}`,
+      );
+      return d.callerReference === callerReference ? d : undefined;
+    });
+  }
+
+  async list(): Promise<readonly Distribution[]> {
+    return this.#run("list", async () => {
+      const all = await this.#client.hgetall(this.#distsKey);
+      return Object.entries(all)
+        .map(([id, raw]) => decodeDistribution(raw, this.#where(id), id))
+        .sort(byId);
+    });
+  }
+
+  async update(id: string, patch: DistributionPatch, options: UpdateOptions = {}): Promise<Distribution> {
+    return this.#run("update", async () => {
+      for (let attempt = 1; ; attempt++) {
+        const { raw, current } = await this.#readForWrite(id);
+        if (options.ifMatch !== undefined && options.ifMatch !== current.etag) {
+          throw preconditionFailed(id, options.ifMatch, current.etag);
+        }
+        const next = patched(current, patch, newEtag(this.#random), this.#clock());
+        const reply = await this.#mutate("sfUpdate", [
+          id,
+          raw,
+          encodeUnstamped(next),
+          next.domainName,
+          current.cnames.length,
+          ...current.cnames,
+          ...next.cnames,
+        ]);
+        switch (reply[0]) {
+          case ScriptStatus.Conflict:
+            this.#checkContention(attempt, id);
+            continue;
+          case ScriptStatus.Cname:
+            throw cnameInUse(text(reply[1], "CNAME"), text(reply[2], "owner"));
+        }
+        return this.#committed(reply, next);
+      }
+    });
+  }
+
+  async delete(id: string, options: DeleteOptions = {}): Promise<void> {
+    return this.#run("delete", async () => {
+      const reply = await this.#mutate("sfDelete", [
+        id,
+        options.ifMatch === undefined ? "0" : "1",
+        options.ifMatch ?? "",
+        options.requireDisabled === true ? "1" : "0",
+      ]);
+      switch (reply[0]) {
+        case ScriptStatus.Precondition:
+          throw preconditionFailed(id, options.ifMatch ?? "", text(reply[1], "etag"));
+        case ScriptStatus.NotDisabled:
+          throw notDisabled(id);
+      }
+      await this.#committed(reply);
+    });
+  }
+
+  async changeTags(id: string, change: TagChange, maxTags: number): Promise<Distribution> {
+    return this.#run("tag change", async () => {
+      for (let attempt = 1; ; attempt++) {
+        const { raw, current } = await this.#readForWrite(id);
+        const next = retagged(current, change, maxTags);
+        const reply = await this.#mutate("sfPutTags", [id, raw, encodeDistribution(next)]);
+        if (reply[0] === ScriptStatus.Conflict) {
+          this.#checkContention(attempt, id);
+          continue;
+        }
+        this.#refused(reply, id);
+        return next;
+      }
+    });
+  }
+
+  async version(): Promise<number> {
+    return this.#run("version read", async () =>
+      integer((await this.#script("sfVersion", []))[0], "version"),
+    );
+  }
+
+  async snapshot(): Promise<ConfigSnapshot> {
+    return this.#run("snapshot", () => this.#readSnapshot());
+  }
+
+  async changesSince(version: number): Promise<DistributionChange | undefined> {
+    return this.#run("changesSince", async () => {
+      if (!Number.isSafeInteger(version)) return undefined;
+      const reply = await this.#script("sfChangesSince", [version]);
+      const current = integer(reply[0], "version");
+      switch (reply[1]) {
+        case ScriptStatus.Same:
+          return { version: current, upserts: [], removedIds: [] };
+        case ScriptStatus.Unknown:
+          return undefined;
+        case ScriptStatus.Corrupt:
+          throw new StoreDataError(`damaged store data: ${text(reply[2], "what")}`);
+        case ScriptStatus.Ok:
+          break;
+        default:
+          throw unexpected(reply, "changesSince");
+      }
+      const upserts: Distribution[] = [];
+      const removedIds: string[] = [];
+      for (let i = 2; i + 1 < reply.length; i += 2) {
+        if (reply[i] === "U")
+          upserts.push(decodeDistribution(text(reply[i + 1], "distribution"), this.#distsKey));
+        else removedIds.push(text(reply[i + 1], "id"));
+      }
+      upserts.sort(byId);
+      removedIds.sort();
+      return { version: current, upserts, removedIds };
+    });
+  }
+
+  /**
+   * Resolves once the store has reached Redis and read the version it
+   * delivers changes after: listeners hear every change committed after
+   * that (every call waits for it too, so a caller that subscribes and then
+   * reads misses nothing). Rejects with StoreUnavailable when Redis cannot
+   * be reached within connectWaitMs. Optional: nothing else needs it first.
+   */
+  async ready(): Promise<void> {
+    await this.#run("start", async () => {});
+  }
+
+  subscribe(listener: ChangeListener): () => void {
+    if (this.#closed) return () => {};
+    const entry: ChangeListener = (change) => listener(change);
+    this.#listeners.add(entry);
+    return () => this.#listeners.delete(entry);
+  }
+
+  async heartbeat(nodeId: string, role: WatcherRole, appliedVersion: number, ttlMs: number): Promise<void> {
+    return this.#run("heartbeat", async () => {
+      const reply = await this.#script("sfHeartbeat", [
+        nodeId,
+        encodeWatcher({ role, appliedVersion }),
+        Math.max(0, Math.floor(ttlMs)),
+      ]);
+      this.#refused(reply, nodeId);
+    });
+  }
+
+  async dropWatcher(nodeId: string): Promise<void> {
+    return this.#run("watcher removal", async () => {
+      this.#refused(await this.#script("sfDropWatcher", [nodeId]), nodeId);
+    });
+  }
+
+  async liveWatchers(): Promise<readonly WatcherState[]> {
+    return this.#run("watcher list", async () => {
+      const reply = await this.#script("sfLiveWatchers", []);
+      this.#refused(reply, "watchers");
+      const out: WatcherState[] = [];
+      for (let i = 1; i + 2 < reply.length; i += 3) {
+        const nodeId = text(reply[i], "node id");
+        const w = decodeWatcher(text(reply[i + 2], "watcher"), `watcher ${nodeId} in ${this.#keys[7]}`);
+        out.push(Object.freeze({ nodeId, ...w, expiresAtMs: integer(Number(reply[i + 1]), "expiry") }));
+      }
+      return out.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#pollTimer);
+    this.#listeners.clear();
+    for (const waiter of this.#readyWaiters) waiter.reject(storeClosed());
+    this.#readyWaiters.clear();
+    for (const waiter of this.#deliveryWaiters) waiter.done();
+    this.#deliveryWaiters = [];
+    await Promise.all([quit(this.#client), quit(this.#subscriber)]);
+    await this.#syncing;
+  }
+
+  // --- calls ---------------------------------------------------------------
+
+  /**
+   * Runs one public call: refuses once closed, waits (bounded) for a
+   * connection, and maps what Redis or ioredis throws to StoreUnavailable or
+   * StoreDataError. ControllerErrors raised by the call pass unchanged.
+   */
+  async #run<T>(what: string, call: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw storeClosed();
+    await this.#whenReady();
+    // Before anything is read or written: a caller that subscribes and then
+    // reads must hear every change after what it read (see ready()).
+    await this.#ensureBaseline();
+    try {
+      return await call();
+    } catch (error) {
+      throw mapError(error, what);
+    }
+  }
+
+  async #whenReady(): Promise<void> {
+    if (this.#client.status === "ready") return;
+    const status = this.#client.status;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#readyWaiters.delete(waiter);
+        const reason = this.#lastError ? `: ${this.#lastError.message}` : "";
+        reject(
+          storeUnavailable(
+            `Redis is not reachable (connection ${status}, waited ${this.#connectWaitMs} ms)${reason}`,
+            this.#lastError,
+          ),
+        );
+      }, this.#connectWaitMs);
+      const waiter: ReadyWaiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.#readyWaiters.add(waiter);
+    });
+  }
+
+  async #script(name: ScriptName, args: readonly (string | number)[]): Promise<unknown[]> {
+    const reply = await this.#scripts[name](...this.#keys, String(Date.now()), ...args);
+    if (!Array.isArray(reply)) throw unexpected(reply, name);
+    return reply;
+  }
+
+  /**
+   * Runs a mutation script with the shared arguments. EXPIRED means the
+   * script refused to run (see redis-scripts.ts); when that happened well
+   * before our own timeout, our idea of the server's clock was off: measure
+   * again and try once more (nothing was applied, so that is safe).
+   */
+  async #mutate(name: ScriptName, args: readonly (string | number)[]): Promise<unknown[]> {
+    for (let attempt = 1; ; attempt++) {
+      const offset = await this.#serverOffset();
+      const sentAt = performance.now();
+      const deadline = Math.floor(sentAt + offset + this.#commandTimeoutMs - this.#deadlineMarginMs);
+      const reply = await this.#script(name, [deadline, this.#logLimit, this.#channel, ...args]);
+      if (reply[0] !== ScriptStatus.Expired) return reply;
+      const early = performance.now() - sentAt < this.#commandTimeoutMs - this.#deadlineMarginMs;
+      if (attempt === 1 && early) {
+        this.#serverOffsetMs = undefined;
+        continue;
+      }
+      throw storeUnavailable(`Redis started the ${name} after its deadline and refused it; nothing changed`);
+    }
+  }
+
+  /** Redis server time minus performance.now() (a monotonic clock: local clock steps do not move deadlines). */
+  async #serverOffset(): Promise<number> {
+    if (this.#serverOffsetMs !== undefined) return this.#serverOffsetMs;
+    const before = performance.now();
+    const [seconds, micros] = await this.#client.time();
+    const after = performance.now();
+    const serverMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    if (!Number.isFinite(serverMs)) throw unexpected([seconds, micros], "TIME");
+    this.#serverOffsetMs = serverMs - (before + after) / 2;
+    return this.#serverOffsetMs;
+  }
+
+  async #readForWrite(id: string): Promise<{ raw: string; current: Distribution }> {
+    const raw = await this.#client.hget(this.#distsKey, id);
+    if (raw === null) throw notFound(id);
+    return { raw, current: decodeDistribution(raw, this.#where(id), id) };
+  }
+
+  async #readSnapshot(): Promise<ConfigSnapshot> {
+    const reply = await this.#script("sfSnapshot", []);
+    const version = integer(reply[0], "version");
+    const distributions: Distribution[] = [];
+    for (let i = 1; i + 1 < reply.length; i += 2) {
+      const id = text(reply[i], "id");
+      distributions.push(decodeDistribution(text(reply[i + 1], "distribution"), this.#where(id), id));
+    }
+    return { version, distributions: distributions.sort(byId) };
+  }
+
+  /** Throws for a refusal status common to every mutation (anything not OK). */
+  #refused(reply: readonly unknown[], id: string): void {
+    switch (reply[0]) {
+      case ScriptStatus.Ok:
+        return;
+      case ScriptStatus.NotFound:
+        throw notFound(id);
+      case ScriptStatus.Corrupt:
+        throw new StoreDataError(`damaged store data: ${text(reply[1], "what")}`);
+      default:
+        throw unexpected(reply, `change to ${id}`);
+    }
+  }
+
+  /** After an OK mutation: waits until our listeners heard of it, returns it stamped. */
+  async #committed(reply: readonly unknown[]): Promise<undefined>;
+  async #committed(reply: readonly unknown[], next: Distribution): Promise<Distribution>;
+  async #committed(reply: readonly unknown[], next?: Distribution): Promise<Distribution | undefined> {
+    this.#refused(reply, next?.id ?? "");
+    const version = integer(reply[1], "version");
+    // Listeners of this replica hear of the change before the call returns,
+    // as with MemoryStore; bounded, since a committed change must not turn
+    // into a failure because the read that delivers it did.
+    await this.#awaitDelivery(version);
+    return next === undefined ? undefined : checkDistribution({ ...next, configVersion: version });
+  }
+
+  #checkContention(attempt: number, id: string): void {
+    if (attempt >= maxCasAttempts) {
+      throw storeUnavailable(`distribution ${id} kept changing under ${attempt} attempts to change it`);
+    }
+  }
+
+  #where(id: string): string {
+    return `distribution ${id} in ${this.#distsKey}`;
+  }
+
+  #connectionError(connection: string, error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    // Reconnects repeat the same error every attempt: log changes only.
+    if (this.#lastError?.message !== err.message) {
+      this.#log?.warn({ err, connection }, "Redis connection trouble");
+    }
+    this.#lastError = err;
+  }
+
+  // --- notifications -------------------------------------------------------
+
+  /**
+   * Makes sure #delivered is set, reading it if need be: listeners hear the
+   * changes after it, so it must be read before anything this store does
+   * or lets a caller read.
+   */
+  async #ensureBaseline(): Promise<void> {
+    if (this.#delivered !== undefined) return;
+    await this.#requestSync();
+    if (this.#delivered === undefined) {
+      throw storeUnavailable("could not read the store's version from Redis", this.#lastSyncError);
+    }
+  }
+
+  async #awaitDelivery(version: number): Promise<void> {
+    if (this.#closed || (this.#delivered !== undefined && this.#delivered >= version)) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => waiter.done(), this.#commandTimeoutMs);
+      const waiter: DeliveryWaiter = {
+        version,
+        done: () => {
+          clearTimeout(timer);
+          this.#deliveryWaiters = this.#deliveryWaiters.filter((w) => w !== waiter);
+          resolve();
+        },
+      };
+      this.#deliveryWaiters.push(waiter);
+      void this.#requestSync();
+    });
+  }
+
+  /** One catch-up at a time; a request during a run makes it go round once more. */
+  #requestSync(): Promise<void> {
+    this.#syncAgain = true;
+    this.#syncing ??= this.#syncLoop().finally(() => {
+      this.#syncing = undefined;
+    });
+    return this.#syncing;
+  }
+
+  async #syncLoop(): Promise<void> {
+    while (this.#syncAgain && !this.#closed) {
+      this.#syncAgain = false;
+      try {
+        await this.#syncOnce();
+      } catch (error) {
+        // Redis is away: the next (re)connect or poll catches up.
+        const mapped = mapError(error, "catch-up read");
+        this.#lastSyncError = mapped;
+        // Waiting mutations need not sit out their timeout: their change is
+        // committed and will be delivered once Redis answers again.
+        for (const waiter of this.#deliveryWaiters) waiter.done();
+        if (mapped instanceof ControllerError && mapped.code === ControllerErrorCode.StoreUnavailable) {
+          this.#log?.debug({ err: mapped }, "catch-up read failed");
+        } else {
+          this.#log?.error({ err: mapped }, "cannot catch up with the store");
+        }
+        return;
+      }
+    }
+  }
+
+  async #syncOnce(): Promise<void> {
+    const delivered = this.#delivered;
+    if (delivered === undefined) {
+      const reply = await this.#script("sfBaseline", []);
+      this.#delivered = integer(reply[0], "version");
+      this.#knownIds = new Set(reply.slice(1).map((id) => text(id, "id")));
+      this.#releaseWaiters();
+      return;
+    }
+    const reply = await this.#script("sfLogSince", [delivered]);
+    if (reply[1] === ScriptStatus.Same) return;
+    if (reply[1] === ScriptStatus.Ok) {
+      try {
+        const changes = reply
+          .slice(2)
+          .map((raw) => decodeChange(text(raw, "entry"), `${this.#keys[6]} entry`));
+        for (const change of changes) {
+          if (this.#closed) return;
+          if (change.version !== (this.#delivered ?? 0) + 1) {
+            throw new StoreDataError(`${this.#keys[6]} skips from ${this.#delivered} to ${change.version}`);
+          }
+          for (const d of change.upserts) this.#knownIds.add(d.id);
+          for (const id of change.removedIds) this.#knownIds.delete(id);
+          this.#delivered = change.version;
+          this.#emit(change);
+        }
+        this.#releaseWaiters();
+        return;
+      } catch (error) {
+        if (!(error instanceof StoreDataError)) throw error;
+        this.#log?.error({ err: error }, "unreadable change log; resending the whole config to listeners");
+      }
+    } else {
+      this.#log?.warn(
+        { delivered, current: reply[0] },
+        "fell behind the change log; resending the whole config to listeners",
+      );
+    }
+    const snapshot = await this.#readSnapshot();
+    if (snapshot.version === this.#delivered) return;
+    if (this.#delivered !== undefined && snapshot.version < this.#delivered) {
+      this.#log?.error(
+        { delivered: this.#delivered, current: snapshot.version },
+        "the store's version went backwards: Redis lost its data",
+      );
+    }
+    const ids = new Set(snapshot.distributions.map((d) => d.id));
+    const removedIds = [...this.#knownIds].filter((id) => !ids.has(id)).sort();
+    this.#delivered = snapshot.version;
+    this.#knownIds = ids;
+    this.#emit(
+      Object.freeze({
+        version: snapshot.version,
+        upserts: Object.freeze([...snapshot.distributions]),
+        removedIds: Object.freeze(removedIds),
+      }),
+    );
+    this.#releaseWaiters();
+  }
+
+  #emit(change: DistributionChange): void {
+    for (const listener of [...this.#listeners]) {
+      if (!this.#listeners.has(listener)) continue;
+      try {
+        listener(change);
+      } catch (error) {
+        this.#onListenerError(error);
+      }
+    }
+  }
+
+  #releaseWaiters(): void {
+    const delivered = this.#delivered;
+    if (delivered === undefined) return;
+    for (const waiter of this.#deliveryWaiters.filter((w) => w.version <= delivered)) waiter.done();
+  }
+}
+
+/** The scripts as ioredis commands (EVALSHA, falling back to EVAL once per connection). */
+function defineScripts(client: RedisClient): Record<ScriptName, ScriptCall> {
+  const calls: Partial<Record<ScriptName, ScriptCall>> = {};
+  for (const name of Object.keys(scripts) as ScriptName[]) {
+    client.defineCommand(name, { lua: scripts[name], numberOfKeys: keyNames.length });
+    const command: unknown = Reflect.get(client, name);
+    if (typeof command !== "function") throw new Error(`ioredis did not define the command ${name}`);
+    calls[name] = (...args) => command.apply(client, args) as Promise<unknown>;
+  }
+  return calls as Record<ScriptName, ScriptCall>;
+}
+
+async function quit(client: RedisClient): Promise<void> {
+  if (client.status === "ready") {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.quit().catch(() => {}),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1000);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+  client.disconnect();
+}
+
+/** Replies that mean "not now" rather than "never": the call may succeed later. */
+const transientReply =
+  /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|READONLY|TRYAGAIN|NOREPLICAS|OOM|MISCONF|NOAUTH|WRONGPASS|NOPERM)\b/;
+
+/**
+ * What a caller sees of a failure: our own errors as they are; a Redis
+ * error reply as StoreUnavailable when transient, else StoreDataError (the
+ * data or a script is wrong); anything else from ioredis (connection closed,
+ * command timed out, not connected) as StoreUnavailable. Programming errors
+ * (TypeError and the like) pass unchanged so they are not mistaken for an
+ * outage.
+ */
+function mapError(error: unknown, what: string): Error {
+  if (error instanceof StreamfrontError) return error;
+  if (error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError)
+    return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof Error && error.name === "ReplyError") {
+    if (transientReply.test(message)) return storeUnavailable(`Redis refused the ${what}: ${message}`, error);
+    return new StoreDataError(`Redis failed the ${what}: ${message}`, { cause: error });
+  }
+  return storeUnavailable(`the ${what} did not reach Redis or got no reply: ${message}`, error);
+}
+
+function unexpected(reply: unknown, what: string): StoreDataError {
+  return new StoreDataError(
+    `unexpected reply from Redis to the ${what}: ${JSON.stringify(reply)?.slice(0, 200)}`,
+  );
+}
+
+function text(value: unknown, what: string): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number") return String(value);
+  throw unexpected(value, what);
+}
+
+function integer(value: unknown, what: string): number {
+  const n = typeof value === "number" ? value : typeof value === "string" ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n)) throw unexpected(value, what);
+  return n;
+}
