@@ -38,6 +38,12 @@ export interface ConfigServiceOptions {
   readonly helloTimeoutMs?: number;
   /** Nodes remembered (disconnected ones are forgotten oldest first). @default 10000 */
   readonly maxNodes?: number;
+  /**
+   * Each hello and ack is recorded in the store as a heartbeat that keeps the
+   * node in the live set (deployment tracking) this long; watchers re-send
+   * their ack more often than this. @default 15000
+   */
+  readonly watcherTtlMs?: number;
   readonly clock?: () => number;
 }
 
@@ -47,6 +53,8 @@ interface MutableNode {
   lastAckedVersion: number;
   lastSeenMs: number;
   streams: number;
+  /** The store write of its heartbeat: none, one under way, or one under way and another due. */
+  heartbeat: "idle" | "writing" | "again";
 }
 
 type Call = ServerDuplexStream<WatchConfigRequest, WatchConfigResponse>;
@@ -63,6 +71,8 @@ export class ConfigService {
   readonly #helloTimeoutMs: number;
   readonly #maxNodes: number;
   readonly #clock: () => number;
+  readonly #watcherTtlMs: number;
+  #lastHeartbeatErrorMs = 0;
   readonly #nodes = new Map<string, MutableNode>();
   readonly #sessions = new Set<WatchSession>();
   /** Updates sent, and times a lagging watcher was resynced with a snapshot; read by the metrics. */
@@ -75,6 +85,7 @@ export class ConfigService {
     this.#helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
     this.#maxNodes = options.maxNodes ?? 10_000;
     this.#clock = options.clock ?? Date.now;
+    this.#watcherTtlMs = options.watcherTtlMs ?? 15_000;
   }
 
   handlers(): ConfigServiceServer {
@@ -83,12 +94,12 @@ export class ConfigService {
 
   /** Every node seen, with its acknowledged version. */
   nodes(): readonly NodeStatus[] {
-    return [...this.#nodes.values()].map((n) => Object.freeze({ ...n }));
+    return [...this.#nodes.values()].map(nodeStatus);
   }
 
   node(nodeId: string): NodeStatus | undefined {
     const n = this.#nodes.get(nodeId);
-    return n ? Object.freeze({ ...n }) : undefined;
+    return n ? nodeStatus(n) : undefined;
   }
 
   /** Open watch streams by role. */
@@ -121,13 +132,23 @@ export class ConfigService {
   #hello(hello: WatchHello, role: WatcherRole): void {
     let node = this.#nodes.get(hello.nodeId);
     if (!node) {
-      node = { nodeId: hello.nodeId, role, lastAckedVersion: 0, lastSeenMs: 0, streams: 0 };
+      node = {
+        nodeId: hello.nodeId,
+        role,
+        lastAckedVersion: 0,
+        lastSeenMs: 0,
+        streams: 0,
+        heartbeat: "idle",
+      };
       this.#nodes.set(hello.nodeId, node);
       this.#forgetOldNodes();
     }
     node.role = role;
     node.streams += 1;
     node.lastSeenMs = this.#clock();
+    // What it applied before (it resumes from there) is all it has applied now.
+    node.lastAckedVersion = Math.max(node.lastAckedVersion, Number(hello.resumeFromVersion));
+    this.#heartbeat(node);
   }
 
   #ack(nodeId: string, version: number): void {
@@ -135,6 +156,7 @@ export class ConfigService {
     if (!node) return;
     node.lastAckedVersion = Math.max(node.lastAckedVersion, version);
     node.lastSeenMs = this.#clock();
+    this.#heartbeat(node);
   }
 
   #ended(session: WatchSession): void {
@@ -144,6 +166,42 @@ export class ConfigService {
     if (!node) return;
     node.streams = Math.max(0, node.streams - 1);
     node.lastSeenMs = this.#clock();
+    // A node with no stream gets no config: deployments stop waiting for it.
+    if (node.streams === 0 && node.role !== "unspecified") {
+      this.#store.dropWatcher(node.nodeId).catch((error: unknown) => this.#heartbeatFailed(error));
+    }
+  }
+
+  /**
+   * Records the node as live with what it applied, in the store every
+   * controller replica reads. One write per node at a time: acks that
+   * arrive while one is under way are folded into one more write with the
+   * newest version, so a burst of changes to a large fleet does not queue a
+   * store write per ack.
+   */
+  #heartbeat(node: MutableNode): void {
+    if (node.role === "unspecified") return;
+    if (node.heartbeat === "writing" || node.heartbeat === "again") {
+      node.heartbeat = "again";
+      return;
+    }
+    node.heartbeat = "writing";
+    this.#store
+      .heartbeat(node.nodeId, node.role, node.lastAckedVersion, this.#watcherTtlMs)
+      .catch((error: unknown) => this.#heartbeatFailed(error))
+      .finally(() => {
+        const again = node.heartbeat === "again";
+        node.heartbeat = "idle";
+        if (again) this.#heartbeat(node);
+      });
+  }
+
+  #heartbeatFailed(error: unknown): void {
+    // The store being down is reported by the API and metrics; one line a minute here is enough.
+    const now = this.#clock();
+    if (now - this.#lastHeartbeatErrorMs < 60_000) return;
+    this.#lastHeartbeatErrorMs = now;
+    this.#logger.warn({ err: error }, "could not record a watcher heartbeat in the store");
   }
 
   #forgetOldNodes(): void {
@@ -351,4 +409,14 @@ function roleOf(role: NodeRole): WatcherRole {
   if (role === NodeRole.NODE_ROLE_EDGE) return "edge";
   if (role === NodeRole.NODE_ROLE_SHIELD) return "shield";
   return "unspecified";
+}
+
+function nodeStatus(n: MutableNode): NodeStatus {
+  return Object.freeze({
+    nodeId: n.nodeId,
+    role: n.role,
+    lastAckedVersion: n.lastAckedVersion,
+    lastSeenMs: n.lastSeenMs,
+    streams: n.streams,
+  });
 }

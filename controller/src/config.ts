@@ -1,4 +1,4 @@
-import { port, text } from "../../lib/config/schemas.js";
+import { integer, list, port, text } from "../../lib/config/schemas.js";
 import {
   type ConfigOf,
   type ConfigSources,
@@ -6,6 +6,7 @@ import {
   logLevelSetting,
   setting,
 } from "../../lib/config/settings.js";
+import { accessKeySettings } from "./api/auth/access-keys.js";
 
 const hostName = text({
   min: 1,
@@ -71,6 +72,98 @@ export const controllerSettings = {
     doc: "CNAME of the demo distribution (only with demo-bucket).",
     schema: hostName,
     default: "localhost",
+  }),
+  apiHost: setting({
+    env: "STREAMFRONT_CONTROLLER_API_HOST",
+    flag: "api-host",
+    doc: "Address the CloudFront control API (HTTP) binds to.",
+    schema: text({ min: 1, max: 255 }),
+    default: "127.0.0.1",
+  }),
+  apiPort: setting({
+    env: "STREAMFRONT_CONTROLLER_API_PORT",
+    flag: "api-port",
+    doc: "CloudFront control API port (the AWS SDK's/CLI's --endpoint-url). 0 picks a free port.",
+    schema: port(),
+    default: 7002,
+  }),
+  apiPublicUrl: setting<string>({
+    env: "STREAMFRONT_CONTROLLER_API_PUBLIC_URL",
+    flag: "api-public-url",
+    doc: "Base URL of the API as clients reach it, for Location headers; empty uses the request's Host.",
+    schema: text({ min: 0, max: 2048, pattern: /^(https?:\/\/\S+)?$/, hint: "expected an http(s):// URL" }),
+    default: "",
+  }),
+  accountId: setting({
+    env: "STREAMFRONT_CONTROLLER_ACCOUNT_ID",
+    flag: "account-id",
+    doc: "The 12-digit account number in distribution ARNs (tagging uses ARNs).",
+    schema: text({ min: 12, max: 12, pattern: /^[0-9]{12}$/, hint: "expected 12 digits" }),
+    default: "000000000000",
+  }),
+  ...accessKeySettings,
+  maxDistributions: setting({
+    env: "STREAMFRONT_CONTROLLER_MAX_DISTRIBUTIONS",
+    flag: "max-distributions",
+    doc: "Quota of streaming distributions (CloudFront: 100); more get TooManyStreamingDistributions.",
+    schema: integer(1, 1_000_000),
+    default: 100,
+  }),
+  maxCnames: setting({
+    env: "STREAMFRONT_CONTROLLER_MAX_CNAMES",
+    flag: "max-cnames",
+    doc: "CNAMEs per streaming distribution (CloudFront: 10).",
+    schema: integer(0, 100),
+    default: 10,
+  }),
+  maxTags: setting({
+    env: "STREAMFRONT_CONTROLLER_MAX_TAGS",
+    flag: "max-tags",
+    doc: "Tags per distribution (CloudFront: 50).",
+    schema: integer(0, 1000),
+    default: 50,
+  }),
+  trustedSignerAccounts: setting<readonly string[]>({
+    env: "STREAMFRONT_CONTROLLER_TRUSTED_SIGNER_ACCOUNTS",
+    flag: "trusted-signer-accounts",
+    doc:
+      "Comma-separated 12-digit accounts that may be named as trusted signers; any other gets " +
+      "TrustedSignerDoesNotExist. Empty accepts any 12-digit account.",
+    schema: list(text({ min: 12, max: 12, pattern: /^[0-9]{12}$/, hint: "expected 12 digits" })),
+    default: [],
+  }),
+  maxBodyBytes: setting({
+    env: "STREAMFRONT_CONTROLLER_MAX_BODY_BYTES",
+    flag: "max-body-bytes",
+    doc: "Largest API request body; larger ones are refused (EntityTooLarge) before they are read.",
+    schema: integer(1024, 10 * 1024 * 1024),
+    default: 65_536,
+  }),
+  redisUrl: setting<string>({
+    env: "STREAMFRONT_CONTROLLER_REDIS_URL",
+    flag: "redis-url",
+    doc:
+      "Where distributions live: empty for the embedded in-process store (single machine), else " +
+      "redis://host:port[/db], rediss://…, redis-sentinel://host:port,host:port/master or " +
+      "redis-cluster://host:port,host:port. Several controller replicas share one Redis.",
+    schema: text({ min: 0, max: 4096 }),
+    default: "",
+  }),
+  redisPrefix: setting({
+    env: "STREAMFRONT_CONTROLLER_REDIS_PREFIX",
+    flag: "redis-prefix",
+    doc: "Prefix of every Redis key, so several installations can share one Redis.",
+    schema: text({ min: 1, max: 64, pattern: /^[A-Za-z0-9:_.-]+$/, hint: "letters, digits and : _ . -" }),
+    default: "streamfront:",
+  }),
+  watcherTtlMs: setting({
+    env: "STREAMFRONT_CONTROLLER_WATCHER_TTL_MS",
+    flag: "watcher-ttl-ms",
+    doc:
+      "An edge that has not acknowledged or heartbeated for this long leaves the live set, and " +
+      "distributions stop waiting for it to become Deployed.",
+    schema: integer(1000, 3_600_000),
+    default: 15_000,
   }),
   logLevel: logLevelSetting("STREAMFRONT_CONTROLLER"),
 } as const;

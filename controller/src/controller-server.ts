@@ -1,19 +1,32 @@
 import { Server } from "@grpc/grpc-js";
 import type { Registry } from "prom-client";
 import type { Logger } from "../../lib/log.js";
-import { bindGrpc } from "../../lib/net/listen.js";
+import { bindGrpc, formatAddress } from "../../lib/net/listen.js";
 import { ConfigServiceService } from "../../proto/gen/streamfront/controller/v1/controller.js";
+import { ApiServer } from "./api/api-server.js";
+import {
+  type AccessKeyLookup,
+  type AccessKeyPair,
+  AccessKeys,
+  generateDevelopmentKeyPair,
+  resolveAccessKeys,
+} from "./api/auth/access-keys.js";
+import { RequestAuthenticator } from "./api/auth/authenticator.js";
+import { StreamingApi } from "./api/streaming-api.js";
 import type { ControllerConfig } from "./config.js";
 import { ConfigService } from "./config-service.js";
+import { DeploymentTracker } from "./deployment.js";
 import {
   type Distribution,
   type DistributionInput,
   DistributionKind,
   newDistribution,
 } from "./distribution.js";
-import { registerControllerMetrics } from "./metrics.js";
+import { registerApiMetrics, registerControllerMetrics } from "./metrics.js";
 import type { DistributionStore } from "./store/distribution-store.js";
 import { MemoryStore } from "./store/memory-store.js";
+import { parseRedisUrl } from "./store/redis-connection.js";
+import { RedisStore } from "./store/redis-store.js";
 
 export interface ControllerServerDeps {
   readonly config: ControllerConfig;
@@ -23,6 +36,11 @@ export interface ControllerServerDeps {
   readonly store?: DistributionStore;
   /** See ConfigServiceOptions.maxQueuedUpdates. */
   readonly maxQueuedUpdates?: number;
+  /**
+   * API keys when the config names none (tests). Without either, a
+   * development pair is generated and shown once at start-up.
+   */
+  readonly accessKeys?: AccessKeyLookup;
 }
 
 /**
@@ -33,20 +51,62 @@ export interface ControllerServerDeps {
 export class ControllerServer {
   readonly store: DistributionStore;
   readonly configService: ConfigService;
+  readonly deployment: DeploymentTracker;
+  readonly api: StreamingApi;
+  /** Set when no keys were configured: the pair generated for this run (single-machine mode). */
+  readonly developmentKeys: AccessKeyPair | undefined;
   readonly #config: ControllerConfig;
   readonly #logger: Logger;
   readonly #server: Server;
+  readonly #apiServer: ApiServer;
+  /** A store passed in belongs to the caller, who closes it. */
+  readonly #ownsStore: boolean;
   #address = "";
+  #apiAddress = "";
   #demo: Distribution | undefined;
 
   constructor(deps: ControllerServerDeps) {
     this.#config = deps.config;
     this.#logger = deps.logger;
-    this.store = deps.store ?? new MemoryStore();
+    this.store = deps.store ?? createStore(deps.config, deps.logger);
+    this.#ownsStore = deps.store === undefined;
     this.configService = new ConfigService({
       store: this.store,
       logger: deps.logger.child({ module: "config-service" }),
+      watcherTtlMs: deps.config.watcherTtlMs,
       ...(deps.maxQueuedUpdates === undefined ? {} : { maxQueuedUpdates: deps.maxQueuedUpdates }),
+    });
+    this.deployment = new DeploymentTracker({ store: this.store });
+    this.api = new StreamingApi({
+      store: this.store,
+      deployment: this.deployment,
+      baseDomain: deps.config.baseDomain,
+      accountId: deps.config.accountId,
+      maxDistributions: deps.config.maxDistributions,
+      maxTags: deps.config.maxTags,
+    });
+    let keys: AccessKeyLookup | undefined = resolveAccessKeys(deps.config) ?? deps.accessKeys;
+    if (!keys) {
+      this.developmentKeys = generateDevelopmentKeyPair();
+      keys = AccessKeys.of([this.developmentKeys]);
+    } else {
+      this.developmentKeys = undefined;
+    }
+    this.#apiServer = new ApiServer({
+      api: this.api,
+      authenticator: new RequestAuthenticator({ keys }),
+      logger: deps.logger.child({ module: "api" }),
+      limits: {
+        maxCnames: deps.config.maxCnames,
+        maxTags: deps.config.maxTags,
+        // Empty: any 12-digit account may be a signer.
+        ...(deps.config.trustedSignerAccounts.length > 0
+          ? { knownSignerAccounts: new Set(deps.config.trustedSignerAccounts) }
+          : {}),
+      },
+      maxBodyBytes: deps.config.maxBodyBytes,
+      ...(deps.config.apiPublicUrl ? { publicBaseUrl: deps.config.apiPublicUrl } : {}),
+      observer: registerApiMetrics(deps.registry),
     });
     registerControllerMetrics(deps.registry, this.store, this.configService);
     this.#server = new Server({
@@ -59,15 +119,22 @@ export class ControllerServer {
     this.#server.addService(ConfigServiceService, this.configService.handlers());
   }
 
-  /** Creates the demo distribution when configured, binds gRPC; resolves with host:port. */
+  /** Creates the demo distribution when configured, binds gRPC and the API; resolves with the gRPC host:port. */
   async start(): Promise<string> {
     if (this.#config.demoBucket) await this.#createDemo();
     this.#address = await bindGrpc(this.#server, this.#config.host, this.#config.grpcPort);
+    const api = await this.#apiServer.listen(this.#config.apiPort, this.#config.apiHost);
+    this.#apiAddress = formatAddress(api.address, api.port);
     return this.#address;
   }
 
   get address(): string {
     return this.#address;
+  }
+
+  /** host:port of the CloudFront control API. */
+  get apiAddress(): string {
+    return this.#apiAddress;
   }
 
   /** The distribution made from demo-bucket, when there is one. */
@@ -98,6 +165,7 @@ export class ControllerServer {
 
   /** Ends the watch streams (watchers keep their config and reconnect), then the server. */
   async close(deadlineMs = 2_000): Promise<void> {
+    await this.#apiServer.close();
     this.configService.closeAll();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -110,6 +178,7 @@ export class ControllerServer {
         resolve();
       });
     });
+    if (this.#ownsStore) await this.store.close();
   }
 
   async #createDemo(): Promise<void> {
@@ -136,4 +205,14 @@ export class ControllerServer {
       `demo distribution ready: rtmp://${cname}/cfx/st`,
     );
   }
+}
+
+/** The embedded store, or Redis when redis-url is set. */
+function createStore(config: ControllerConfig, logger: Logger): DistributionStore {
+  if (config.redisUrl === "") return new MemoryStore();
+  return new RedisStore({
+    connection: parseRedisUrl(config.redisUrl),
+    prefix: config.redisPrefix,
+    logger: logger.child({ module: "redis-store" }),
+  });
 }

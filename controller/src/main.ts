@@ -25,8 +25,20 @@ await runComponent("controller", async () => {
   try {
     const grpc = await controller.start();
     const adminAddress = await admin.listen();
-    const addresses = { grpc, admin: `${adminAddress.address}:${adminAddress.port}` };
+    const addresses = {
+      grpc,
+      api: controller.apiAddress,
+      admin: `${adminAddress.address}:${adminAddress.port}`,
+    };
     logger.info({ addresses, baseDomain: config.baseDomain }, "listening");
+    const dev = controller.developmentKeys;
+    if (dev) {
+      // No keys configured: this run's generated pair, shown once so the CLI can be pointed at it.
+      logger.warn(
+        { accessKeyId: dev.accessKeyId, secretAccessKey: dev.secretAccessKey },
+        "no API access keys configured (STREAMFRONT_CONTROLLER_API_ACCESS_KEYS[_FILE]); generated a development pair for this run",
+      );
+    }
     return { addresses, close };
   } catch (error) {
     await close();

@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { ApiObserver } from "./api/api-server.js";
 import { type ConfigService, watcherRoles } from "./config-service.js";
 import type { DistributionStore } from "./store/distribution-store.js";
 
@@ -60,4 +61,27 @@ export function registerControllerMetrics(
       this.inc(configService.counts.resyncs);
     },
   });
+}
+
+/** The control API's request metrics; the API server reports through the returned observer. */
+export function registerApiMetrics(registry: Registry): ApiObserver {
+  const requests = new Counter({
+    name: "streamfront_controller_api_requests_total",
+    help: "Control API requests, by operation and answer (OK or the CloudFront error code).",
+    labelNames: ["operation", "code"] as const,
+    registers: [registry],
+  });
+  const seconds = new Histogram({
+    name: "streamfront_controller_api_request_seconds",
+    help: "Control API request time, from the request line to the response, by operation.",
+    labelNames: ["operation"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  return {
+    request(operation, code, _httpStatus, elapsed) {
+      requests.inc({ operation, code });
+      seconds.observe({ operation }, elapsed);
+    },
+  };
 }

@@ -30,6 +30,7 @@ export async function startTestController(
     env: {
       STREAMFRONT_CONTROLLER_HOST: "127.0.0.1",
       STREAMFRONT_CONTROLLER_GRPC_PORT: String(options.port ?? 0),
+      STREAMFRONT_CONTROLLER_API_PORT: "0",
       ...options.env,
     },
   });
