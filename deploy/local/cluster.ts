@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type AccessKeyPair, generateDevelopmentKeyPair } from "../../controller/src/api/auth/access-keys.js";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
 import { EmbeddedS3, embeddedS3Credentials } from "./embedded-s3.js";
 import { playNameFor } from "./play-names.js";
@@ -14,6 +15,8 @@ export interface LocalClusterOptions {
   readonly rtmpPort: number;
   /** -1 turns the shared RTMP/HTTP port off. */
   readonly httpPort: number;
+  /** The controller's control API port (on 127.0.0.1). */
+  readonly apiPort: number;
   readonly bucket: string;
   readonly logLevel: string;
   /** How the children's logs show: on this terminal, or nowhere (tests). */
@@ -36,6 +39,8 @@ export interface PlayableObject {
  */
 export class LocalCluster {
   readonly options: LocalClusterOptions;
+  /** The control API's key pair for this run (printed by npm start, used by tests). */
+  readonly apiKeys: AccessKeyPair = generateDevelopmentKeyPair();
   readonly #children: LaunchedComponent[] = [];
   #s3: EmbeddedS3 | null = null;
   #dataDir: string | null = null;
@@ -93,6 +98,9 @@ export class LocalCluster {
         STREAMFRONT_CONTROLLER_HOST: "127.0.0.1",
         STREAMFRONT_CONTROLLER_GRPC_PORT: "0",
         STREAMFRONT_CONTROLLER_ADMIN_PORT: "0",
+        STREAMFRONT_CONTROLLER_API_HOST: "127.0.0.1",
+        STREAMFRONT_CONTROLLER_API_PORT: String(o.apiPort),
+        STREAMFRONT_CONTROLLER_API_ACCESS_KEYS: `${this.apiKeys.accessKeyId}:${this.apiKeys.secretAccessKey}`,
         STREAMFRONT_CONTROLLER_DEMO_BUCKET: o.bucket,
         STREAMFRONT_CONTROLLER_DEMO_CNAME: o.host,
         STREAMFRONT_CONTROLLER_LOG_LEVEL: o.logLevel,

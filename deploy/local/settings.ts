@@ -36,6 +36,13 @@ export const localSettings = {
     schema: integer(-1, 65535),
     default: 8080,
   }),
+  apiPort: setting({
+    env: "STREAMFRONT_LOCAL_API_PORT",
+    flag: "api-port",
+    doc: "The controller's CloudFront control API port (--endpoint-url http://127.0.0.1:<port>). 0 picks a free port.",
+    schema: port(),
+    default: 7002,
+  }),
   bucket: setting({
     env: "STREAMFRONT_LOCAL_BUCKET",
     flag: "bucket",

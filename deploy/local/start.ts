@@ -73,7 +73,12 @@ async function main(): Promise<void> {
       "",
     );
   }
+  const keys = cluster.apiKeys;
   lines.push(
+    "CloudFront control API (streaming distributions; AWS SDK/CLI, SigV4, region us-east-1):",
+    `  export AWS_ACCESS_KEY_ID=${keys.accessKeyId} AWS_SECRET_ACCESS_KEY=${keys.secretAccessKey} AWS_DEFAULT_REGION=us-east-1`,
+    `  aws cloudfront list-streaming-distributions --endpoint-url http://${a.controller?.api}`,
+    "",
     "Metrics:",
     `  edge        http://${a.edge?.admin}/metrics`,
     `  shield      http://${a.shield?.admin}/metrics`,

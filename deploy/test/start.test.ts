@@ -5,11 +5,19 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import {
+  CloudFrontClient,
+  CreateStreamingDistributionCommand,
+  GetStreamingDistributionCommand,
+  ListStreamingDistributionsCommand,
+} from "@aws-sdk/client-cloudfront";
 import { probeStreams } from "../../edge/test/support/ffprobe.js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
 
 /** `npm start`'s program, as a newcomer runs it (ports 0 so tests never collide). */
-const startScript = fromRepoRoot("dist", "deploy", "local", "start.js");
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+const startScript = fileURLToPath(new URL("../local/start.js", import.meta.url));
 const children: ChildProcess[] = [];
 after(() => {
   for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
@@ -31,7 +39,7 @@ function run(args: string[]) {
 }
 
 test("npm start prints one rtmp:// URL per sample object, they play, and SIGINT stops everything with exit 0 within 5 s", async () => {
-  const started = run(["--rtmp-port=0", "--http-port=0", "--log-level=silent"]);
+  const started = run(["--rtmp-port=0", "--http-port=0", "--api-port=0", "--log-level=silent"]);
   const deadline = Date.now() + 30_000;
   while (!started.out().includes("Ctrl-C stops everything")) {
     if (started.child.exitCode !== null) assert.fail(`start exited early: ${started.err()}`);
@@ -67,6 +75,48 @@ test("npm start prints one rtmp:// URL per sample object, they play, and SIGINT 
     );
   }
 
+  // The control API: the printed endpoint and key pair work with the official SDK as pasted;
+  // the demo distribution is listed, and one created now is served by the local edge at once.
+  const keys = /export AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+) AWS_DEFAULT_REGION=us-east-1/.exec(
+    output,
+  );
+  const endpoint = /aws cloudfront list-streaming-distributions --endpoint-url (http:\/\/\S+)/.exec(
+    output,
+  )?.[1];
+  assert.ok(keys && endpoint, output);
+  const cloudfront = new CloudFrontClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: keys[1]!, secretAccessKey: keys[2]! },
+  });
+  const listed = await cloudfront.send(new ListStreamingDistributionsCommand({}));
+  const demo = listed.StreamingDistributionList?.Items?.find((d) => d.Aliases?.Items?.includes("localhost"));
+  assert.ok(demo, "the demo distribution is visible through the API");
+  const created = await cloudfront.send(
+    new CreateStreamingDistributionCommand({
+      StreamingDistributionConfig: {
+        CallerReference: "start-test",
+        S3Origin: { DomainName: "streamfront-media.s3.amazonaws.com", OriginAccessIdentity: "" },
+        Aliases: { Quantity: 1, Items: ["127.0.0.1"] },
+        Comment: "made through the API",
+        TrustedSigners: { Enabled: false, Quantity: 0 },
+        Enabled: true,
+      },
+    }),
+  );
+  assert.equal(created.$metadata.httpStatusCode, 201);
+  const id = created.StreamingDistribution!.Id!;
+  const deployedBy = Date.now() + 10_000;
+  while (
+    (await cloudfront.send(new GetStreamingDistributionCommand({ Id: id }))).StreamingDistribution?.Status !==
+    "Deployed"
+  ) {
+    assert.ok(Date.now() < deployedBy, "Deployed within 10 s");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const viaNewDistribution = urls[0]!.replace("rtmp://localhost:", "rtmp://127.0.0.1:");
+  assert.ok((await probeStreams(viaNewDistribution)).length > 0, "the new distribution's CNAME plays");
+
   const stopAt = Date.now();
   started.child.kill("SIGINT");
   const [code] = await started.exited;
@@ -86,7 +136,14 @@ test("npm start -- --media <dir> serves any folder, keys = relative paths (folde
       join(dir, "my clips", "été 1.flv"),
     );
     writeFileSync(join(dir, "notes.txt"), "not media");
-    const started = run(["--media", dir, "--rtmp-port=0", "--http-port=-1", "--log-level=silent"]);
+    const started = run([
+      "--media",
+      dir,
+      "--rtmp-port=0",
+      "--http-port=-1",
+      "--api-port=0",
+      "--log-level=silent",
+    ]);
     const deadline = Date.now() + 30_000;
     while (!started.out().includes("Ctrl-C stops everything")) {
       if (started.child.exitCode !== null) assert.fail(`start exited early: ${started.err()}`);
@@ -124,10 +181,14 @@ test("each component's entry point refuses a wrong setting, naming it", async ()
     ["shield", "STREAMFRONT_SHIELD_GRPC_PORT"],
     ["controller", "STREAMFRONT_CONTROLLER_GRPC_PORT"],
   ] as const) {
-    const child = spawn(process.execPath, [fromRepoRoot("dist", component, "src", "main.js")], {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, [variable]: "not-a-port" },
-    });
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL(`../../${component}/src/main.js`, import.meta.url))],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, [variable]: "not-a-port" },
+      },
+    );
     let stderr = "";
     child.stderr.on("data", (b: Buffer) => {
       stderr += b.toString();

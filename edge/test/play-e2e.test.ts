@@ -19,6 +19,7 @@ const cluster = new LocalCluster({
   host: "localhost",
   rtmpPort: 0,
   httpPort: 0,
+  apiPort: 0,
   bucket: "e2e-media",
   logLevel: process.env.STREAMFRONT_TEST_LOG_LEVEL ?? "silent",
   stdio: "inherit",
