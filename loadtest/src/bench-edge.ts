@@ -697,6 +697,7 @@ async function main(): Promise<number> {
         host: "127.0.0.1",
         rtmpPort: 0,
         httpPort: -1,
+        apiPort: 0,
         bucket: "streamfront-bench",
         logLevel: "error",
         stdio: "inherit",
