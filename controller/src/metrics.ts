@@ -27,7 +27,22 @@ export function registerControllerMetrics(
     help: "The current config version (bumped by every distribution change).",
     registers: [registry],
     async collect() {
-      this.set(await store.version());
+      // With the store down the scrape still answers (the API reports the outage).
+      const version = await store.version().catch(() => undefined);
+      if (version !== undefined) this.set(version);
+    },
+  });
+  new Gauge({
+    name: "streamfront_controller_store_up",
+    help: "1 when the store (Redis, or the embedded one) answered at scrape time, else 0.",
+    registers: [registry],
+    async collect() {
+      this.set(
+        await store.version().then(
+          () => 1,
+          () => 0,
+        ),
+      );
     },
   });
   new Gauge({
@@ -36,11 +51,14 @@ export function registerControllerMetrics(
     labelNames: ["kind", "enabled"] as const,
     registers: [registry],
     async collect() {
+      const all = await store.list().catch(() => undefined);
+      // The store is down: keep the last values rather than report zero distributions.
+      if (all === undefined) return;
       this.reset();
       for (const kind of ["streaming", "web"]) {
         for (const enabled of ["true", "false"]) this.set({ kind, enabled }, 0);
       }
-      for (const d of await store.list()) this.inc({ kind: d.kind, enabled: String(d.enabled) });
+      for (const d of all) this.inc({ kind: d.kind, enabled: String(d.enabled) });
     },
   });
   new Counter({

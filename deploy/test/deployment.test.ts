@@ -146,6 +146,9 @@ describe("Redis down for 30 s", () => {
     assert.equal(refused.$metadata?.httpStatusCode, 503);
     assert.match(refused.message, /unavailable/i);
     await assert.rejects(createDistribution("during-outage"), { name: "ServiceUnavailable" });
+    // The controller's own metrics still answer, and say what is wrong.
+    const scrape = await cluster.metricsText(cluster.controllers[0]!);
+    assert.match(scrape, /^streamfront_controller_store_up 0$/m);
 
     // Viewers of existing distributions do not notice, on every edge, all through the outage.
     const source = await probePackets(sample);
@@ -164,6 +167,7 @@ describe("Redis down for 30 s", () => {
       15_000,
       "the API to answer again",
     );
+    assert.match(await cluster.metricsText(cluster.controllers[0]!), /^streamfront_controller_store_up 1$/m);
     const after = await api.send(new ListStreamingDistributionsCommand({}));
     const idsAfter = (after.StreamingDistributionList?.Items ?? []).map((d) => d.Id).sort();
     assert.deepEqual(idsAfter, idsBefore, "nothing lost, nothing duplicated");
