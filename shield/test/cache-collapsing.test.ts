@@ -40,6 +40,7 @@ describe("request collapsing and read-while-fetch (CachingOrigin over S3Origin a
       ["finish.bin", sliceBytes],
       ["two-readers.bin", sliceBytes],
       ["break.bin", sliceBytes],
+      ["served.bin", sliceBytes],
     ] as const) {
       const body = randomBytes(bytes);
       objects.set(key, body);
@@ -229,6 +230,27 @@ describe("request collapsing and read-while-fetch (CachingOrigin over S3Origin a
     s3.s3.clearRequests();
     assert.ok((await readAll(origin, key, 0, sliceBytes, etag)).equals(body));
     assert.equal(s3.s3.requests.length, 0);
+    await origin.close();
+  });
+
+  it("a reader served a small range of a cold slice leaves the fetch to finish and be cached", async () => {
+    const gated = new GatedOrigin(s3Origin(), 4096);
+    const origin = cache(gated);
+    const key = "served.bin";
+    const body = objects.get(key)!;
+    const { etag } = await origin.stat(bucket, key);
+    s3.s3.clearRequests();
+    gated.hold();
+    gated.allow(1);
+    // One chunk of sixteen: the reader gets all it asked for while most of the slice is on its way.
+    assert.ok((await readAll(origin, key, 0, 4096, etag)).equals(body.subarray(0, 4096)));
+    assert.equal(origin.stats.abandoned, 0, "served, not abandoned");
+    gated.open();
+    await eventually(() => origin.fetchesInFlight === 0, 5_000, "the fetch to finish");
+    assert.ok(origin.memory.has(sliceId({ bucket, key, etag }, sliceBytes, 0)));
+    s3.s3.clearRequests();
+    assert.ok((await readAll(origin, key, 4096, sliceBytes - 4096, etag)).equals(body.subarray(4096)));
+    assert.equal(s3.s3.requests.length, 0, "the rest of the slice came from memory");
     await origin.close();
   });
 

@@ -307,7 +307,7 @@ export class CachingOrigin implements Origin, CacheReadout {
           if (signal.aborted) throw new ShieldError(ShieldErrorCode.Aborted, "read aborted");
           yield held.slice.data.subarray(from, to);
         }
-        this.#release(state, index);
+        this.#release(state, index, to < length);
       }
     } finally {
       signal.removeEventListener("abort", state.onAbort);
@@ -491,18 +491,28 @@ export class CachingOrigin implements Origin, CacheReadout {
       return;
     }
     if (isCode(fetch.error, ShieldErrorCode.ObjectChanged)) {
-      // S3 no longer has this version: new plays must not be handed it.
+      // S3 no longer has this version: new plays must not be handed it, and
+      // fetches of it that no reader holds any more (finishing for a play
+      // that was served) would only pull bytes nobody can use.
       this.#statCache.invalidate(version.bucket, version.key, version.etag);
+      const suffix = `|${versionId(version)}`;
+      for (const other of [...this.#fetches.values()]) {
+        if (other === fetch || other.refs > 0 || !other.id.endsWith(suffix)) continue;
+        other.fail(
+          new ShieldError(ShieldErrorCode.ObjectChanged, `${version.bucket}/${version.key}: replaced in S3`),
+        );
+      }
     } else if (fetch.error !== undefined && !isCode(fetch.error, ShieldErrorCode.Aborted)) {
       this.#logger.debug({ slice: fetch.id, err: fetch.error }, "slice fetch failed");
     }
   }
 
-  #release(state: ReadState, index: number): void {
+  /** `served`: the reader's range ended inside this slice and it got all of it (see SliceFetch.unref). */
+  #release(state: ReadState, index: number, served = false): void {
     const held = state.held.get(index);
     if (!held) return;
     state.held.delete(index);
-    held.fetch?.unref();
+    held.fetch?.unref(served);
   }
 
   #releaseAll(state: ReadState): void {

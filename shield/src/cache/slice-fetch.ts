@@ -36,6 +36,8 @@ type State = "waiting" | "streaming" | "done" | "failed";
 export class SliceFetch {
   readonly id: string;
   readonly #finishFraction: number;
+  /** A holder was served from it and left (see unref). */
+  #served = false;
   readonly #onAbandon: (() => void) | undefined;
   readonly #controller = new AbortController();
   readonly #timer: NodeJS.Timeout;
@@ -182,10 +184,17 @@ export class SliceFetch {
     if (reader) this.#readers += 1;
   }
 
-  /** Releases a hold; the last release of an unfinished fetch applies the abandon policy. */
-  unref(): void {
+  /**
+   * Releases a hold; the last release of an unfinished fetch applies the
+   * abandon policy. `served`: the holder got all it asked of this slice
+   * before the slice was complete (its range ended inside it); such a
+   * fetch is finished, for the next read of the same play.
+   */
+  unref(served = false): void {
     this.#refs -= 1;
+    if (served) this.#served = true;
     if (this.#refs > 0 || this.#state === "done" || this.#state === "failed") return;
+    if (this.#served && this.#state === "streaming") return;
     if (this.#state === "streaming" && this.#received >= this.#length * this.#finishFraction) return;
     this.fail(new ShieldError(ShieldErrorCode.Aborted, "slice fetch abandoned: no reader left"));
     this.#onAbandon?.();
