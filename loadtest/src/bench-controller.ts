@@ -12,6 +12,7 @@ import { ConfigWatcher } from "../../lib/config-watcher.js";
 import { createLogger } from "../../lib/log.js";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
 import { RedisServer } from "../../lib/testing/redis-server.js";
+import { integerOption } from "./bench/options.js";
 import { processCpuSeconds } from "./bench/proc-cpu.js";
 import { fixed, median, percentile, table } from "./bench/stats.js";
 
@@ -65,13 +66,8 @@ function parseOptions(argv: readonly string[]): Options {
     process.stdout.write(`${usage}\n`);
     process.exit(0);
   }
-  const count = (name: string, text: string | undefined, fallback: number, max: number) => {
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1 || n > max)
-      throw new Error(`--${name} must be a whole number from 1 to ${max}`);
-    return n;
-  };
+  const count = (name: string, text: string | undefined, fallback: number, max: number) =>
+    integerOption(name, text, fallback, 1, max);
   const store = values.store ?? "redis";
   if (store !== "redis" && store !== "memory") throw new Error("--store must be redis or memory");
   return {

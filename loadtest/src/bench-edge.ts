@@ -15,6 +15,7 @@ import {
   ensureBenchMedia,
 } from "./bench/bench-media.js";
 import { NginxPeer } from "./bench/nginx-peer.js";
+import { integerOption } from "./bench/options.js";
 import { ensureBenchTools } from "./bench/peer-tools.js";
 import {
   isAlive,
@@ -139,13 +140,6 @@ function parseOptions(argv: readonly string[]): Options {
     process.stdout.write(`${usage}\n`);
     process.exit(0);
   }
-  const int = (name: string, raw: string | undefined, fallback: number, min: number, max: number): number => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new Error(`--${name} must be an integer in [${min}, ${max}]`);
-    return n;
-  };
   const list = <T extends string>(name: string, raw: string | undefined, allowed: readonly T[]): T[] => {
     if (raw === undefined) return [...allowed];
     const items = raw.split(",").map((s) => s.trim());
@@ -155,19 +149,19 @@ function parseOptions(argv: readonly string[]): Options {
     return items as T[];
   };
   return {
-    runs: int("runs", values.runs, 3, 1, 20),
-    fullViewers: int("full-viewers", values["full-viewers"], 50, 1, 2000),
-    fullBufferMs: int("full-buffer-ms", values["full-buffer-ms"], 3_600_000, 0, 36_000_000),
-    rtViewers: int("rt-viewers", values["rt-viewers"], 100, 1, 5000),
-    rtSeconds: int("rt-seconds", values["rt-seconds"], 30, 5, 600),
-    rtBufferMs: int("rt-buffer-ms", values["rt-buffer-ms"], 3000, 0, 60_000),
-    warmupViewers: int("warmup-viewers", values["warmup-viewers"], 10, 0, 500),
+    runs: integerOption("runs", values.runs, 3, 1, 20),
+    fullViewers: integerOption("full-viewers", values["full-viewers"], 50, 1, 2000),
+    fullBufferMs: integerOption("full-buffer-ms", values["full-buffer-ms"], 3_600_000, 0, 36_000_000),
+    rtViewers: integerOption("rt-viewers", values["rt-viewers"], 100, 1, 5000),
+    rtSeconds: integerOption("rt-seconds", values["rt-seconds"], 30, 5, 600),
+    rtBufferMs: integerOption("rt-buffer-ms", values["rt-buffer-ms"], 3000, 0, 60_000),
+    warmupViewers: integerOption("warmup-viewers", values["warmup-viewers"], 10, 0, 500),
     modes: list("modes", values.modes, ["full", "realtime"] as const),
     servers: list("servers", values.servers, ["edge", "nginx"] as const),
     pin: values.pin ?? false,
     mediaCache: values["media-cache"] ?? defaultMediaCacheDir(),
     out: values.out ? resolve(values.out) : null,
-    maxMinutes: int("max-minutes", values["max-minutes"], 25, 1, 240),
+    maxMinutes: integerOption("max-minutes", values["max-minutes"], 25, 1, 240),
   };
 }
 

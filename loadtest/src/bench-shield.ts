@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { EmbeddedS3, embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
 import { repoRoot } from "../../lib/testing/paths.js";
+import { integerOption } from "./bench/options.js";
 import { isAlive, processCpuSeconds, selfCpuSeconds, systemBusySeconds } from "./bench/proc-cpu.js";
 import {
   counterDelta,
@@ -152,35 +153,29 @@ function parseOptions(argv: readonly string[]): Options {
     process.stdout.write(`${usage}\n`);
     process.exit(0);
   }
-  const int = (name: string, raw: string | undefined, fallback: number, min: number, max: number): number => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new Error(`--${name} must be an integer in [${min}, ${max}]`);
-    return n;
-  };
-  const sliceBytes = int("slice-kib", values["slice-kib"], 1024, 64, 16 * 1024) * KiB;
-  const pieceBytes = int("piece-kib", values["piece-kib"], 256, 16, 4 * 1024) * KiB;
-  const ttfbBytes = int("ttfb-kib", values["ttfb-kib"], 64, 1, 16 * 1024) * KiB;
+  const sliceBytes = integerOption("slice-kib", values["slice-kib"], 1024, 64, 16 * 1024) * KiB;
+  const pieceBytes = integerOption("piece-kib", values["piece-kib"], 256, 16, 4 * 1024) * KiB;
+  const ttfbBytes = integerOption("ttfb-kib", values["ttfb-kib"], 64, 1, 16 * 1024) * KiB;
   if (ttfbBytes > sliceBytes)
     throw new Error("--ttfb-kib must not exceed --slice-kib (one slice per sample)");
   return {
-    runs: int("runs", values.runs, 5, 1, 20),
-    objectBytes: int("object-mib", values["object-mib"], 256, 1, 4096) * MiB,
-    concurrency: int("concurrency", values.concurrency, 4, 1, 256),
-    rangeBytes: int("range-mib", values["range-mib"], 4, 1, 64) * MiB,
-    channels: int("channels", values.channels, 1, 1, 64),
-    grpcWindowBytes: int("grpc-window-kib", values["grpc-window-kib"], 0, 0, 1024 * 1024) * KiB,
-    tcpWriteBytes: int("tcp-write-kib", values["tcp-write-kib"], pieceBytes / KiB, 1, 64 * 1024) * KiB,
-    readers: int("readers", values.readers, 32, 1, 1000),
-    collapseBytes: int("collapse-mib", values["collapse-mib"], 64, 1, 4096) * MiB,
-    blockBytes: int("block-kib", values["block-kib"], 256, 4, 64 * 1024) * KiB,
-    ttfbSamples: int("ttfb-samples", values["ttfb-samples"], 50, 1, 1000),
+    runs: integerOption("runs", values.runs, 5, 1, 20),
+    objectBytes: integerOption("object-mib", values["object-mib"], 256, 1, 4096) * MiB,
+    concurrency: integerOption("concurrency", values.concurrency, 4, 1, 256),
+    rangeBytes: integerOption("range-mib", values["range-mib"], 4, 1, 64) * MiB,
+    channels: integerOption("channels", values.channels, 1, 1, 64),
+    grpcWindowBytes: integerOption("grpc-window-kib", values["grpc-window-kib"], 0, 0, 1024 * 1024) * KiB,
+    tcpWriteBytes:
+      integerOption("tcp-write-kib", values["tcp-write-kib"], pieceBytes / KiB, 1, 64 * 1024) * KiB,
+    readers: integerOption("readers", values.readers, 32, 1, 1000),
+    collapseBytes: integerOption("collapse-mib", values["collapse-mib"], 64, 1, 4096) * MiB,
+    blockBytes: integerOption("block-kib", values["block-kib"], 256, 4, 64 * 1024) * KiB,
+    ttfbSamples: integerOption("ttfb-samples", values["ttfb-samples"], 50, 1, 1000),
     ttfbBytes,
     sliceBytes,
     pieceBytes,
     out: values.out ? resolve(values.out) : null,
-    maxMinutes: int("max-minutes", values["max-minutes"], 10, 1, 240),
+    maxMinutes: integerOption("max-minutes", values["max-minutes"], 10, 1, 240),
   };
 }
 
