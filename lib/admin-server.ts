@@ -25,7 +25,10 @@ export class AdminServer {
 
   constructor(options: AdminServerOptions) {
     this.#options = options;
-    this.#server = createServer((req, res) => {
+    // Node checks headersTimeout and requestTimeout in a sweep every
+    // connectionsCheckingInterval (30 s by default): a slow client would
+    // keep its socket up to 35 s past a 5 s deadline.
+    this.#server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
       const path = (req.url ?? "/").split("?")[0];
       if (req.method !== "GET" && req.method !== "HEAD") {
         res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end("method not allowed\n");

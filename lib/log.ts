@@ -143,11 +143,14 @@ export class LogRateLimiter {
     return this.log(logger, "warn", key, fields, msg);
   }
 
-  /** Writes the summaries of intervals that have ended (call it now and then, e.g. from a timer). */
-  flush(): void {
+  /**
+   * Writes the summaries of intervals that have ended (call it now and
+   * then, e.g. from a timer), or with `all` of every interval (at shutdown).
+   */
+  flush(all = false): void {
     const now = this.#now();
     for (const [key, window] of [...this.#windows]) {
-      if (now - window.startedAt < this.#intervalMs) continue;
+      if (!all && now - window.startedAt < this.#intervalMs) continue;
       this.#summarize(key, window);
       this.#windows.delete(key);
     }

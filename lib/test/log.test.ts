@@ -87,6 +87,12 @@ describe("LogRateLimiter", () => {
     );
     limiter.flush();
     assert.equal(lines.length, 4, "a summary is written once");
+    limiter.warn(logger, "c", {}, "C");
+    limiter.warn(logger, "c", {}, "C");
+    limiter.flush();
+    assert.equal(lines.length, 5);
+    limiter.flush(true);
+    assert.equal(lines.at(-1)!.msg, "suppressed 1 similar lines: C", "flush(true) summarizes open intervals");
   });
 
   test("the number of keys is bounded: the oldest is summarized and dropped", () => {
