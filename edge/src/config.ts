@@ -139,9 +139,64 @@ export const edgeSettings = {
   maxConnectionsPerIp: setting({
     env: "STREAMFRONT_EDGE_MAX_CONNECTIONS_PER_IP",
     flag: "max-connections-per-ip",
-    doc: "Most open connections from one client address.",
+    doc:
+      "Most open connections (and RTMPT sessions) from one client address, playing or not. Loose on purpose: " +
+      "a campus or carrier-grade NAT puts hundreds of viewers behind one address.",
     schema: integer(1, 1_000_000),
-    default: 100,
+    default: 1000,
+  }),
+  maxPrePlayConnectionsPerIp: setting({
+    env: "STREAMFRONT_EDGE_MAX_PRE_PLAY_CONNECTIONS_PER_IP",
+    flag: "max-pre-play-connections-per-ip",
+    doc:
+      "Most connections from one client address that have not started a play yet (handshaking, connecting, " +
+      "plain HTTP requests, RTMPT sessions not playing). Tight: they serve no one, and slow clients hold them.",
+    schema: integer(1, 1_000_000),
+    default: 50,
+  }),
+  prePlayTimeoutMs: setting({
+    env: "STREAMFRONT_EDGE_PRE_PLAY_TIMEOUT_MS",
+    flag: "pre-play-timeout-ms",
+    doc: "A connection or RTMPT session that has not started a play this long after it was accepted is closed.",
+    schema: integer(100, 3_600_000),
+    default: 60_000,
+  }),
+  httpHeadersTimeoutMs: setting({
+    env: "STREAMFRONT_EDGE_HTTP_HEADERS_TIMEOUT_MS",
+    flag: "http-headers-timeout-ms",
+    doc: "An HTTP connection on the shared port must send its request headers within this long of its first byte.",
+    schema: integer(100, 600_000),
+    default: 10_000,
+  }),
+  httpRequestTimeoutMs: setting({
+    env: "STREAMFRONT_EDGE_HTTP_REQUEST_TIMEOUT_MS",
+    flag: "http-request-timeout-ms",
+    doc: "From an HTTP request's headers to its body read and its answer written; past it the connection is closed.",
+    schema: integer(100, 600_000),
+    default: 30_000,
+  }),
+  httpIdleTimeoutMs: setting({
+    env: "STREAMFRONT_EDGE_HTTP_IDLE_TIMEOUT_MS",
+    flag: "http-idle-timeout-ms",
+    doc: "A kept-alive HTTP connection whose next request headers are not complete this long after an answer is closed.",
+    schema: integer(100, 600_000),
+    default: 5_000,
+  }),
+  logRepeatLines: setting({
+    env: "STREAMFRONT_EDGE_LOG_REPEAT_LINES",
+    flag: "log-repeat-lines",
+    doc:
+      "Per-connection warnings (refused, timed out, closed for a protocol error) of one kind written per " +
+      "log-repeat-interval-ms; the rest are counted in metrics and summed up in one line.",
+    schema: integer(1, 1_000_000),
+    default: 5,
+  }),
+  logRepeatIntervalMs: setting({
+    env: "STREAMFRONT_EDGE_LOG_REPEAT_INTERVAL_MS",
+    flag: "log-repeat-interval-ms",
+    doc: "The interval of log-repeat-lines.",
+    schema: integer(10, 3_600_000),
+    default: 10_000,
   }),
   handshakeTimeoutMs: setting({
     env: "STREAMFRONT_EDGE_HANDSHAKE_TIMEOUT_MS",
@@ -216,9 +271,9 @@ export const edgeSettings = {
   rtmptMaxSessionsPerIp: setting({
     env: "STREAMFRONT_EDGE_RTMPT_MAX_SESSIONS_PER_IP",
     flag: "rtmpt-max-sessions-per-ip",
-    doc: "Most open RTMPT sessions opened from one client address.",
+    doc: "Most open RTMPT sessions opened from one client address (those not playing yet also count against max-pre-play-connections-per-ip).",
     schema: integer(1, 1_000_000),
-    default: 100,
+    default: 1000,
   }),
   rtmptIdleTimeoutMs: setting({
     env: "STREAMFRONT_EDGE_RTMPT_IDLE_TIMEOUT_MS",
@@ -275,6 +330,12 @@ export function loadEdgeConfig(
     throw new ConfigError(
       `invalid settings: rtmptMaxQueuedBytes (${edgeSettings.rtmptMaxQueuedBytes.env}=${config.rtmptMaxQueuedBytes}) ` +
         `must be larger than maxQueuedBytes (${edgeSettings.maxQueuedBytes.env}=${config.maxQueuedBytes})`,
+    );
+  }
+  if (config.maxPrePlayConnectionsPerIp > config.maxConnectionsPerIp) {
+    throw new ConfigError(
+      `invalid settings: maxPrePlayConnectionsPerIp (${edgeSettings.maxPrePlayConnectionsPerIp.env}=${config.maxPrePlayConnectionsPerIp}) ` +
+        `must not be larger than maxConnectionsPerIp (${edgeSettings.maxConnectionsPerIp.env}=${config.maxConnectionsPerIp})`,
     );
   }
   return config;

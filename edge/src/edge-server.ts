@@ -1,17 +1,20 @@
 import type { Server as HttpServer } from "node:http";
 import type { Registry } from "prom-client";
-import type { Logger } from "../../lib/log.js";
+import { type Logger, LogRateLimiter } from "../../lib/log.js";
 import { formatAddress } from "../../lib/net/listen.js";
 import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import type { EdgeConfig } from "./config.js";
+import { type Admission, ConnectionLimits } from "./connection-limits.js";
 import { DistributionTable, type LookupFailure } from "./distribution-table.js";
+import { EdgeErrorCode } from "./errors.js";
+import { HttpDeadlines } from "./http-deadlines.js";
 import { createHttpResponder } from "./http-responder.js";
 import type { RangeSource } from "./media/range-source.js";
 import { EdgeMetrics, type Protocol } from "./metrics.js";
 import type { ShieldPool } from "./origin/shield-pool.js";
 import type { SliceCache } from "./origin/slice-cache.js";
 import { prepareDiffieHellman } from "./rtmp/rtmpe/diffie-hellman.js";
-import { ConnectionLimits, RtmpListener } from "./rtmp-listener.js";
+import { RtmpListener } from "./rtmp-listener.js";
 import { RtmptGateway } from "./rtmpt/rtmpt-gateway.js";
 import { RtmpSession, type ViewerTransport } from "./session/rtmp-session.js";
 import { SharedEncoder } from "./session/shared-encoder.js";
@@ -50,6 +53,9 @@ export class EdgeServer {
   readonly #sessions = new Set<RtmpSession>();
   readonly #listeners: RtmpListener[] = [];
   readonly #http: HttpServer;
+  readonly #httpDeadlines: HttpDeadlines;
+  readonly #noisy: LogRateLimiter;
+  readonly #noisyFlush: NodeJS.Timeout;
   readonly #encoder = new SharedEncoder();
   readonly #rtmpt: RtmptGateway;
   #table: DistributionTable = new DistributionTable([]);
@@ -61,10 +67,26 @@ export class EdgeServer {
     if (deps.cache) this.#metrics.observeCache(deps.cache);
     if (deps.shieldPool) this.#metrics.observeShield(deps.shieldPool);
     this.#metrics.observeEncoder(this.#encoder);
-    this.#limits = new ConnectionLimits(deps.config.maxConnections, deps.config.maxConnectionsPerIp);
     const { config } = deps;
+    this.#limits = new ConnectionLimits({
+      maxTotal: config.maxConnections,
+      maxPerIp: config.maxConnectionsPerIp,
+      maxPrePlayPerIp: config.maxPrePlayConnectionsPerIp,
+      prePlayTimeoutMs: config.prePlayTimeoutMs,
+    });
+    this.#metrics.admitted = () => ({ prePlay: this.#limits.prePlay, playing: this.#limits.playing });
+    this.#noisy = new LogRateLimiter({
+      maxLines: config.logRepeatLines,
+      intervalMs: config.logRepeatIntervalMs,
+    });
+    // Summaries of suppressed lines are written even when the flood stops.
+    this.#noisyFlush = setInterval(() => this.#noisy.flush(), config.logRepeatIntervalMs);
+    this.#noisyFlush.unref();
     this.#rtmpt = new RtmptGateway({
-      accept: (transport, protocol) => this.acceptRtmp(transport, null, protocol),
+      accept: (transport, protocol, admission) => this.acceptRtmp(transport, null, protocol, admission),
+      admit: (ip, onPrePlayTimeout) => this.#limits.acquire(ip, onPrePlayTimeout),
+      onPlayingRequest: (socket) => this.#limits.promoteSocket(socket),
+      noisy: this.#noisy,
       logger: deps.logger,
       metrics: this.#metrics,
       limits: {
@@ -79,6 +101,24 @@ export class EdgeServer {
       },
     });
     this.#http = createHttpResponder(this.#rtmpt);
+    this.#http.keepAliveTimeout = config.httpIdleTimeoutMs;
+    this.#httpDeadlines = new HttpDeadlines(
+      this.#http,
+      {
+        headersTimeoutMs: config.httpHeadersTimeoutMs,
+        requestTimeoutMs: config.httpRequestTimeoutMs,
+        idleTimeoutMs: config.httpIdleTimeoutMs,
+      },
+      (socket, phase) => {
+        this.#metrics.sessionErrors.inc({ code: EdgeErrorCode.HttpTimeout });
+        this.#noisy.warn(
+          deps.logger,
+          `closing:${EdgeErrorCode.HttpTimeout}:${phase}`,
+          { code: EdgeErrorCode.HttpTimeout, remote: socket.remoteAddress, phase },
+          "closing connection",
+        );
+      },
+    );
   }
 
   get metrics(): EdgeMetrics {
@@ -103,9 +143,10 @@ export class EdgeServer {
         logger,
         metrics: this.#metrics,
         limits: this.#limits,
+        noisy: this.#noisy,
         firstBytesTimeoutMs: config.handshakeTimeoutMs,
-        acceptRtmp: (socket, head, protocol) => this.acceptRtmp(socket, head, protocol),
-        ...(spec.http ? { http: this.#http } : {}),
+        acceptRtmp: (socket, head, protocol, admission) => this.acceptRtmp(socket, head, protocol, admission),
+        ...(spec.http ? { http: { server: this.#http, deadlines: this.#httpDeadlines } } : {}),
       });
       const address = await listener.listen();
       this.#listeners.push(listener);
@@ -114,8 +155,16 @@ export class EdgeServer {
     return addresses;
   }
 
-  /** Starts an RTMP session on a TCP socket or an RTMPT tunnel's stream. */
-  acceptRtmp(socket: ViewerTransport, head: Buffer | null, protocol: Protocol): void {
+  /**
+   * Starts an RTMP session on a TCP socket or an RTMPT tunnel's stream;
+   * its first play moves `admission` to the playing class.
+   */
+  acceptRtmp(
+    socket: ViewerTransport,
+    head: Buffer | null,
+    protocol: Protocol,
+    admission: Admission | null = null,
+  ): void {
     this.#metrics.connections.inc({ protocol });
     this.#metrics.openConnections[protocol]++;
     const session = new RtmpSession(
@@ -128,6 +177,8 @@ export class EdgeServer {
         encoder: this.#encoder,
         resolveDistribution: (host) => this.#resolve(host),
         openObject: (bucket, key) => this.#deps.origin.open(bucket, key),
+        noisy: this.#noisy,
+        ...(admission ? { onPlaying: () => admission.promote() } : {}),
       },
       () => {
         this.#sessions.delete(session);
@@ -148,6 +199,8 @@ export class EdgeServer {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#noisyFlush);
+    this.#noisy.flush(true);
     this.#rtmpt.close();
     for (const session of this.#sessions) session.close();
     await Promise.all(this.#listeners.map((l) => l.close()));

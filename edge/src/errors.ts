@@ -44,6 +44,10 @@ export const EdgeErrorCode = {
   RtmptBodyTooLarge: "EDGE_ERR_RTMPT_BODY_TOO_LARGE",
   /** Opening an RTMPT session would pass the total or per-address cap. */
   RtmptTooManySessions: "EDGE_ERR_RTMPT_TOO_MANY_SESSIONS",
+  /** An HTTP connection on the shared port did not finish its request headers, its request or its keep-alive wait in time. */
+  HttpTimeout: "EDGE_ERR_HTTP_TIMEOUT",
+  /** A connection or RTMPT session did not start a play within pre-play-timeout-ms of being accepted. */
+  PrePlayTimeout: "EDGE_ERR_PRE_PLAY_TIMEOUT",
 } as const;
 export type EdgeErrorCode = (typeof EdgeErrorCode)[keyof typeof EdgeErrorCode];
 

@@ -31,6 +31,8 @@ export const Rejection = {
   InvalidURI: "InvalidURI",
   TooManyConnections: "TooManyConnections",
   TooManyConnectionsPerIp: "TooManyConnectionsPerIp",
+  /** The address already holds max-pre-play-connections-per-ip connections that have not started a play. */
+  TooManyPrePlayConnectionsPerIp: "TooManyPrePlayConnectionsPerIp",
   ProtocolError: "ProtocolError",
 } as const;
 export type Rejection = (typeof Rejection)[keyof typeof Rejection];
@@ -63,6 +65,8 @@ export class EdgeMetrics {
   readonly timeToFirstFrame: Histogram<"container">;
   readonly sessionErrors: Counter<"code">;
   readonly slowViewerDrops: Counter;
+  /** Admitted connections by class (pre_play, playing); set by the edge, read at scrape. */
+  admitted: () => { prePlay: number; playing: number } = () => ({ prePlay: 0, playing: 0 });
   /** Open RTMPT sessions; kept by the RTMPT gateway, read at scrape. */
   rtmptSessions = 0;
   /** RTMPT requests by command (ident, open, send, idle, close, invalid) and result. */
@@ -91,6 +95,18 @@ export class EdgeMetrics {
       registers: [registry],
       collect() {
         for (const [protocol, count] of Object.entries(open)) this.set({ protocol }, count);
+      },
+    });
+    const metrics = this;
+    new Gauge({
+      name: "streamfront_edge_admitted_connections",
+      help: "Connections and RTMPT sessions holding a place under the connection limits: pre_play (not playing yet, tightly capped per address) or playing.",
+      labelNames: ["class"] as const,
+      registers: [registry],
+      collect() {
+        const admitted = metrics.admitted();
+        this.set({ class: "pre_play" }, admitted.prePlay);
+        this.set({ class: "playing" }, admitted.playing);
       },
     });
     this.connections = new Counter({
@@ -124,7 +140,6 @@ export class EdgeMetrics {
       labelNames: ["code"] as const,
       registers: [registry],
     });
-    const metrics = this;
     new Gauge({
       name: "streamfront_edge_rtmpt_sessions",
       help: "Open RTMPT (HTTP tunnel) sessions.",

@@ -1,11 +1,12 @@
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
-import type { Logger } from "../../lib/log.js";
+import type { Logger, LogRateLimiter } from "../../lib/log.js";
 import { listen } from "../../lib/net/listen.js";
+import type { Admission, ConnectionLimits } from "./connection-limits.js";
 import { EdgeErrorCode } from "./errors.js";
+import type { HttpDeadlines } from "./http-deadlines.js";
 import type { EdgeMetrics, Protocol } from "./metrics.js";
-import { Rejection } from "./metrics.js";
 
 /** C0 of RTMP, and of RTMPE (plain, XTEA-signed, Blowfish-signed). */
 const rtmpFirstByte = 0x03;
@@ -18,50 +19,19 @@ export interface ListenerOptions {
   readonly logger: Logger;
   readonly metrics: EdgeMetrics;
   readonly limits: ConnectionLimits;
+  /** Rate-limits the per-connection warnings (refused, timed out): a flood costs a few lines, metrics count all. */
+  readonly noisy: LogRateLimiter;
   /** A connection that sends nothing this long is closed (the session's handshake timeout takes over after). */
   readonly firstBytesTimeoutMs: number;
-  /** Takes an RTMP connection; `head` holds bytes already read from it. */
-  readonly acceptRtmp: (socket: Socket, head: Buffer | null, protocol: Protocol) => void;
-  /** When set, connections whose first byte is not C0 go to this HTTP server. */
-  readonly http?: HttpServer;
-}
-
-/**
- * Connection caps shared by all listeners of one edge: in total and per
- * client address. Counted at accept, released at close.
- */
-export class ConnectionLimits {
-  readonly #maxTotal: number;
-  readonly #maxPerIp: number;
-  readonly #perIp = new Map<string, number>();
-  #total = 0;
-
-  constructor(maxTotal: number, maxPerIp: number) {
-    this.#maxTotal = maxTotal;
-    this.#maxPerIp = maxPerIp;
-  }
-
-  get total(): number {
-    return this.#total;
-  }
-
-  /** Returns a release function, or the rejection when over a cap. */
-  acquire(ip: string): (() => void) | Rejection {
-    if (this.#total >= this.#maxTotal) return Rejection.TooManyConnections;
-    const current = this.#perIp.get(ip) ?? 0;
-    if (current >= this.#maxPerIp) return Rejection.TooManyConnectionsPerIp;
-    this.#total++;
-    this.#perIp.set(ip, current + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#total--;
-      const left = (this.#perIp.get(ip) ?? 1) - 1;
-      if (left <= 0) this.#perIp.delete(ip);
-      else this.#perIp.set(ip, left);
-    };
-  }
+  /** Takes an RTMP connection; `head` holds bytes already read from it, `admission` its place under the limits. */
+  readonly acceptRtmp: (
+    socket: Socket,
+    head: Buffer | null,
+    protocol: Protocol,
+    admission: Admission,
+  ) => void;
+  /** When set, connections whose first byte is not C0 go to this HTTP server, under these deadlines. */
+  readonly http?: { readonly server: HttpServer; readonly deadlines: HttpDeadlines };
 }
 
 /**
@@ -80,31 +50,40 @@ export class RtmpListener {
   }
 
   #accept(socket: Socket): void {
-    const { limits, metrics, logger } = this.#options;
-    const release = limits.acquire(socket.remoteAddress ?? "unknown");
-    if (typeof release === "string") {
-      metrics.rejections.inc({ code: release });
-      logger.warn({ remote: socket.remoteAddress, reason: release }, "connection refused");
+    const { limits, metrics, logger, noisy } = this.#options;
+    const remote = socket.remoteAddress ?? "unknown";
+    // Errors before the session or the HTTP server takes the socket (a reset) only close it.
+    socket.on("error", () => socket.destroy());
+    const admission = limits.acquire(remote, () => {
+      metrics.sessionErrors.inc({ code: EdgeErrorCode.PrePlayTimeout });
+      noisy.warn(
+        logger,
+        `closing:${EdgeErrorCode.PrePlayTimeout}`,
+        { code: EdgeErrorCode.PrePlayTimeout, remote, err: "no play started before the pre-play timeout" },
+        "closing connection",
+      );
+      socket.destroy();
+    });
+    if (typeof admission === "string") {
+      metrics.rejections.inc({ code: admission });
+      noisy.warn(logger, `refused:${admission}`, { remote, reason: admission }, "connection refused");
       socket.destroy();
       return;
     }
     this.#sockets.add(socket);
     socket.once("close", () => {
       this.#sockets.delete(socket);
-      release();
+      admission.release();
     });
-    socket.on("error", () => socket.destroy());
     const http = this.#options.http;
     // The first bytes tell RTMP (C0 0x03) from RTMPE (0x06, 0x08, 0x09) and,
     // on the shared port, from an HTTP request line.
     const silent = setTimeout(() => {
       metrics.sessionErrors.inc({ code: EdgeErrorCode.HandshakeInvalid });
-      logger.warn(
-        {
-          code: EdgeErrorCode.HandshakeInvalid,
-          remote: socket.remoteAddress,
-          err: "no bytes before the handshake timeout",
-        },
+      noisy.warn(
+        logger,
+        `closing:${EdgeErrorCode.HandshakeInvalid}:silent`,
+        { code: EdgeErrorCode.HandshakeInvalid, remote, err: "no bytes before the handshake timeout" },
         "closing connection",
       );
       socket.destroy();
@@ -115,20 +94,26 @@ export class RtmpListener {
       clearTimeout(silent);
       const c0 = head[0]!;
       if (rtmpeFirstBytes.has(c0)) {
-        this.#options.acceptRtmp(socket, head, "rtmpe");
+        this.#options.acceptRtmp(socket, head, "rtmpe", admission);
         return;
       }
       if (c0 === rtmpFirstByte || !http) {
         // On the RTMP port anything else is a bad C0, which the session reports.
-        this.#options.acceptRtmp(socket, head, "rtmp");
+        this.#options.acceptRtmp(socket, head, "rtmp", admission);
         return;
       }
       metrics.connections.inc({ protocol: "http" });
+      metrics.openConnections.http++;
+      socket.once("close", () => {
+        metrics.openConnections.http--;
+      });
+      limits.attach(socket, admission);
+      http.deadlines.track(socket);
       // The HTTP server must take the socket first: it reads straight from
       // the handle from then on. The bytes already read go back in front
       // and reach its parser through the stream's data event.
       socket.pause();
-      http.emit("connection", socket);
+      http.server.emit("connection", socket);
       socket.unshift(head);
       socket.resume();
     });

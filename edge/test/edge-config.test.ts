@@ -33,3 +33,31 @@ test("a wrong edge setting names itself", () => {
     /invalid setting outChunkSize \(--out-chunk-size\): "64": must be at least 128/,
   );
 });
+
+test("the NAT-friendly limits: loose per address, tight before a play; a pre-play cap above the per-address cap is refused", () => {
+  const config = loadEdgeConfig({}, []);
+  assert.ok(config.maxConnectionsPerIp >= 500, "hundreds of viewers behind one NAT must fit");
+  assert.ok(config.maxPrePlayConnectionsPerIp < config.maxConnectionsPerIp / 10);
+  assert.ok(config.prePlayTimeoutMs >= config.handshakeTimeoutMs);
+  assert.ok(
+    config.httpHeadersTimeoutMs > 0 && config.httpIdleTimeoutMs > 0 && config.httpRequestTimeoutMs > 0,
+  );
+  assert.throws(
+    () =>
+      loadEdgeConfig(
+        {
+          STREAMFRONT_EDGE_MAX_CONNECTIONS_PER_IP: "10",
+          STREAMFRONT_EDGE_MAX_PRE_PLAY_CONNECTIONS_PER_IP: "11",
+        },
+        [],
+      ),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      /STREAMFRONT_EDGE_MAX_PRE_PLAY_CONNECTIONS_PER_IP=11/.test(error.message) &&
+      /STREAMFRONT_EDGE_MAX_CONNECTIONS_PER_IP=10/.test(error.message),
+  );
+  assert.throws(
+    () => loadEdgeConfig({ STREAMFRONT_EDGE_HTTP_HEADERS_TIMEOUT_MS: "0" }, []),
+    (error: unknown) => error instanceof ConfigError && /HTTP_HEADERS_TIMEOUT_MS/.test(error.message),
+  );
+});

@@ -1,7 +1,9 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
-import type { Logger } from "../../../lib/log.js";
+import type { Socket } from "node:net";
+import { type Logger, LogRateLimiter, redactQuery } from "../../../lib/log.js";
+import type { Admission } from "../connection-limits.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
-import type { EdgeMetrics, Protocol } from "../metrics.js";
+import type { EdgeMetrics, Protocol, Rejection } from "../metrics.js";
 import { RtmptResult } from "../metrics.js";
 import {
   classifyRtmptRequest,
@@ -51,9 +53,22 @@ export const defaultRtmptLimits: RtmptLimits = {
 };
 
 export interface RtmptGatewayDeps {
-  /** Starts an RTMP session on a tunnel once its first client bytes arrive. */
-  readonly accept: (transport: TunnelStream, protocol: Protocol) => void;
+  /**
+   * Starts an RTMP session on a tunnel once its first client bytes arrive;
+   * `admission` is the tunnel's place under the edge's connection limits.
+   */
+  readonly accept: (transport: TunnelStream, protocol: Protocol, admission: Admission | null) => void;
   readonly logger: Logger;
+  /**
+   * The edge's connection limits: each tunnel holds a place from /open, in
+   * the pre-play class until its first play starts. `onPrePlayTimeout` runs
+   * if it never does (the gateway then ends the tunnel).
+   */
+  readonly admit?: (ip: string, onPrePlayTimeout: () => void) => Admission | Rejection;
+  /** A request of a playing tunnel arrived on this socket (the edge counts the socket as playing too). */
+  readonly onPlayingRequest?: (socket: Socket) => void;
+  /** Rate-limits the per-request warnings; a private one (5 lines per 10 s) when absent. */
+  readonly noisy?: LogRateLimiter;
   readonly limits?: Partial<RtmptLimits>;
   readonly metrics?: EdgeMetrics;
   readonly now?: () => number;
@@ -82,6 +97,8 @@ export class RtmptGateway {
   readonly #now: () => number;
   readonly #sessions = new Map<string, TunnelSession>();
   readonly #perIp = new Map<string, number>();
+  readonly #admissions = new Map<string, Admission>();
+  readonly #noisy: LogRateLimiter;
   readonly #sweep: NodeJS.Timeout;
 
   constructor(deps: RtmptGatewayDeps) {
@@ -89,6 +106,7 @@ export class RtmptGateway {
     const limits = { ...defaultRtmptLimits, ...deps.limits };
     this.#limits = { ...limits, highWaterMark: Math.min(limits.highWaterMark, limits.maxQueuedBytes) };
     this.#now = deps.now ?? Date.now;
+    this.#noisy = deps.noisy ?? new LogRateLimiter({ maxLines: 5, intervalMs: 10_000, now: this.#now });
     const interval = deps.sweepIntervalMs ?? Math.max(50, Math.min(5_000, this.#limits.idleTimeoutMs / 4));
     this.#sweep = setInterval(() => this.#sweepSessions(), interval);
     this.#sweep.unref();
@@ -105,7 +123,10 @@ export class RtmptGateway {
       if (command.reason === RtmptRejectReason.NotTunnel) return false;
       const status = command.reason === RtmptRejectReason.Method ? 405 : 400;
       this.#count("invalid", RtmptResult.BadRequest);
-      this.#deps.logger.debug({ code: command.code, reason: command.reason, url: req.url }, command.message);
+      this.#deps.logger.debug(
+        { code: command.code, reason: command.reason, url: redactQuery(req.url ?? "") },
+        command.message,
+      );
       this.#fail(res, status, command.message, status === 405 ? { Allow: "POST" } : {});
       return true;
     }
@@ -123,7 +144,7 @@ export class RtmptGateway {
           this.#unknown(res, command.kind);
           return true;
         }
-        this.#readBody(req, res, command.kind, (body) => this.#exchange(command, body, res));
+        this.#readBody(req, res, command.kind, (body) => this.#exchange(command, body, req, res));
         return true;
       }
     }
@@ -143,7 +164,9 @@ export class RtmptGateway {
       const which =
         this.#sessions.size >= maxSessions ? `${maxSessions} in all` : `${maxSessionsPerIp} per address`;
       this.#count("open", RtmptResult.TooManySessions);
-      this.#deps.logger.warn(
+      this.#noisy.warn(
+        this.#deps.logger,
+        `refused:${EdgeErrorCode.RtmptTooManySessions}`,
         { code: EdgeErrorCode.RtmptTooManySessions, remote: ip },
         `RTMPT open refused: at most ${which}`,
       );
@@ -152,6 +175,22 @@ export class RtmptGateway {
     }
     let id = newSessionId(this.#deps.randomBytes);
     while (this.#sessions.has(id)) id = newSessionId(this.#deps.randomBytes);
+    if (this.#deps.admit) {
+      const admitted = this.#deps.admit(ip, () => this.#prePlayTimeout(id));
+      if (typeof admitted === "string") {
+        this.#count("open", RtmptResult.TooManySessions);
+        this.#deps.metrics?.rejections.inc({ code: admitted });
+        this.#noisy.warn(
+          this.#deps.logger,
+          `refused:${admitted}`,
+          { code: EdgeErrorCode.RtmptTooManySessions, remote: ip, reason: admitted },
+          "RTMPT open refused: connection limits",
+        );
+        this.#fail(res, 503, "too many connections");
+        return;
+      }
+      this.#admissions.set(id, admitted);
+    }
     const session = new TunnelSession({
       id,
       remoteAddress: ip,
@@ -171,13 +210,19 @@ export class RtmptGateway {
     this.#reply(res, Buffer.from(`${id}\n`, "latin1"));
   }
 
-  #exchange(command: Extract<RtmptCommand, { sessionId: string }>, body: Buffer, res: ServerResponse): void {
+  #exchange(
+    command: Extract<RtmptCommand, { sessionId: string }>,
+    body: Buffer,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): void {
     const session = this.#sessions.get(command.sessionId);
     if (!session) {
       this.#unknown(res, command.kind);
       return;
     }
     session.touch(this.#now());
+    if (this.#admissions.get(session.id)?.playing) this.#deps.onPlayingRequest?.(req.socket);
     if (session.closed) {
       // Told once, then forgotten: a later request for the id is unknown.
       this.#forget(session, "closed marker sent");
@@ -208,7 +253,8 @@ export class RtmptGateway {
     const received = command.kind === RtmptCommandKind.Send && body.length > 0;
     if (received) {
       const protocol = session.start(body[0]!);
-      if (protocol !== null) this.#deps.accept(session.stream, protocol);
+      if (protocol !== null)
+        this.#deps.accept(session.stream, protocol, this.#admissions.get(session.id) ?? null);
       session.stream.deliver(body);
     }
     // Answer after the RTMP session has handled these bytes (it reads them
@@ -280,7 +326,9 @@ export class RtmptGateway {
   #checkQueue(session: TunnelSession): void {
     const queued = session.stream.writableLength;
     if (queued <= this.#limits.maxQueuedBytes) return;
-    this.#deps.logger.warn(
+    this.#noisy.warn(
+      this.#deps.logger,
+      `closing:${EdgeErrorCode.SlowViewer}:rtmpt`,
       { code: EdgeErrorCode.SlowViewer, session: session.id, queued },
       "RTMPT session queue over its bound; closing",
     );
@@ -312,12 +360,28 @@ export class RtmptGateway {
   #forget(session: TunnelSession, why: string): void {
     if (this.#sessions.get(session.id) !== session) return;
     this.#sessions.delete(session.id);
+    this.#admissions.get(session.id)?.release();
+    this.#admissions.delete(session.id);
     const left = (this.#perIp.get(session.remoteAddress) ?? 1) - 1;
     if (left <= 0) this.#perIp.delete(session.remoteAddress);
     else this.#perIp.set(session.remoteAddress, left);
     session.stream.destroy();
     this.#updateGauge();
     this.#deps.logger.debug({ session: session.id, why }, "RTMPT session forgotten");
+  }
+
+  /** The tunnel's RTMP session never started a play in time. */
+  #prePlayTimeout(id: string): void {
+    const session = this.#sessions.get(id);
+    if (!session) return;
+    this.#deps.metrics?.sessionErrors.inc({ code: EdgeErrorCode.PrePlayTimeout });
+    this.#noisy.warn(
+      this.#deps.logger,
+      `closing:${EdgeErrorCode.PrePlayTimeout}:rtmpt`,
+      { code: EdgeErrorCode.PrePlayTimeout, session: id, remote: session.remoteAddress },
+      "RTMPT session started no play before the pre-play timeout; closing",
+    );
+    this.#forget(session, "pre-play timeout");
   }
 
   #updateGauge(): void {

@@ -1,5 +1,5 @@
 import { errorCode, errorMessage } from "../../../lib/errors.js";
-import type { Logger } from "../../../lib/log.js";
+import { type Logger, redactQuery } from "../../../lib/log.js";
 import { EdgeErrorCode } from "../errors.js";
 import type { MediaReader } from "../media/media-tag.js";
 import type { ContainerKind } from "../media/open-media.js";
@@ -76,7 +76,7 @@ export class NetStream {
           container: this.#containers.get(item) ?? "flv",
           result: PlayResult.Completed,
         });
-        ctx.logger.info({ stream: item.name }, "play complete");
+        ctx.logger.info({ stream: redactQuery(item.name) }, "play complete");
       },
     });
   }
@@ -225,7 +225,7 @@ export class NetStream {
       this.#containers.set(item, opened.container);
       this.#started.set(item, requested);
       this.#ctx.metrics.plays.inc({ container: opened.container, result: PlayResult.Started });
-      this.#ctx.logger.info({ stream: name, key: opened.key, how }, "play");
+      this.#ctx.logger.info({ stream: redactQuery(name), key: opened.key, how }, "play");
       if (how === "switch") this.#player.switchTo(item);
       else this.#player.play(item, how === "reset");
     });
@@ -233,14 +233,14 @@ export class NetStream {
 
   #answerNotFound(name: string, container: ContainerKind | null, why: string): void {
     this.#ctx.metrics.plays.inc({ container: container ?? "flv", result: PlayResult.NotFound });
-    this.#ctx.logger.info({ stream: name, why }, "stream not found");
+    this.#ctx.logger.info({ stream: redactQuery(name), why }, "stream not found");
     this.#status("error", "NetStream.Play.StreamNotFound", `Failed to play ${name}; stream not found.`, name);
   }
 
   #failed(name: string, error: unknown): void {
     const code = errorCode(error);
     this.#ctx.metrics.plays.inc({ container: "flv", result: PlayResult.Failed });
-    this.#ctx.logger.warn({ stream: name, code, err: errorMessage(error) }, "play failed");
+    this.#ctx.logger.warn({ stream: redactQuery(name), code, err: errorMessage(error) }, "play failed");
     const invalid = code === EdgeErrorCode.MediaInvalid || code === EdgeErrorCode.MediaTooLarge;
     this.#status(
       "error",

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { errorCode } from "../../../lib/errors.js";
-import type { Logger } from "../../../lib/log.js";
+import { type Logger, type LogRateLimiter, redactQuery } from "../../../lib/log.js";
 import type { Distribution } from "../../../proto/gen/streamfront/controller/v1/controller.js";
 import type { EdgeConfig } from "../config.js";
 import { parseConnectTarget } from "../connect-url.js";
@@ -48,6 +48,10 @@ export interface SessionContext {
   resolveDistribution(host: string): Distribution | LookupFailure;
   /** null when the object does not exist. */
   openObject(bucket: string, key: string): Promise<RangeSource | null>;
+  /** Called when a play starts (its object opened): the connection counts as a playing viewer from then on. */
+  onPlaying?(): void;
+  /** Rate-limits the "closing connection" warnings, so a flood of bad peers costs a few lines. */
+  readonly noisy?: LogRateLimiter;
 }
 
 /**
@@ -307,7 +311,7 @@ export class RtmpSession {
       this.#reject(
         command.transactionId,
         target,
-        `bad connect (tcUrl ${JSON.stringify(obj?.tcUrl)}, app ${JSON.stringify(obj?.app)})`,
+        `bad connect (tcUrl ${shownConnectField(obj?.tcUrl)}, app ${shownConnectField(obj?.app)})`,
       );
       return;
     }
@@ -425,6 +429,7 @@ export class RtmpSession {
     const source = await this.#ctx.openObject(this.#distribution!.originBucket, request.key);
     if (!source) return { ok: false, notFound: true, container: request.container, why: "no such object" };
     const reader = await openMedia(request.container, source);
+    this.#ctx.onPlaying?.();
     return { ok: true, reader, container: request.container, key: request.key };
   }
 
@@ -553,7 +558,10 @@ export class RtmpSession {
     const code = errorCode(error) ?? "EDGE_ERR_INTERNAL";
     this.#ctx.metrics.sessionErrors.inc({ code });
     if (error instanceof EdgeError) {
-      this.#logger.warn({ code, err: error.message }, "closing connection");
+      const fields = { code, err: error.message };
+      if (this.#ctx.noisy)
+        this.#ctx.noisy.warn(this.#logger, `closing:${code}`, fields, "closing connection");
+      else this.#logger.warn(fields, "closing connection");
     } else {
       this.#logger.error({ code, err: error }, "closing connection after an unexpected error");
     }
@@ -571,6 +579,11 @@ export class RtmpSession {
     this.#logger.debug({ wasOpen }, "connection closed");
     this.#onClose();
   }
+}
+
+/** A connect field for a log line: its query values (a signed URL's among them) redacted. */
+function shownConnectField(value: AmfValue | undefined): string | undefined {
+  return JSON.stringify(typeof value === "string" ? redactQuery(value, { all: true }) : value);
 }
 
 function isObject(value: AmfValue): value is AmfObject {

@@ -42,9 +42,12 @@ export class RtmpTestClient {
     return this.#isClosed;
   }
 
-  /** Opens TCP only; the caller writes whatever (bad) bytes it likes. */
-  static async open(port: number, host = "127.0.0.1"): Promise<RtmpTestClient> {
-    const socket = connect(port, host);
+  /**
+   * Opens TCP only; the caller writes whatever (bad) bytes it likes.
+   * `localAddress` picks the client address (any 127.x.y.z on loopback).
+   */
+  static async open(port: number, host = "127.0.0.1", localAddress?: string): Promise<RtmpTestClient> {
+    const socket = connect({ port, host, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
       socket.once("error", reject);
@@ -53,8 +56,8 @@ export class RtmpTestClient {
   }
 
   /** Opens TCP and completes a plain (version 0) handshake. */
-  static async handshake(port: number, host = "127.0.0.1"): Promise<RtmpTestClient> {
-    const client = await RtmpTestClient.open(port, host);
+  static async handshake(port: number, host = "127.0.0.1", localAddress?: string): Promise<RtmpTestClient> {
+    const client = await RtmpTestClient.open(port, host, localAddress);
     const done = new Promise<void>((resolve) => {
       client.#handshakeDone = resolve;
     });
