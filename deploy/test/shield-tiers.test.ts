@@ -106,6 +106,8 @@ describe("200 cold viewers over 4 edges and 2 shields", () => {
       edgeEnv: {
         STREAMFRONT_EDGE_CACHE_SLICE_BYTES: String(sliceBytes),
         STREAMFRONT_EDGE_MAX_CONNECTIONS_PER_IP: "1000",
+        // 50 cold viewers start at once on each edge, all from 127.0.0.1.
+        STREAMFRONT_EDGE_MAX_PRE_PLAY_CONNECTIONS_PER_IP: "1000",
       },
     });
   });

@@ -100,7 +100,15 @@ export class EdgeServer {
         highWaterMark: config.maxQueuedBytes,
       },
     });
-    this.#http = createHttpResponder(this.#rtmpt);
+    this.#http = createHttpResponder(this.#rtmpt, (error) => {
+      this.#metrics.sessionErrors.inc({ code: EdgeErrorCode.HttpInvalid });
+      this.#noisy.warn(
+        deps.logger,
+        `closing:${EdgeErrorCode.HttpInvalid}`,
+        { code: EdgeErrorCode.HttpInvalid, err: error.message },
+        "closing connection",
+      );
+    });
     this.#http.keepAliveTimeout = config.httpIdleTimeoutMs;
     this.#httpDeadlines = new HttpDeadlines(
       this.#http,

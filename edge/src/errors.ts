@@ -46,6 +46,8 @@ export const EdgeErrorCode = {
   RtmptTooManySessions: "EDGE_ERR_RTMPT_TOO_MANY_SESSIONS",
   /** An HTTP connection on the shared port did not finish its request headers, its request or its keep-alive wait in time. */
   HttpTimeout: "EDGE_ERR_HTTP_TIMEOUT",
+  /** A request on the shared port's HTTP side could not be parsed (garbage, oversized headers). */
+  HttpInvalid: "EDGE_ERR_HTTP_INVALID",
   /** A connection or RTMPT session did not start a play within pre-play-timeout-ms of being accepted. */
   PrePlayTimeout: "EDGE_ERR_PRE_PLAY_TIMEOUT",
 } as const;

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 
 /**
  * CloudFront served its own allow-all policy and ignored one in the bucket
@@ -33,7 +34,7 @@ export interface HttpHandler {
  * Timeouts come from HttpDeadlines: this server never listens itself, so
  * Node's own request and headers timeouts do not run for its sockets.
  */
-export function createHttpResponder(rtmpt?: HttpHandler): Server {
+export function createHttpResponder(rtmpt?: HttpHandler, onClientError?: (error: Error) => void): Server {
   const server = createServer({ maxHeaderSize: 8192 }, (req: IncomingMessage, res: ServerResponse) => {
     // An aborted request or a reset socket must never become an uncaught 'error'.
     req.on("error", () => req.socket.destroy());
@@ -59,6 +60,20 @@ export function createHttpResponder(rtmpt?: HttpHandler): Server {
       return;
     }
     res.writeHead(404, { "content-type": "text/plain", ...close }).end("not found\n");
+  });
+  // Unparsable requests (garbage, oversized headers): answered as Node's
+  // default would, and counted; a reset socket is only closed.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    onClientError?.(error);
+    const status =
+      error.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () =>
+      socket.destroy(),
+    );
   });
   // Checked by HttpDeadlines (see above); set here too for any socket a
   // future listen() would bring.

@@ -263,6 +263,10 @@ describe("item 1: no HTTP request on the shared port or the admin port ends the 
       );
     }
     assert.equal((await fetch(`http://127.0.0.1:${adminPort}/healthz`)).status, 200);
+    // The oversized headers were answered 431 and counted, not only logged.
+    assert.ok(
+      (await edge.metric("streamfront_edge_session_errors_total", { code: "EDGE_ERR_HTTP_INVALID" })) >= 1,
+    );
     assert.ok(!viewer.isClosed, "the concurrent viewer was cut off");
     await eventually(async () => videoCount(viewer) > videoBefore, 30_000, "the viewer got more video");
     const memory = await edge.memory();

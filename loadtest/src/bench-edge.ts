@@ -685,6 +685,8 @@ async function main(): Promise<number> {
     if (o.servers.includes("edge")) {
       // All viewers come from 127.0.0.1: lift the per-IP cap for this cluster's edge only.
       process.env.STREAMFRONT_EDGE_MAX_CONNECTIONS_PER_IP = String(maxViewers + 16);
+      // They also start at once, so none may wait on the pre-play cap either.
+      process.env.STREAMFRONT_EDGE_MAX_PRE_PLAY_CONNECTIONS_PER_IP = String(maxViewers + 16);
       process.env.STREAMFRONT_EDGE_MAX_CONNECTIONS = String(Math.max(10_000, maxViewers + 16));
       const cluster = new LocalCluster({
         mediaDir,

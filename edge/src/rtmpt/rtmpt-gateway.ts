@@ -326,6 +326,7 @@ export class RtmptGateway {
   #checkQueue(session: TunnelSession): void {
     const queued = session.stream.writableLength;
     if (queued <= this.#limits.maxQueuedBytes) return;
+    this.#deps.metrics?.sessionErrors.inc({ code: EdgeErrorCode.SlowViewer });
     this.#noisy.warn(
       this.#deps.logger,
       `closing:${EdgeErrorCode.SlowViewer}:rtmpt`,
@@ -344,6 +345,7 @@ export class RtmptGateway {
     const now = this.#now();
     for (const session of [...this.#sessions.values()]) {
       if (now - session.lastRequestAt >= this.#limits.idleTimeoutMs) {
+        this.#deps.metrics?.sessionErrors.inc({ code: EdgeErrorCode.IdleTimeout });
         this.#deps.logger.debug(
           { code: EdgeErrorCode.IdleTimeout, session: session.id },
           "RTMPT session idle; closing",
