@@ -6,6 +6,7 @@ import type { Distribution } from "../../proto/gen/streamfront/controller/v1/con
 import type { EdgeConfig } from "./config.js";
 import { DistributionTable, type LookupFailure } from "./distribution-table.js";
 import { createHttpResponder } from "./http-responder.js";
+import type { SkippedTrack } from "./media/media-tag.js";
 import type { RangeSource } from "./media/range-source.js";
 import { EdgeMetrics, type Protocol } from "./metrics.js";
 import type { ShieldPool } from "./origin/shield-pool.js";
@@ -51,6 +52,8 @@ export class EdgeServer {
   readonly #listeners: RtmpListener[] = [];
   readonly #http: HttpServer;
   readonly #encoder = new SharedEncoder();
+  /** Objects whose skipped tracks were logged: once per object, not per viewer (bounded). */
+  readonly #skipWarned = new Set<string>();
   readonly #rtmpt: RtmptGateway;
   #table: DistributionTable = new DistributionTable([]);
   #tableSource: ReadonlyMap<string, Distribution> | null = null;
@@ -128,6 +131,7 @@ export class EdgeServer {
         encoder: this.#encoder,
         resolveDistribution: (host) => this.#resolve(host),
         openObject: (bucket, key) => this.#deps.origin.open(bucket, key),
+        reportSkipped: (bucket, key, tracks) => this.#reportSkipped(bucket, key, tracks),
       },
       () => {
         this.#sessions.delete(session);
@@ -136,6 +140,23 @@ export class EdgeServer {
     );
     this.#sessions.add(session);
     if (head) session.feed(head);
+  }
+
+  /**
+   * A play left tracks out: counted every time, logged once per object
+   * (the set forgets everything past 4096 objects, so it stays bounded and
+   * a long-lived edge logs again now and then).
+   */
+  #reportSkipped(bucket: string, key: string, tracks: readonly SkippedTrack[]): void {
+    for (const t of tracks) this.#metrics.skippedTracks.inc({ codec: t.codec, reason: t.reason });
+    const id = `${bucket}/${key}`;
+    if (this.#skipWarned.has(id)) return;
+    if (this.#skipWarned.size >= 4096) this.#skipWarned.clear();
+    this.#skipWarned.add(id);
+    this.#deps.logger.warn(
+      { bucket, key, skipped: tracks.map((t) => `${t.kind} ${t.codec} (${t.reason})`) },
+      "object plays without tracks RTMP cannot carry",
+    );
   }
 
   #resolve(host: string): Distribution | LookupFailure {
