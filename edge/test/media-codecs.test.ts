@@ -142,3 +142,13 @@ describe("npm start's listing", () => {
     assert.deepEqual(text, { key: "notes.txt", playName: null, note: "not an FLV, MP4 or MP3 file" });
   });
 });
+
+test("after the codec plays: the edge still plays, and this process (edge in-process) stayed under 1 GiB RSS", async (t) => {
+  const out = join(work, "after.flv");
+  await play("mp4:codecs/mp3-in.mp4", out);
+  assert.ok((await probePackets(out)).length > 0);
+  // process.resourceUsage().maxRSS: peak RSS of the test process, which runs the edge and shield (KiB).
+  const peakMiB = process.resourceUsage().maxRSS / 1024;
+  t.diagnostic(`peak RSS of the test process (edge + shield + s3rver in-process): ${peakMiB.toFixed(1)} MiB`);
+  assert.ok(peakMiB < 1024, `peak RSS ${peakMiB} MiB`);
+});

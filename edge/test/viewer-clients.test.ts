@@ -208,3 +208,15 @@ function secondFlvHeader(bytes: Buffer): number {
   }
   return -1;
 }
+
+test("after every client: the edge still plays, and this process (edge in-process) stayed under 1 GiB RSS", async (t) => {
+  const streams = await probeStreams(urlOf("videos/sample"), ["-rtmp_buffer", "60000"]);
+  assert.deepEqual(
+    streams.map((s) => s.type),
+    ["video", "audio"],
+  );
+  // process.resourceUsage().maxRSS: peak RSS of the test process, which runs the edge and shield (KiB).
+  const peakMiB = process.resourceUsage().maxRSS / 1024;
+  t.diagnostic(`peak RSS of the test process (edge + shield + s3rver in-process): ${peakMiB.toFixed(1)} MiB`);
+  assert.ok(peakMiB < 1024, `peak RSS ${peakMiB} MiB`);
+});
