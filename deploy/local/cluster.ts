@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { type AccessKeyPair, generateDevelopmentKeyPair } from "../../controller/src/api/auth/access-keys.js";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
 import { EmbeddedS3, embeddedS3Credentials } from "./embedded-s3.js";
-import { playNameFor } from "./play-names.js";
+import { describeObject, urlPathFor } from "./play-names.js";
 
 export interface LocalClusterOptions {
   /** Folder whose files become the bucket's objects (keys = relative paths). */
@@ -29,6 +29,14 @@ export interface PlayableObject {
   readonly playName: string;
   /** rtmp://host:port/cfx/st/<play name>, as ffmpeg/ffplay take it. */
   readonly url: string;
+  /** Set when a play leaves tracks out (e.g. "plays audio only: video hevc cannot go over RTMP"). */
+  readonly note: string;
+}
+
+/** A file of the media folder that cannot be played, and why (npm start lists it). */
+export interface UnplayableObject {
+  readonly key: string;
+  readonly reason: string;
 }
 
 /**
@@ -46,6 +54,7 @@ export class LocalCluster {
   #dataDir: string | null = null;
   #addresses: Record<string, Readonly<Record<string, string>>> = {};
   #objects: PlayableObject[] = [];
+  #unplayable: UnplayableObject[] = [];
 
   constructor(options: LocalClusterOptions) {
     this.options = options;
@@ -63,6 +72,10 @@ export class LocalCluster {
 
   get objects(): readonly PlayableObject[] {
     return this.#objects;
+  }
+
+  get unplayable(): readonly UnplayableObject[] {
+    return this.#unplayable;
   }
 
   /** The edge's RTMP port as bound (useful with port 0). */
@@ -129,10 +142,17 @@ export class LocalCluster {
       await waitReady([controller.admin!, shield.admin!, edge.admin!]);
       const port = portOf(edge.rtmp!);
       const base = `rtmp://${o.host}${port === 1935 ? "" : `:${port}`}/cfx/st`;
-      this.#objects = keys.flatMap((key) => {
-        const playName = playNameFor(key);
-        return playName ? [{ key, playName, url: `${base}/${playName}` }] : [];
-      });
+      for (const key of keys) {
+        const listed = await describeObject(key, join(o.mediaDir, key));
+        if (listed.playName === null) this.#unplayable.push({ key, reason: listed.note });
+        else
+          this.#objects.push({
+            key,
+            playName: listed.playName,
+            url: `${base}/${urlPathFor(listed.playName)}`,
+            note: listed.note,
+          });
+      }
     } catch (error) {
       await this.stop();
       throw error;

@@ -53,8 +53,11 @@ async function main(): Promise<void> {
     "streamfront is running: S3 → shield → edge, with one demo streaming distribution.",
     "",
     "Play these (one URL per object):",
-    ...cluster.objects.map((o) => `  ${o.url}`),
+    ...cluster.objects.map((o) => `  ${o.url}${o.note ? `   (${o.note})` : ""}`),
     "",
+    ...(cluster.unplayable.length > 0
+      ? ["Not playable over RTMP:", ...cluster.unplayable.map((u) => `  ${u.key}: ${u.reason}`), ""]
+      : []),
   ];
   const first = cluster.objects[0];
   if (first) {

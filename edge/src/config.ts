@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { hostPort, integer, port, text } from "../../lib/config/schemas.js";
+import { boolean, hostPort, integer, port, text } from "../../lib/config/schemas.js";
 import {
   ConfigError,
   type ConfigOf,
@@ -260,6 +260,16 @@ export const edgeSettings = {
     doc: "Size of one cached slice; reads from the shield are whole, aligned slices.",
     schema: integer(64 * 1024, 64 * 1024 * 1024),
     default: 1024 * 1024,
+  }),
+  fmsDataStart: setting({
+    env: "STREAMFRONT_EDGE_FMS_DATA_START",
+    flag: "fms-data-start",
+    doc:
+      "Send FMS's onStatus NetStream.Data.Start data message after each Play.Start, as FMS 3.5 did. Off by " +
+      "default: Flash players ignore it, and players built on ffmpeg, VLC and GStreamer show it as an extra " +
+      "data track.",
+    schema: boolean(),
+    default: false,
   }),
   rtmptMaxSessions: setting({
     env: "STREAMFRONT_EDGE_RTMPT_MAX_SESSIONS",

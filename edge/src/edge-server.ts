@@ -9,6 +9,7 @@ import { DistributionTable, type LookupFailure } from "./distribution-table.js";
 import { EdgeErrorCode } from "./errors.js";
 import { HttpDeadlines } from "./http-deadlines.js";
 import { createHttpResponder } from "./http-responder.js";
+import type { SkippedTrack } from "./media/media-tag.js";
 import type { RangeSource } from "./media/range-source.js";
 import { EdgeMetrics, type Protocol } from "./metrics.js";
 import type { ShieldPool } from "./origin/shield-pool.js";
@@ -57,6 +58,8 @@ export class EdgeServer {
   readonly #noisy: LogRateLimiter;
   readonly #noisyFlush: NodeJS.Timeout;
   readonly #encoder = new SharedEncoder();
+  /** Objects whose skipped tracks were logged: once per object, not per viewer (bounded). */
+  readonly #skipWarned = new Set<string>();
   readonly #rtmpt: RtmptGateway;
   #table: DistributionTable = new DistributionTable([]);
   #tableSource: ReadonlyMap<string, Distribution> | null = null;
@@ -187,6 +190,7 @@ export class EdgeServer {
         openObject: (bucket, key) => this.#deps.origin.open(bucket, key),
         noisy: this.#noisy,
         ...(admission ? { onPlaying: () => admission.promote() } : {}),
+        reportSkipped: (bucket, key, tracks) => this.#reportSkipped(bucket, key, tracks),
       },
       () => {
         this.#sessions.delete(session);
@@ -195,6 +199,23 @@ export class EdgeServer {
     );
     this.#sessions.add(session);
     if (head) session.feed(head);
+  }
+
+  /**
+   * A play left tracks out: counted every time, logged once per object
+   * (the set forgets everything past 4096 objects, so it stays bounded and
+   * a long-lived edge logs again now and then).
+   */
+  #reportSkipped(bucket: string, key: string, tracks: readonly SkippedTrack[]): void {
+    for (const t of tracks) this.#metrics.skippedTracks.inc({ codec: t.codec, reason: t.reason });
+    const id = `${bucket}/${key}`;
+    if (this.#skipWarned.has(id)) return;
+    if (this.#skipWarned.size >= 4096) this.#skipWarned.clear();
+    this.#skipWarned.add(id);
+    this.#deps.logger.warn(
+      { bucket, key, skipped: tracks.map((t) => `${t.kind} ${t.codec} (${t.reason})`) },
+      "object plays without tracks RTMP cannot carry",
+    );
   }
 
   #resolve(host: string): Distribution | LookupFailure {

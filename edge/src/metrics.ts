@@ -67,6 +67,8 @@ export class EdgeMetrics {
   readonly slowViewerDrops: Counter;
   /** Admitted connections by class (pre_play, playing); set by the edge, read at scrape. */
   admitted: () => { prePlay: number; playing: number } = () => ({ prePlay: 0, playing: 0 });
+  /** Tracks left out of plays (FLV cannot carry their codec), counted per play. */
+  readonly skippedTracks: Counter<"codec" | "reason">;
   /** Open RTMPT sessions; kept by the RTMPT gateway, read at scrape. */
   rtmptSessions = 0;
   /** RTMPT requests by command (ident, open, send, idle, close, invalid) and result. */
@@ -157,6 +159,12 @@ export class EdgeMetrics {
     this.slowViewerDrops = new Counter({
       name: "streamfront_edge_slow_viewer_drops_total",
       help: "Viewers dropped because they read slower than their stream plays.",
+      registers: [registry],
+    });
+    this.skippedTracks = new Counter({
+      name: "streamfront_edge_media_skipped_tracks_total",
+      help: "Tracks left out of plays because RTMP cannot carry their codec, by codec and reason (counted per play).",
+      labelNames: ["codec", "reason"] as const,
       registers: [registry],
     });
     for (const protocol of Object.values(Protocol)) this.connections.inc({ protocol }, 0);

@@ -19,24 +19,36 @@ const maxNameBytes = 1024;
  * - `videos/clip` or `videos/clip.flv` → `videos/clip.flv` (FLV)
  * - `mp4:videos/clip` → `videos/clip.mp4`; `mp4:x.f4v` (and .m4v .m4a .mov .3gp) as given
  * - `mp3:audio/song` → `audio/song.mp3`
+ *
+ * `appPrefix` is what the connect's application carried past `cfx/st/`
+ * (ConnectTarget.streamPrefix): players that split a URL at its last slash
+ * send `rtmp://h/cfx/st/mp4:videos/clip.mp4` as app `cfx/st/mp4:videos` and
+ * name `clip.mp4` — or, librtmp, `mp4:clip.mp4`. The key is the prefix's
+ * path and the name's path joined; the container comes from whichever of
+ * the two names one (the name's wins).
+ *
+ * Both parts are percent-decoded (`%20` → space): a URL cannot carry a
+ * space, so the printed URLs encode it and ffmpeg and GStreamer send the
+ * name as written. librtmp decodes a play path itself, so a key holding a
+ * literal `%XX` sequence cannot be named through it by URL.
+ *
  * The query string is stripped before the lookup. A name whose path would
  * leave the bucket root (`..`), is empty, or is absurdly long is refused
  * with null; the caller answers StreamNotFound.
  */
-export function parseStreamName(raw: string): StreamRequest | null {
-  if (raw.length === 0 || Buffer.byteLength(raw) > maxNameBytes) return null;
+export function parseStreamName(raw: string, appPrefix = ""): StreamRequest | null {
+  if (raw.length === 0 || Buffer.byteLength(raw) + Buffer.byteLength(appPrefix) > maxNameBytes) return null;
   const queryAt = raw.indexOf("?");
   const withoutQuery = queryAt === -1 ? raw : raw.slice(0, queryAt);
   const query = queryAt === -1 ? "" : raw.slice(queryAt + 1);
-  let container: ContainerKind = "flv";
-  let path = withoutQuery;
-  const prefix = /^(mp4|mp3|flv):/i.exec(path);
-  if (prefix) {
-    container = prefix[1]!.toLowerCase() as ContainerKind;
-    path = path.slice(prefix[0].length);
-  }
-  path = path.replace(/^\/+/, "");
-  if (path.length === 0 || path.includes("\0")) return null;
+  const front = splitContainer(appPrefix.split("?")[0]!);
+  const back = splitContainer(withoutQuery);
+  const container: ContainerKind = back.container ?? front.container ?? "flv";
+  const frontPath = percentDecode(front.path).replace(/^\/+|\/+$/g, "");
+  const backPath = percentDecode(back.path).replace(/^\/+/, "");
+  if (backPath.length === 0) return null;
+  const path = frontPath.length > 0 ? `${frontPath}/${backPath}` : backPath;
+  if (path.includes("\0") || Buffer.byteLength(path) > maxNameBytes) return null;
   const segments = path.split("/");
   if (segments.some((s) => s === ".." || s === ".")) return null;
   const extension = extensionOf(path);
@@ -52,7 +64,39 @@ export function parseStreamName(raw: string): StreamRequest | null {
       key = mp4Extensions.has(extension) ? path : `${path}.mp4`;
       break;
   }
-  return { key, container, query, name: raw };
+  return { key, container, query, name: appPrefix.length > 0 ? `${appPrefix}/${raw}` : raw };
+}
+
+/** A leading `mp4:`, `mp3:` or `flv:` and the path after it. */
+function splitContainer(text: string): { container: ContainerKind | null; path: string } {
+  const prefix = /^(mp4|mp3|flv):/i.exec(text);
+  if (!prefix) return { container: null, path: text };
+  return { container: prefix[1]!.toLowerCase() as ContainerKind, path: text.slice(prefix[0].length) };
+}
+
+/**
+ * Decodes %XX escapes into the UTF-8 bytes they stand for; a `%` not
+ * followed by two hex digits stays as it is (decodeURIComponent would
+ * throw), so a key with a bare `%` can still be named.
+ */
+export function percentDecode(text: string): string {
+  if (!text.includes("%")) return text;
+  const bytes: number[] = [];
+  const raw = Buffer.from(text, "utf8");
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]!;
+    if (b === 0x25 && i + 2 < raw.length && isHex(raw[i + 1]!) && isHex(raw[i + 2]!)) {
+      bytes.push(Number.parseInt(String.fromCharCode(raw[i + 1]!, raw[i + 2]!), 16));
+      i += 2;
+    } else {
+      bytes.push(b);
+    }
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
+function isHex(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
 }
 
 function extensionOf(path: string): string {

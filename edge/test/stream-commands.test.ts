@@ -99,8 +99,9 @@ describe("seek", () => {
     });
     const afterSeek = trace(client.messages, from);
     const start = afterSeek.indexOf("uc:1");
+    // No NetStream.Data.Start by default (fms-data-start: see the test of that setting below).
     assert.deepEqual(
-      afterSeek.slice(start, start + 11),
+      afterSeek.slice(start, start + 10),
       [
         "uc:1",
         "uc:4",
@@ -109,7 +110,6 @@ describe("seek", () => {
         "NetStream.Play.Reset",
         "NetStream.Play.Start",
         "data:|RtmpSampleAccess",
-        "data:onStatus:NetStream.Data.Start",
         "data:onMetaData",
         "header",
         "media",
@@ -369,5 +369,57 @@ describe("connection calls", () => {
     );
     assert.equal(statusCode(error), "NetConnection.Call.Failed");
     client.close();
+  });
+});
+
+describe("fms-data-start", () => {
+  test("on, a play and a seek carry FMS's NetStream.Data.Start after sample access, exactly as FMS 3.5 sent them; off (the default), neither does", async () => {
+    const fms = await startEdgeHarness({ env: { STREAMFRONT_EDGE_FMS_DATA_START: "true" } });
+    try {
+      for (const [port, withDataStart] of [
+        [fms.rtmpPort, true],
+        [harness.rtmpPort, false],
+      ] as const) {
+        const client = await RtmpTestClient.handshake(port);
+        await client.connectApp(`rtmp://localhost:${port}/cfx/st`);
+        const streamId = await client.createStream();
+        client.setBufferLength(streamId, 1000);
+        const from = client.messages.length;
+        client.command(streamId, "play", null, "videos/sample", 0, -1);
+        await client.waitFor((m) => m.messageTypeId === MessageType.Video && !isSequenceHeader(m), { from });
+        const seekFrom = client.messages.length;
+        client.command(streamId, "seek", null, 3300);
+        await client.waitForCommand((c) => statusCode(c) === "NetStream.Seek.Notify", seekFrom);
+        await client.waitFor((m) => m.messageTypeId === MessageType.Video && !isSequenceHeader(m), {
+          from: client.messages.length,
+        });
+        const dataStart = withDataStart ? ["data:onStatus:NetStream.Data.Start"] : [];
+        const play = trace(client.messages, from);
+        assert.deepEqual(
+          play.slice(0, withDataStart ? 8 : 7),
+          [
+            "uc:4",
+            "uc:0",
+            "NetStream.Play.Reset",
+            "NetStream.Play.Start",
+            "data:|RtmpSampleAccess",
+            ...dataStart,
+            "data:onMetaData",
+            "header",
+          ],
+          play.join(" "),
+        );
+        const seek = trace(client.messages, seekFrom);
+        const at = seek.indexOf("NetStream.Play.Start");
+        assert.deepEqual(
+          seek.slice(at, at + (withDataStart ? 4 : 3)),
+          ["NetStream.Play.Start", "data:|RtmpSampleAccess", ...dataStart, "data:onMetaData"],
+          seek.join(" "),
+        );
+        client.close();
+      }
+    } finally {
+      await fms.close();
+    }
   });
 });

@@ -60,3 +60,28 @@ test("names that would leave the bucket root or are empty are refused", () => {
   assert.equal(parseStreamName("a".repeat(1025)), null);
   assert.notEqual(parseStreamName("a".repeat(1000)), null);
 });
+
+test("the connect's app prefix is the front of the key; mp4:/mp3: may stand on either part", () => {
+  assert.equal(parseStreamName("sample", "videos")?.key, "videos/sample.flv");
+  assert.equal(parseStreamName("sample.mp4", "mp4:videos")?.key, "videos/sample.mp4");
+  assert.equal(parseStreamName("sample.mp4", "mp4:videos")?.container, "mp4");
+  // librtmp adds mp4: to a play path ending .mp4 (and drops .flv/.mp3 for flv:/mp3:).
+  assert.equal(parseStreamName("mp4:sample.mp4", "mp4:videos")?.key, "videos/sample.mp4");
+  assert.equal(parseStreamName("mp4:sample", "videos")?.key, "videos/sample.mp4");
+  assert.equal(parseStreamName("sample", "mp3:audio")?.key, "audio/sample.mp3");
+  assert.equal(parseStreamName("c", "a/b")?.key, "a/b/c.flv");
+  assert.equal(parseStreamName("x?Signature=s", "videos")?.query, "Signature=s");
+  assert.equal(parseStreamName("../../secret", "videos"), null);
+  assert.equal(parseStreamName("x", ".."), null);
+});
+
+test("names are percent-decoded (printed URLs encode spaces); a bare % stays", () => {
+  assert.equal(parseStreamName("videos/my%20clip")?.key, "videos/my clip.flv");
+  assert.equal(parseStreamName("clip", "my%20folder")?.key, "my folder/clip.flv");
+  assert.equal(parseStreamName("100%")?.key, "100%.flv");
+  assert.equal(parseStreamName("caf%C3%A9")?.key, "café.flv");
+  assert.equal(parseStreamName("a%3Fb")?.key, "a?b.flv");
+  // Encoded dot segments and NULs are refused like plain ones.
+  assert.equal(parseStreamName("%2e%2e/x"), null);
+  assert.equal(parseStreamName("a%00b"), null);
+});

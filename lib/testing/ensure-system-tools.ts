@@ -13,7 +13,28 @@ export const requiredTools = [
   { command: "rtmpdump", debianPackage: "rtmpdump" },
   // The Redis store tests run a real server (lib/testing/redis-server.ts).
   { command: "redis-server", debianPackage: "redis-server" },
+  // GStreamer players (edge/test/gstreamer-clients.test.ts).
+  { command: "gst-launch-1.0", debianPackage: "gstreamer1.0-tools" },
+  { command: "gst-inspect-1.0", debianPackage: "gstreamer1.0-tools" },
+  { command: "gst-discoverer-1.0", debianPackage: "gstreamer1.0-plugins-base-apps" },
 ] as const;
+
+/**
+ * GStreamer elements the tests build pipelines from, and the package of
+ * each: a missing plugin fails here, loudly, rather than as a pipeline that
+ * cannot link.
+ */
+export const requiredGstElements = [
+  { element: "rtmp2src", debianPackage: "gstreamer1.0-plugins-bad" },
+  { element: "rtmpsrc", debianPackage: "gstreamer1.0-plugins-bad" },
+  { element: "flvdemux", debianPackage: "gstreamer1.0-plugins-good" },
+  { element: "filesink", debianPackage: "gstreamer1.0-plugins-base" },
+  { element: "avdec_h264", debianPackage: "gstreamer1.0-libav" },
+] as const;
+
+function hasElement(element: string): boolean {
+  return spawnSync("gst-inspect-1.0", ["--exists", element], { stdio: "ignore" }).status === 0;
+}
 
 function has(command: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
@@ -29,10 +50,18 @@ function run(command: string, args: string[]): void {
 }
 
 export function ensureSystemTools(): void {
-  const missing = requiredTools.filter((tool) => !has(tool.command));
+  const missing = [
+    ...requiredTools.filter((tool) => !has(tool.command)),
+    ...(has("gst-inspect-1.0")
+      ? requiredGstElements.filter((e) => !hasElement(e.element))
+      : requiredGstElements),
+  ].map((t) => ({
+    name: "command" in t ? t.command : `GStreamer element ${t.element}`,
+    debianPackage: t.debianPackage,
+  }));
   if (missing.length === 0) return;
   const packages = [...new Set(missing.map((tool) => tool.debianPackage))];
-  const names = missing.map((tool) => tool.command).join(", ");
+  const names = missing.map((tool) => tool.name).join(", ");
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
   if (!isRoot || !existsSync("/etc/debian_version") || !has("apt-get")) {
     throw new Error(
@@ -41,9 +70,11 @@ export function ensureSystemTools(): void {
   }
   run("apt-get", ["update", "-qq"]);
   run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...packages]);
-  const still = missing.filter((tool) => !has(tool.command));
-  if (still.length > 0)
-    throw new Error(`still missing after apt-get: ${still.map((t) => t.command).join(", ")}`);
+  const still = [
+    ...requiredTools.filter((tool) => !has(tool.command)).map((t) => t.command),
+    ...requiredGstElements.filter((e) => !hasElement(e.element)).map((e) => `GStreamer element ${e.element}`),
+  ];
+  if (still.length > 0) throw new Error(`still missing after apt-get: ${still.join(", ")}`);
 }
 
 try {

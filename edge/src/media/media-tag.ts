@@ -17,7 +17,24 @@ export interface MediaTag {
   sequenceHeader: boolean;
 }
 
+/** Why a track is left out of a play, a fixed set (a metric label). */
+export const SkipReason = {
+  /** FLV (so RTMP) has no codec id for it: HEVC, AV1, Opus, … */
+  CodecNotInFlv: "codec_not_in_flv",
+} as const;
+export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason];
+
+/** A track of the object that a play leaves out. */
+export interface SkippedTrack {
+  readonly kind: "audio" | "video";
+  /** A short codec name from a fixed set (see mp4/sample-entry.ts SkippedEntry). */
+  readonly codec: string;
+  readonly reason: SkipReason;
+}
+
 export interface MediaReader {
+  /** Tracks of the object this reader leaves out, with why; absent or empty when it plays all of it. */
+  readonly skippedTracks?: readonly SkippedTrack[];
   /** The onMetaData script-data body to send before media (AMF0: "onMetaData", object), or null. */
   readonly metadata: Buffer | null;
   readonly durationMs: number;

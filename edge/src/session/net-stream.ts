@@ -31,6 +31,8 @@ export interface NetStreamContext {
   readonly logger: Logger;
   readonly metrics: EdgeMetrics;
   readonly marginMs: number;
+  /** config fms-data-start: FMS's NetStream.Data.Start after Play.Start. */
+  readonly fmsDataStart?: boolean;
   bufferMs(): number;
   /** Maps a play name to an object and opens its reader; throws on origin or container errors. */
   open(name: string): Promise<OpenResult>;
@@ -64,6 +66,7 @@ export class NetStream {
       clientId: ctx.clientId,
       bufferMs: () => ctx.bufferMs(),
       marginMs: ctx.marginMs,
+      fmsDataStart: ctx.fmsDataStart ?? false,
       now: () => performance.now(),
       onFirstFrame: (item) => {
         const container = this.#containers.get(item) ?? "flv";

@@ -7,6 +7,7 @@ import type { EdgeConfig } from "../config.js";
 import { parseConnectTarget } from "../connect-url.js";
 import type { LookupFailure } from "../distribution-table.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
+import type { SkippedTrack } from "../media/media-tag.js";
 import { openMedia } from "../media/open-media.js";
 import type { RangeSource } from "../media/range-source.js";
 import type { EdgeMetrics, Protocol } from "../metrics.js";
@@ -52,6 +53,8 @@ export interface SessionContext {
   onPlaying?(): void;
   /** Rate-limits the "closing connection" warnings, so a flood of bad peers costs a few lines. */
   readonly noisy?: LogRateLimiter;
+  /** A play of the object leaves these tracks out (metric each time; log once per object). */
+  reportSkipped?(bucket: string, key: string, tracks: readonly SkippedTrack[]): void;
 }
 
 /**
@@ -91,6 +94,8 @@ export class RtmpSession {
   #bandwidthCheck: { readonly txn: number; readonly sentAt: number; readonly bytes: number } | null = null;
   #state: SessionState = SessionState.Handshake;
   #distribution: Distribution | null = null;
+  /** The connect's application past cfx/st/: the front of every play name (connect-url.ts). */
+  #streamPrefix = "";
   #nextStreamId = 1;
   #bufferMs: number;
   #peerWindow = 0;
@@ -321,6 +326,7 @@ export class RtmpSession {
       return;
     }
     this.#distribution = found;
+    this.#streamPrefix = target.streamPrefix;
     this.#state = SessionState.Connected;
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = null;
@@ -333,7 +339,14 @@ export class RtmpSession {
       connectResult(command.transactionId, objectEncoding, this.#clientId),
       commandMessage(0, "onBWDone", 0, null),
     ]);
-    this.#logger.info({ distribution: found.id, host: target.host }, "connected");
+    this.#logger.info(
+      {
+        distribution: found.id,
+        host: target.host,
+        ...(target.streamPrefix ? { prefix: target.streamPrefix } : {}),
+      },
+      "connected",
+    );
   }
 
   #reject(txn: number, reason: string, detail: string): void {
@@ -359,6 +372,7 @@ export class RtmpSession {
         logger: this.#logger,
         metrics: this.#ctx.metrics,
         marginMs: this.#ctx.config.sendAheadMarginMs,
+        fmsDataStart: this.#ctx.config.fmsDataStart,
         bufferMs: () => this.#bufferMs,
         open: (name) => this.#open(name),
       }),
@@ -368,7 +382,7 @@ export class RtmpSession {
 
   #getStreamLength(command: RtmpCommand): void {
     const name = command.args[0];
-    const request = typeof name === "string" ? parseStreamName(name) : null;
+    const request = typeof name === "string" ? parseStreamName(name, this.#streamPrefix) : null;
     const answer = (seconds: number) =>
       this.#send([commandMessage(0, "_result", command.transactionId, null, seconds)]);
     if (!request || !this.#distribution) {
@@ -424,12 +438,14 @@ export class RtmpSession {
 
   /** Maps a play name to its object in the distribution's bucket and opens the container. */
   async #open(name: string): Promise<OpenResult> {
-    const request = parseStreamName(name);
+    const request = parseStreamName(name, this.#streamPrefix);
     if (!request) return { ok: false, notFound: true, container: null, why: "invalid stream name" };
     const source = await this.#ctx.openObject(this.#distribution!.originBucket, request.key);
     if (!source) return { ok: false, notFound: true, container: request.container, why: "no such object" };
     const reader = await openMedia(request.container, source);
     this.#ctx.onPlaying?.();
+    if (reader.skippedTracks && reader.skippedTracks.length > 0)
+      this.#ctx.reportSkipped?.(this.#distribution!.originBucket, request.key, reader.skippedTracks);
     return { ok: true, reader, container: request.container, key: request.key };
   }
 

@@ -30,6 +30,8 @@ export interface StreamPlayerOptions {
   /** The viewer's buffer length now (it may change during the play). */
   readonly bufferMs: () => number;
   readonly marginMs: number;
+  /** Send FMS's NetStream.Data.Start data message after Play.Start (config fms-data-start). */
+  readonly fmsDataStart?: boolean;
   readonly now: () => number;
   /** Called once per item, when its first media message has been written. */
   readonly onFirstFrame: (item: PlayItem) => void;
@@ -407,7 +409,7 @@ export class StreamPlayer {
         clientid: clientId,
       }),
       sampleAccess(streamId),
-      dataStart(streamId),
+      ...(this.#o.fmsDataStart ? [dataStart(streamId)] : []),
       ...this.#headers(item, startMs + this.#offsetMs),
     );
     this.#o.sink.send(messages);
@@ -470,7 +472,7 @@ export class StreamPlayer {
         clientid: clientId,
       }),
       sampleAccess(streamId),
-      dataStart(streamId),
+      ...(this.#o.fmsDataStart ? [dataStart(streamId)] : []),
       ...this.#headers(item, mediaMs),
     ]);
     this.#restartPacing();

@@ -1,4 +1,5 @@
 import { mediaInvalid, need } from "../media-error.js";
+import { type SkippedTrack, SkipReason } from "../media-tag.js";
 import { type BoxHeader, childBoxes, findBox, readFullBoxHeader, requireBox } from "./box.js";
 import { readSampleEntry, type SampleEntry } from "./sample-entry.js";
 import { readSampleTable, type SampleTable } from "./sample-table.js";
@@ -32,26 +33,38 @@ export interface Movie {
   /** The first playable track of each kind (RTMP carries one audio and one video stream). */
   video: Mp4Track | null;
   audio: Mp4Track | null;
+  /** Tracks left out because FLV cannot carry their codec (named in logs, a metric and npm start's listing). */
+  skipped: SkippedTrack[];
 }
 
 /**
  * Parses a moov box read whole into `bytes` (moov header at offset 0).
- * Tracks with codecs Flash cannot play over RTMP (HEVC, MP3-in-MP4, text,
- * hint) are skipped; a movie without any playable track is MediaInvalid.
+ * Audio and video tracks with codecs FLV cannot carry (HEVC, AV1, Opus, …)
+ * are skipped and listed in `skipped`; text and hint tracks are ignored. A
+ * movie without any playable track is MediaInvalid, naming what it skipped.
  */
 export function parseMoov(bytes: Buffer, maxSamplesPerTrack: number): Movie {
   const moov = requireBox(bytes, ["moov"]);
   const mvhd = requireBox(bytes, ["mvhd"], moov.payload, moov.end);
   const header = readTimescaleAndDuration(bytes, mvhd);
-  const movie: Movie = { ...header, video: null, audio: null };
+  const movie: Movie = { ...header, video: null, audio: null, skipped: [] };
   for (const trak of childBoxes(bytes, moov.payload, moov.end)) {
     if (trak.type !== "trak") continue;
     const kind = handlerKind(bytes, trak);
     if (!kind || movie[kind]) continue;
     const track = readTrack(bytes, trak, kind, header.timescale, maxSamplesPerTrack);
-    if (track && track.samples.count > 0) movie[kind] = track;
+    if ("skipped" in track) {
+      // Bounded: at most one entry per distinct (kind, codec), whatever the moov holds.
+      if (!movie.skipped.some((s) => s.kind === kind && s.codec === track.skipped))
+        movie.skipped.push({ kind, codec: track.skipped, reason: SkipReason.CodecNotInFlv });
+    } else if (track.samples.count > 0) movie[kind] = track;
   }
-  if (!movie.video && !movie.audio) throw mediaInvalid("no H.264 or AAC track found");
+  if (!movie.video && !movie.audio) {
+    const skipped = movie.skipped.map((s) => `${s.kind} ${s.codec}`).join(", ");
+    throw mediaInvalid(
+      skipped ? `no track RTMP can carry (skipped: ${skipped})` : "no H.264, AAC or MP3 track found",
+    );
+  }
   return movie;
 }
 
@@ -92,12 +105,13 @@ function readTrack(
   kind: "video" | "audio",
   movieTimescale: number,
   maxSamples: number,
-): Mp4Track | null {
+): Mp4Track | { skipped: string } {
   const mdia = requireBox(bytes, ["mdia"], trak.payload, trak.end);
   const stbl = requireBox(bytes, ["minf", "stbl"], mdia.payload, mdia.end);
   const stsd = requireBox(bytes, ["stsd"], stbl.payload, stbl.end);
   const entry = readSampleEntry(bytes, stsd);
-  if (!entry || (entry.codec === "avc1") !== (kind === "video")) return null;
+  if ("skipped" in entry) return entry;
+  if ((entry.codec === "avc1") !== (kind === "video")) return { skipped: "other" };
   const mdhd = requireBox(bytes, ["mdhd"], mdia.payload, mdia.end);
   const { timescale, durationTicks } = readTimescaleAndDuration(bytes, mdhd);
   const tkhd = readTkhd(bytes, trak);

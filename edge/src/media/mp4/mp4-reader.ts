@@ -1,7 +1,7 @@
 import type { AmfObject } from "../../rtmp/amf0.js";
 import { mediaInvalid, mediaTooLarge } from "../media-error.js";
 import type { ResolvedMediaLimits } from "../media-limits.js";
-import { type MediaReader, type MediaTag, TagKind } from "../media-tag.js";
+import { type MediaReader, type MediaTag, type SkippedTrack, TagKind } from "../media-tag.js";
 import { amfObject, encodeOnMetaData } from "../on-metadata.js";
 import type { BufferedReader } from "../range-source.js";
 import { firstAtOrAfter, lastAtOrBefore } from "../sorted.js";
@@ -20,6 +20,8 @@ const AAC_BODY_HEADER = 2;
  * the AudioSpecificConfig and ignores these bits for AAC.
  */
 const AAC_SOUND_BYTE = 0xaf;
+/** FLV sound format 2 (MP3), 16-bit; the rate and channel bits are filled in from the track. */
+const MP3_SOUND_BASE = 0x22;
 const AVC_KEY = 0x17;
 const AVC_INTER = 0x27;
 
@@ -53,8 +55,12 @@ export class Mp4Reader implements MediaReader {
   readonly hasAudio: boolean;
   readonly hasVideo: boolean;
   readonly sequenceHeaders: readonly MediaTag[];
+  readonly skippedTracks: readonly SkippedTrack[];
 
   readonly #reader: BufferedReader;
+  /** The FLV sound byte of every audio tag: AAC's, or MP3's with its rate and channels. */
+  readonly #soundByte: number;
+  readonly #audioHeader: number;
   readonly #video: TrackCursor | null;
   readonly #audio: TrackCursor | null;
 
@@ -93,6 +99,11 @@ export class Mp4Reader implements MediaReader {
     this.#audio = audio;
     this.hasVideo = video !== null;
     this.hasAudio = audio !== null;
+    this.skippedTracks = movie.skipped;
+    const mp3 = movie.audio?.entry.codec === "mp3" ? movie.audio.entry.mp3 : null;
+    this.#soundByte = mp3 ? mp3SoundByte(mp3.sampleRate, mp3.channels) : AAC_SOUND_BYTE;
+    // MP3 frames follow the sound byte directly; AAC has its AACPacketType byte first.
+    this.#audioHeader = mp3 ? 1 : AAC_BODY_HEADER;
 
     const headers: MediaTag[] = [];
     if (movie.video?.entry.codec === "avc1") {
@@ -137,10 +148,10 @@ export class Mp4Reader implements MediaReader {
         data.copy(body, AVC_BODY_HEADER);
         return { kind: TagKind.Video, timestampMs, body, keyframe, sequenceHeader: false };
       }
-      const body = Buffer.allocUnsafe(AAC_BODY_HEADER + size);
-      body[0] = AAC_SOUND_BYTE;
-      body[1] = 1; // AACPacketType 1: raw frame
-      data.copy(body, AAC_BODY_HEADER);
+      const body = Buffer.allocUnsafe(this.#audioHeader + size);
+      body[0] = this.#soundByte;
+      if (this.#audioHeader === AAC_BODY_HEADER) body[1] = 1; // AACPacketType 1: raw frame
+      data.copy(body, this.#audioHeader);
       return { kind: TagKind.Audio, timestampMs, body, keyframe: true, sequenceHeader: false };
     }
   }
@@ -202,6 +213,16 @@ function cursor(track: Mp4Track, kind: TagKind): TrackCursor {
   return { track, kind, dtsMs, ctoMs, sync, next: 0, ended: false };
 }
 
+/**
+ * FLV audio byte for MP3: format 2, rate bits 0–3 (5.5/11/22/44 kHz: the
+ * nearest; decoders take the real rate from the MP3 frame headers), 16-bit,
+ * mono or stereo.
+ */
+function mp3SoundByte(sampleRate: number, channels: number): number {
+  const rate = sampleRate >= 32000 ? 3 : sampleRate >= 16000 ? 2 : sampleRate >= 8000 ? 1 : 0;
+  return MP3_SOUND_BASE | (rate << 2) | (channels > 1 ? 1 : 0);
+}
+
 function clampS24(value: number): number {
   return Math.max(-0x800000, Math.min(0x7fffff, value));
 }
@@ -248,6 +269,7 @@ function buildMetadata(movie: Movie, durationMs: number, moovPosition: number): 
   const { video, audio } = movie;
   const avc = video?.entry.codec === "avc1" ? video.entry.avc : null;
   const aac = audio?.entry.codec === "mp4a" ? audio.entry.aac : null;
+  const mp3 = audio?.entry.codec === "mp3" ? audio.entry.mp3 : null;
   let framerate: number | undefined;
   if (video) {
     const seconds = video.durationTicks / video.timescale;
@@ -275,10 +297,10 @@ function buildMetadata(movie: Movie, durationMs: number, moovPosition: number): 
     avclevel: avc?.level,
     framerate,
     videoframerate: framerate,
-    audiocodecid: aac ? "mp4a" : undefined,
+    audiocodecid: aac ? "mp4a" : mp3 ? ".mp3" : undefined,
     aacaot: aac?.objectType,
-    audiosamplerate: aac?.sampleRate,
-    audiochannels: aac?.channels,
+    audiosamplerate: aac?.sampleRate ?? mp3?.sampleRate,
+    audiochannels: aac?.channels ?? mp3?.channels,
     hasVideo: video !== null,
     hasAudio: audio !== null,
     trackinfo,

@@ -20,29 +20,71 @@ export interface AacConfig {
   objectType: number;
 }
 
-/** What stsd holds for a track, or null when its codec cannot go over RTMP. */
-export type SampleEntry = { codec: "avc1"; avc: AvcConfig } | { codec: "mp4a"; aac: AacConfig };
+/** MP3 in MP4 (mp4a with objectTypeIndication 0x69/0x6B, or a QuickTime '.mp3' entry). */
+export interface Mp3Config {
+  sampleRate: number;
+  channels: number;
+}
+
+/** What stsd holds for a track RTMP can carry (FLV: H.264 codec 7, AAC sound format 10, MP3 format 2). */
+export type SampleEntry =
+  | { codec: "avc1"; avc: AvcConfig }
+  | { codec: "mp4a"; aac: AacConfig }
+  | { codec: "mp3"; mp3: Mp3Config };
+
+/**
+ * A track whose codec FLV cannot carry, by a short codec name from a fixed
+ * set (it labels a metric): hevc, av1, vp9, mpeg4, ac3, eac3, opus, flac,
+ * alac, aac-other (an MPEG-4 audio object type that is neither AAC nor MP3)
+ * or other.
+ */
+export interface SkippedEntry {
+  skipped: string;
+}
+
+const skippedCodecs: Record<string, string> = {
+  hvc1: "hevc",
+  hev1: "hevc",
+  av01: "av1",
+  vp08: "vp8",
+  vp09: "vp9",
+  mp4v: "mpeg4",
+  "ac-3": "ac3",
+  "ec-3": "eac3",
+  Opus: "opus",
+  fLaC: "flac",
+  alac: "alac",
+};
 
 /**
  * stsd: full box, u32 entry_count, then sample entry boxes. Only the first
  * entry is used: files that switch descriptions mid-track are rare and
  * FMS did not handle them either.
  */
-export function readSampleEntry(bytes: Buffer, stsd: BoxHeader): SampleEntry | null {
+export function readSampleEntry(bytes: Buffer, stsd: BoxHeader): SampleEntry | SkippedEntry {
   const { body } = readFullBoxHeader(bytes, stsd);
   const entry = childBoxes(bytes, body + 4, stsd.end)[0];
-  if (!entry) return null;
+  if (!entry) return { skipped: "other" };
   switch (entry.type) {
     case "avc1":
     case "avc3":
       return { codec: "avc1", avc: readAvcSampleEntry(bytes, entry) };
-    case "mp4a": {
-      const aac = readMp4aSampleEntry(bytes, entry);
-      return aac ? { codec: "mp4a", aac } : null;
-    }
+    case "mp4a":
+      return readMp4aSampleEntry(bytes, entry);
+    case ".mp3":
+      return { codec: "mp3", mp3: audioEntryFields(bytes, entry) };
     default:
-      return null;
+      return { skipped: skippedCodecs[entry.type] ?? "other" };
   }
+}
+
+/** channelcount and the integer part of samplerate of an AudioSampleEntry (layout below). */
+function audioEntryFields(bytes: Buffer, entry: BoxHeader): Mp3Config {
+  need(bytes, entry.payload, AUDIO_SAMPLE_ENTRY_SIZE, `'${entry.type}' sample entry`);
+  return {
+    channels: bytes.readUInt16BE(entry.payload + 16),
+    sampleRate: bytes.readUInt16BE(entry.payload + 24),
+  };
 }
 
 /**
@@ -84,7 +126,7 @@ export function readAvcSampleEntry(bytes: Buffer, entry: BoxHeader): AvcConfig {
  */
 const AUDIO_SAMPLE_ENTRY_SIZE = 28;
 
-export function readMp4aSampleEntry(bytes: Buffer, entry: BoxHeader): AacConfig | null {
+export function readMp4aSampleEntry(bytes: Buffer, entry: BoxHeader): SampleEntry | SkippedEntry {
   need(bytes, entry.payload, AUDIO_SAMPLE_ENTRY_SIZE, "'mp4a' sample entry");
   const version = bytes.readUInt16BE(entry.payload + 8);
   const extra = version === 1 ? 16 : version === 2 ? 36 : 0;
@@ -95,18 +137,22 @@ export function readMp4aSampleEntry(bytes: Buffer, entry: BoxHeader): AacConfig 
     findBox(bytes, ["wave", "esds"], childrenStart, entry.end);
   if (!esds) throw mediaInvalid("'mp4a' sample entry has no esds box");
   const { objectTypeIndication, decoderSpecificInfo } = readEsds(bytes, esds);
-  // 0x40 MPEG-4 audio, 0x66–0x68 MPEG-2 AAC profiles. MP3 (0x69, 0x6B) in MP4 is not served.
+  // 0x69 MPEG-2 and 0x6B MPEG-1 audio (MP3): FLV sound format 2 carries the frames as they are.
+  if (objectTypeIndication === 0x69 || objectTypeIndication === 0x6b)
+    return { codec: "mp3", mp3: audioEntryFields(bytes, entry) };
+  // 0x40 MPEG-4 audio, 0x66–0x68 MPEG-2 AAC profiles.
   if (objectTypeIndication !== 0x40 && (objectTypeIndication < 0x66 || objectTypeIndication > 0x68))
-    return null;
+    return { skipped: "aac-other" };
   if (!decoderSpecificInfo || decoderSpecificInfo.length < 2)
     throw mediaInvalid("AAC track has no AudioSpecificConfig");
   const parsed = parseAudioSpecificConfig(decoderSpecificInfo);
-  return {
+  const aac: AacConfig = {
     asc: Buffer.from(decoderSpecificInfo),
     sampleRate: parsed.sampleRate || bytes.readUInt16BE(entry.payload + 24),
     channels: parsed.channels || bytes.readUInt16BE(entry.payload + 16),
     objectType: parsed.objectType,
   };
+  return { codec: "mp4a", aac };
 }
 
 /**
