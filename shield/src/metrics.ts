@@ -11,6 +11,8 @@ export const CallCode = {
   OutOfRange: "out_of_range",
   FailedPrecondition: "failed_precondition",
   Unavailable: "unavailable",
+  /** Shed: too many lookups to the bucket (SHIELD_ERR_LOOKUPS_SHED). */
+  ResourceExhausted: "resource_exhausted",
   Cancelled: "cancelled",
   Internal: "internal",
 } as const;

@@ -11,6 +11,7 @@ import { errorMessage } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
 import { BucketLimiter } from "./bucket-limiter.js";
 import { ShieldError, ShieldErrorCode } from "./errors.js";
+import { bucketProblem, keyProblem } from "./object-key.js";
 import {
   notModifiedInfo,
   type ObjectInfo,
@@ -231,6 +232,7 @@ export class S3Origin implements Origin {
   }
 
   async stat(bucket: string, key: string, signal?: AbortSignal, options?: StatOptions): Promise<ObjectInfo> {
+    checkAddressable(bucket, key);
     const log = this.#logger.child({ op: OriginOperation.Head, bucket, key });
     const ifNoneMatch = options?.ifNoneMatch;
     const exchange = await this.#send(
@@ -282,6 +284,7 @@ export class S3Origin implements Origin {
     etag: string | undefined,
     signal: AbortSignal,
   ): Promise<OriginRange> {
+    checkAddressable(bucket, key);
     const log = this.#logger.child({
       op: OriginOperation.Get,
       bucket,
@@ -585,6 +588,16 @@ export class S3Origin implements Origin {
       }
     }
   }
+}
+
+/**
+ * The last line before the SDK builds a URL from bucket and key: the
+ * service refuses these already, but an Origin may have other callers, and
+ * a key S3 would reinterpret (object-key.ts) must never reach it.
+ */
+function checkAddressable(bucket: string, key: string): void {
+  const problem = bucketProblem(bucket) ?? keyProblem(key);
+  if (problem) throw new ShieldError(ShieldErrorCode.InvalidKey, `${problem}; S3 was not asked`);
 }
 
 export function objectChanged(bucket: string, key: string, expected: string, actual: string): ShieldError {

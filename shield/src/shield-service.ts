@@ -16,13 +16,11 @@ import type {
 import type { BucketPolicy } from "./bucket-allowlist.js";
 import { ShieldError, ShieldErrorCode, toServiceError } from "./errors.js";
 import { CallCode, type ShieldMetrics } from "./metrics.js";
+import { bucketProblem, keyProblem } from "./object-key.js";
 import type { Origin } from "./origin.js";
 
-/** Longest key S3 accepts, in UTF-8 bytes. */
-export const maxKeyBytes = 1024;
 /** Largest range one ReadRange call may ask for; edges read in blocks far below this. */
 export const maxRangeBytes = 64 * 1024 * 1024;
-const maxBucketChars = 255;
 
 export interface ShieldServiceOptions {
   readonly origin: Origin;
@@ -248,12 +246,12 @@ export class ShieldService {
   }
 
   #checkObject(bucket: string, key: string): void {
-    if (bucket.length === 0) throw invalid("bucket is empty");
-    if (bucket.length > maxBucketChars)
-      throw invalid(`bucket name is too long (${bucket.length} vs ${maxBucketChars})`);
-    if (key.length === 0) throw invalid("key is empty");
-    const keyBytes = Buffer.byteLength(key, "utf8");
-    if (keyBytes > maxKeyBytes) throw invalid(`key is too long (${keyBytes} vs ${maxKeyBytes} bytes)`);
+    const badBucket = bucketProblem(bucket);
+    if (badBucket) throw invalid(badBucket);
+    // Before the allowlist: a traversal key names another bucket whatever
+    // bucket it is sent with, so it is refused the same way on every one.
+    const badKey = keyProblem(key);
+    if (badKey) throw new ShieldError(ShieldErrorCode.InvalidKey, badKey);
     if (!this.#buckets.isAllowed(bucket)) {
       throw new ShieldError(
         ShieldErrorCode.BucketNotAllowed,
@@ -300,6 +298,8 @@ function callCodeOf(code: status): (typeof CallCode)[keyof typeof CallCode] {
       return CallCode.FailedPrecondition;
     case status.UNAVAILABLE:
       return CallCode.Unavailable;
+    case status.RESOURCE_EXHAUSTED:
+      return CallCode.ResourceExhausted;
     case status.CANCELLED:
       return CallCode.Cancelled;
     default:
