@@ -41,6 +41,7 @@ export class ShieldMetrics implements OriginObserver {
   readonly #originLatency: Histogram<"operation">;
   readonly #rangeReads: Counter<"code">;
   readonly #statRequests: Counter<"code">;
+  readonly #originRefused: Counter<"operation">;
 
   constructor(registry: Registry) {
     this.#originRequests = new Counter({
@@ -59,6 +60,15 @@ export class ShieldMetrics implements OriginObserver {
       buckets: exponentialBuckets(0.005, 2, 12),
       registers: [registry],
     });
+    this.#originRefused = new Counter({
+      name: "streamfront_shield_origin_refused_total",
+      help:
+        "S3 requests the shield refused before asking S3 because the bucket's lane was full: " +
+        "head (lookups shed, RESOURCE_EXHAUSTED) or get (read queue full, UNAVAILABLE).",
+      labelNames: ["operation"] as const,
+      registers: [registry],
+    });
+    for (const operation of Object.values(OriginOperation)) this.#originRefused.inc({ operation }, 0);
     this.#rangeReads = new Counter({
       name: "streamfront_shield_range_reads_total",
       help: "ReadRange calls finished, by gRPC status.",
@@ -218,6 +228,10 @@ export class ShieldMetrics implements OriginObserver {
 
   bytes(count: number): void {
     this.originBytes += count;
+  }
+
+  refused(operation: OriginOperation): void {
+    this.#originRefused.inc({ operation });
   }
 
   rangeReadDone(code: CallCode): void {

@@ -168,7 +168,13 @@ export class StatCache {
         });
         throw error;
       }
-      if (held && error instanceof ShieldError && error.code === ShieldErrorCode.OriginUnavailable) {
+      // A revalidation S3 failed, or that was shed because lookups to the
+      // bucket are flooded: the held version still serves the play.
+      if (
+        held &&
+        error instanceof ShieldError &&
+        (error.code === ShieldErrorCode.OriginUnavailable || error.code === ShieldErrorCode.LookupsShed)
+      ) {
         this.#stats.statStale += 1;
         this.#logger.warn(
           { bucket, key, err: error, retryInMs: this.#staleRetryMs },
