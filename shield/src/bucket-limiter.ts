@@ -2,12 +2,13 @@ import { ShieldError, ShieldErrorCode } from "./errors.js";
 
 /**
  * Which kind of S3 request wants a slot. Reads (range GETs: bytes a viewer
- * is waiting for) always go first; lookups (HEADs: a play's open, a
- * getStreamLength, a revalidation) have their own, smaller bounds, because
- * anyone who can name random keys can make them, and each name that does
- * not exist costs a HEAD.
+ * is waiting for) always go first. HEADs have their own, smaller bounds,
+ * because anyone who can name random keys can make them and each name that
+ * does not exist costs one: a play's open (Open) waits ahead of other
+ * lookups (Lookup: getStreamLength, revalidations, callers that do not
+ * say), and both share the HEAD in-flight bound.
  */
-export const Lane = { Read: "read", Lookup: "lookup" } as const;
+export const Lane = { Read: "read", Open: "open", Lookup: "lookup" } as const;
 export type Lane = (typeof Lane)[keyof typeof Lane];
 
 export interface BucketLimiterOptions {
@@ -26,8 +27,8 @@ export interface BucketLimiterOptions {
    */
   readonly maxLookups?: number;
   /**
-   * Lookups that may wait per bucket; beyond that a lookup is shed at once
-   * with LookupsShed (RESOURCE_EXHAUSTED). @default 64
+   * Lookups that may wait per bucket, and as many opens; beyond that a
+   * HEAD is shed at once with LookupsShed (RESOURCE_EXHAUSTED). @default 64
    */
   readonly maxQueuedLookups?: number;
 }
@@ -44,9 +45,10 @@ interface Waiter {
 interface BucketState {
   /** Slots held, both lanes. */
   active: number;
-  /** Slots held by lookups (part of active). */
+  /** Slots held by HEADs, opens and lookups (part of active). */
   lookups: number;
   readonly reads: Waiter[];
+  readonly openQueue: Waiter[];
   readonly lookupQueue: Waiter[];
 }
 
@@ -97,21 +99,21 @@ export class BucketLimiter {
     }
     let state = this.#buckets.get(bucket);
     if (!state) {
-      state = { active: 0, lookups: 0, reads: [], lookupQueue: [] };
+      state = { active: 0, lookups: 0, reads: [], openQueue: [], lookupQueue: [] };
       this.#buckets.set(bucket, state);
     }
-    const isLookup = lane === Lane.Lookup;
-    if (this.#canGrant(state, isLookup)) {
+    const isLookup = lane !== Lane.Read;
+    if (this.#canGrant(state, lane)) {
       return Promise.resolve(this.#take(bucket, state, isLookup));
     }
-    const queue = isLookup ? state.lookupQueue : state.reads;
+    const queue = lane === Lane.Read ? state.reads : lane === Lane.Open ? state.openQueue : state.lookupQueue;
     if (isLookup && queue.length >= this.#maxQueuedLookups) {
       this.#shedLookups += 1;
       this.#forgetIfIdle(bucket, state);
       return Promise.reject(
         new ShieldError(
           ShieldErrorCode.LookupsShed,
-          `${bucket}: too many S3 lookups (${state.lookups} in flight, ${queue.length} waiting); try again later`,
+          `${bucket}: too many S3 lookups (${state.lookups} in flight, ${queue.length} ${lane}s waiting); try again later`,
         ),
       );
     }
@@ -157,12 +159,24 @@ export class BucketLimiter {
   /** Requests to the bucket waiting for a slot now, both lanes. */
   queued(bucket: string): number {
     const state = this.#buckets.get(bucket);
-    return state ? state.reads.length + state.lookupQueue.length : 0;
+    return state ? state.reads.length + state.openQueue.length + state.lookupQueue.length : 0;
   }
 
-  /** Lookups to the bucket waiting for a slot now. */
+  /** HEADs (opens and lookups) to the bucket waiting for a slot now. */
   queuedLookups(bucket: string): number {
-    return this.#buckets.get(bucket)?.lookupQueue.length ?? 0;
+    const state = this.#buckets.get(bucket);
+    return state ? state.openQueue.length + state.lookupQueue.length : 0;
+  }
+
+  /** Requests waiting now over all buckets, by lane (walks the buckets: for scrapes, not the data path). */
+  queuedByLane(): Record<Lane, number> {
+    const out: Record<Lane, number> = { read: 0, open: 0, lookup: 0 };
+    for (const state of this.#buckets.values()) {
+      out.read += state.reads.length;
+      out.open += state.openQueue.length;
+      out.lookup += state.lookupQueue.length;
+    }
+    return out;
   }
 
   /** Lookups refused with LookupsShed since start. */
@@ -170,13 +184,14 @@ export class BucketLimiter {
     return this.#shedLookups;
   }
 
-  #canGrant(state: BucketState, isLookup: boolean): boolean {
+  #canGrant(state: BucketState, lane: Lane): boolean {
     if (state.active >= this.#maxConcurrent) return false;
-    // A read never overtakes a waiting read; a lookup never overtakes a
-    // waiting read or lookup (the queues are FIFO and reads go first).
+    // Nobody overtakes a waiting request of its own lane or of a lane
+    // ahead of it (the queues are FIFO: reads, then opens, then lookups).
     if (state.reads.length > 0) return false;
-    if (!isLookup) return true;
-    return state.lookups < this.#maxLookups && state.lookupQueue.length === 0;
+    if (lane === Lane.Read) return true;
+    if (state.lookups >= this.#maxLookups || state.openQueue.length > 0) return false;
+    return lane === Lane.Open || state.lookupQueue.length === 0;
   }
 
   #take(bucket: string, state: BucketState, isLookup: boolean): ReleaseSlot {
@@ -205,9 +220,9 @@ export class BucketLimiter {
         continue;
       }
       if (state.lookups >= this.#maxLookups) return;
-      const lookup = state.lookupQueue.shift();
-      if (!lookup) return;
-      lookup.grant();
+      const head = state.openQueue.shift() ?? state.lookupQueue.shift();
+      if (!head) return;
+      head.grant();
     }
   }
 
@@ -215,6 +230,7 @@ export class BucketLimiter {
     if (
       state.active === 0 &&
       state.reads.length === 0 &&
+      state.openQueue.length === 0 &&
       state.lookupQueue.length === 0 &&
       this.#buckets.get(bucket) === state
     ) {

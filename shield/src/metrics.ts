@@ -1,4 +1,5 @@
 import { Counter, exponentialBuckets, Gauge, Histogram, type Registry } from "prom-client";
+import { Lane } from "./bucket-limiter.js";
 import { type CacheReadout, type CacheStats, newCacheStats } from "./cache/cache-stats.js";
 import { type OriginObserver, OriginOperation, OriginResult } from "./s3-origin.js";
 
@@ -42,6 +43,7 @@ export class ShieldMetrics implements OriginObserver {
   readonly #rangeReads: Counter<"code">;
   readonly #statRequests: Counter<"code">;
   readonly #originRefused: Counter<"operation">;
+  #queueReadout: (() => Readonly<Record<Lane, number>>) | undefined;
 
   constructor(registry: Registry) {
     this.#originRequests = new Counter({
@@ -108,6 +110,16 @@ export class ShieldMetrics implements OriginObserver {
     });
     this.#registerCacheMetrics(registry);
     new Gauge({
+      name: "streamfront_shield_origin_queued_requests",
+      help: "S3 requests waiting for a bucket slot now, by lane (read: range GETs; open: a play's HEAD; lookup: other HEADs).",
+      labelNames: ["lane"] as const,
+      registers: [registry],
+      collect() {
+        const queued = self.#queueReadout?.();
+        for (const lane of Object.values(Lane)) this.set({ lane }, queued?.[lane] ?? 0);
+      },
+    });
+    new Gauge({
       name: "streamfront_shield_queued_bytes",
       help: "Response bytes waiting for HTTP/2 flow control, over all calls (bounded per call).",
       registers: [registry],
@@ -115,6 +127,11 @@ export class ShieldMetrics implements OriginObserver {
         this.set(self.queuedBytes);
       },
     });
+  }
+
+  /** Publishes the S3 requests waiting per lane (S3Origin.queuedByLane). */
+  attachQueues(readout: () => Readonly<Record<Lane, number>>): void {
+    this.#queueReadout = readout;
   }
 
   /** Publishes the cache's sizes and evictions (its counters are `cache`, which it was given). */

@@ -17,6 +17,7 @@ import {
   type ObjectInfo,
   type Origin,
   type OriginRange,
+  StatKind,
   type StatOptions,
 } from "./origin.js";
 import { type BackoffPolicy, backoffDelayMs, defaultBackoff, sleep } from "./retry.js";
@@ -248,6 +249,11 @@ export class S3Origin implements Origin {
     return this.#limiter.inFlight(bucket);
   }
 
+  /** Requests waiting for a slot now over all buckets, by lane. */
+  queuedByLane(): Record<Lane, number> {
+    return this.#limiter.queuedByLane();
+  }
+
   /** HEADs to the bucket in flight now. */
   lookupsInFlight(bucket: string): number {
     return this.#limiter.lookupsInFlight(bucket);
@@ -264,6 +270,7 @@ export class S3Origin implements Origin {
     const ifNoneMatch = options?.ifNoneMatch;
     const exchange = await this.#send(
       OriginOperation.Head,
+      options?.kind === StatKind.Play ? Lane.Open : Lane.Lookup,
       bucket,
       `${bucket}/${key}`,
       log,
@@ -456,6 +463,7 @@ export class S3Origin implements Origin {
     const range = `bytes=${start}-${end}`;
     const exchange = await this.#send(
       OriginOperation.Get,
+      Lane.Read,
       bucket,
       `${bucket}/${key} ${range}`,
       log,
@@ -517,6 +525,7 @@ export class S3Origin implements Origin {
    */
   async #send<T>(
     operation: OriginOperation,
+    lane: Lane,
     bucket: string,
     what: string,
     log: Logger,
@@ -525,7 +534,6 @@ export class S3Origin implements Origin {
     call: (abortSignal: AbortSignal) => Promise<T>,
   ): Promise<Exchange<T>> {
     for (let attempt = firstAttempt; ; attempt++) {
-      const lane = operation === OriginOperation.Head ? Lane.Lookup : Lane.Read;
       const release = await this.#limiter.acquire(bucket, signal, lane).catch((error: unknown) => {
         if (
           error instanceof ShieldError &&

@@ -65,6 +65,7 @@ export class ShieldServer {
       maxLookupsPerBucket: deps.config.s3MaxLookupsPerBucket,
       maxQueuedLookupsPerBucket: deps.config.s3MaxQueuedLookupsPerBucket,
     });
+    this.metrics.attachQueues(() => s3.queuedByLane());
     const config = deps.config;
     this.cache =
       config.cacheMemoryBytes > 0 || config.cacheDiskDir !== ""

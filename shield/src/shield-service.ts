@@ -6,18 +6,19 @@ import {
   status,
 } from "@grpc/grpc-js";
 import type { Logger } from "../../lib/log.js";
-import type {
-  ReadRangeRequest,
-  ReadRangeResponse,
-  ShieldServiceServer,
-  StatObjectRequest,
-  StatObjectResponse,
+import {
+  type ReadRangeRequest,
+  type ReadRangeResponse,
+  type ShieldServiceServer,
+  type StatObjectRequest,
+  type StatObjectResponse,
+  StatPurpose,
 } from "../../proto/gen/streamfront/shield/v1/shield.js";
 import type { BucketPolicy } from "./bucket-allowlist.js";
 import { ShieldError, ShieldErrorCode, toServiceError } from "./errors.js";
 import { CallCode, type ShieldMetrics } from "./metrics.js";
 import { bucketProblem, keyProblem } from "./object-key.js";
-import type { Origin } from "./origin.js";
+import { type Origin, StatKind } from "./origin.js";
 
 /** Largest range one ReadRange call may ask for; edges read in blocks far below this. */
 export const maxRangeBytes = 64 * 1024 * 1024;
@@ -102,7 +103,9 @@ export class ShieldService {
     call: ServerUnaryCall<StatObjectRequest, StatObjectResponse>,
     callback: sendUnaryData<StatObjectResponse>,
   ): Promise<void> {
-    const { bucket, key } = call.request;
+    const { bucket, key, purpose } = call.request;
+    // Only an edge that says so gets a play's place in the queue.
+    const kind = purpose === StatPurpose.STAT_PURPOSE_PLAY ? StatKind.Play : StatKind.Lookup;
     const controller = new AbortController();
     const onCancel = () => controller.abort();
     call.once("cancelled", onCancel);
@@ -110,7 +113,7 @@ export class ShieldService {
     const log = this.#logger.child({ rpc: "StatObject", bucket, key });
     try {
       this.#checkObject(bucket, key);
-      const info = await this.#origin.stat(bucket, key, controller.signal);
+      const info = await this.#origin.stat(bucket, key, controller.signal, { kind });
       this.#metrics.statDone(CallCode.Ok);
       callback(null, {
         size: info.size,

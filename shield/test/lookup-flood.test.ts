@@ -5,7 +5,11 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
-import { ShieldServiceClient } from "../../proto/gen/streamfront/shield/v1/shield.js";
+import {
+  ShieldServiceClient,
+  type StatObjectResponse,
+  StatPurpose,
+} from "../../proto/gen/streamfront/shield/v1/shield.js";
 import { errorCodeMetadataKey, ShieldErrorCode } from "../src/errors.js";
 import { type FaultyS3, sampleValue, startFaultyS3 } from "./fault-helpers.js";
 import { eventually, readAll, stat } from "./helpers.js";
@@ -63,6 +67,15 @@ function startFlood(
   return Promise.all(calls);
 }
 
+/** A StatObject as an edge's play sends it (purpose PLAY). */
+function playStat(client: ShieldServiceClient, key: string): Promise<StatObjectResponse> {
+  return new Promise((resolve, reject) => {
+    client.statObject({ bucket, key, purpose: StatPurpose.STAT_PURPOSE_PLAY }, (error, response) =>
+      error ? reject(error) : resolve(response),
+    );
+  });
+}
+
 function tally(outcomes: readonly Outcome[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const o of outcomes) {
@@ -80,19 +93,29 @@ describe("a flood of lookups for names that do not exist (shield process, real s
   let etag: string;
   /** HEADs for flood/ names that reached S3. */
   let floodHeads = 0;
-  /** While set, flood HEADs are held at the proxy (fault injection: a slow S3 answering lookups). */
-  let gate: Promise<void> | undefined;
-  let openGate: () => void = () => {};
+  /** While true, flood HEADs are held at the proxy (fault injection: a slow S3 answering lookups). */
+  let holding = false;
+  /** Resolvers of the flood HEADs held now, oldest first. */
+  const held: (() => void)[] = [];
+  const releaseAll = () => {
+    holding = false;
+    for (const release of held.splice(0)) release();
+  };
+  /** Every HEAD the proxy saw, in order of arrival (keys). */
+  const headOrder: string[] = [];
 
   before(async () => {
     faulty = await startFaultyS3(bucket);
     body = randomBytes(6 * 1024 * 1024);
     await faulty.s3.s3.putObject(bucket, "videos/cold.bin", body);
     await faulty.s3.s3.putObject(bucket, "videos/known.flv", Buffer.from("FLV known"));
+    await faulty.s3.s3.putObject(bucket, "videos/cold2.flv", Buffer.from("FLV cold2"));
     faulty.proxy.onRequest(async (request) => {
-      if (request.method !== "HEAD" || !request.path.includes("/flood/")) return;
+      if (request.method !== "HEAD") return;
+      headOrder.push(request.path);
+      if (!request.path.includes("/flood/")) return;
       floodHeads += 1;
-      if (gate) await gate;
+      if (holding) await new Promise<void>((resolve) => held.push(resolve));
     });
     shield = await launchComponent(shieldMain, {
       stdio: "ignore",
@@ -119,23 +142,32 @@ describe("a flood of lookups for names that do not exist (shield process, real s
   });
 
   after(async () => {
-    openGate();
+    releaseAll();
     client?.close();
     await shield?.stop();
     await faulty?.close();
   });
 
   it("sheds what exceeds the lookup lane while a cold read of a real object completes byte for byte", async (t) => {
+    // Whatever fails, held HEADs must not outlive this test.
+    t.after(releaseAll);
     // A play's open before the flood: the shield learns the object's ETag (one HEAD).
     const info = await stat(client, bucket, "videos/cold.bin");
     etag = info.etag;
     assert.equal(info.size, body.length);
     await stat(client, bucket, "videos/known.flv");
     const before = await memoryMiB(shield.child.pid ?? 0);
+    const queued = async (lane: string) =>
+      sampleValue(
+        await (await fetch(`http://${shield.addresses.admin}/metrics`)).text(),
+        "streamfront_shield_origin_queued_requests",
+        {
+          lane,
+        },
+      );
 
-    gate = new Promise<void>((resolve) => {
-      openGate = resolve;
-    });
+    holding = true;
+    const floodStart = headOrder.length;
     const admitted = maxLookups + maxQueuedLookups;
     let settled = 0;
     let allShed: () => void = () => {};
@@ -166,9 +198,22 @@ describe("a flood of lookups for names that do not exist (shield process, real s
     assert.ok(read.data.equals(body), "the cold read is byte-identical");
     // A play of an object the shield knows still opens (its stat is cached).
     assert.equal((await stat(client, bucket, "videos/known.flv")).size, 9);
+    // A play's open of an object the shield has not seen waits for a HEAD
+    // slot ahead of the 64 queued lookups: the first slot S3 frees is its.
+    const open = playStat(client, "videos/cold2.flv");
+    await eventually(async () => (await queued("open")) === 1, 60_000, "the open queued at the shield");
+    assert.equal(await queued("lookup"), maxQueuedLookups);
+    held.shift()?.();
+    const opened = await open;
+    assert.equal(opened.size, 9);
+    // HEADs that reached S3 since the flood began: the 16 admitted, then the open's.
+    assert.match(
+      headOrder[floodStart + maxLookups] ?? "",
+      /videos\/cold2\.flv/,
+      "the open's HEAD went before every queued lookup",
+    );
 
-    openGate();
-    gate = undefined;
+    releaseAll();
     const outcomes = await floodDone;
     const counts = tally(outcomes);
     assert.deepEqual(counts, {

@@ -202,7 +202,7 @@ describe("BucketLimiter", () => {
     );
     await assert.rejects(
       limiter.acquire("b", undefined, Lane.Lookup),
-      shieldError(ShieldErrorCode.LookupsShed, /2 in flight, 2 waiting/),
+      shieldError(ShieldErrorCode.LookupsShed, /2 in flight, 2 lookups waiting/),
     );
     assert.equal(limiter.shedLookups, 1);
     const readA = await limiter.acquire("b");
@@ -231,6 +231,42 @@ describe("BucketLimiter", () => {
     (await queuedLookups[1]!)();
     releaseLookup1();
     assert.deepEqual([limiter.inFlight("b"), limiter.queued("b")], [0, 0]);
+  });
+
+  it("gives a freed HEAD slot to a waiting play's open before waiting lookups, each queue bounded", async () => {
+    const limiter = new BucketLimiter({
+      maxConcurrent: 8,
+      maxQueued: 10,
+      maxLookups: 1,
+      maxQueuedLookups: 1,
+    });
+    const first = await limiter.acquire("b", undefined, Lane.Lookup);
+    const order: string[] = [];
+    const lookup = limiter.acquire("b", undefined, Lane.Lookup).then((release) => {
+      order.push("lookup");
+      return release;
+    });
+    const open = limiter.acquire("b", undefined, Lane.Open).then((release) => {
+      order.push("open");
+      return release;
+    });
+    // Each queue holds one: both are full now.
+    await assert.rejects(
+      limiter.acquire("b", undefined, Lane.Lookup),
+      shieldError(ShieldErrorCode.LookupsShed),
+    );
+    await assert.rejects(
+      limiter.acquire("b", undefined, Lane.Open),
+      shieldError(ShieldErrorCode.LookupsShed),
+    );
+    assert.deepEqual(limiter.queuedByLane(), { read: 0, open: 1, lookup: 1 });
+    // Reads are not held back by HEADs at their bound.
+    (await limiter.acquire("b"))();
+    first();
+    (await open)();
+    (await lookup)();
+    assert.deepEqual(order, ["open", "lookup"]);
+    assert.equal(limiter.inFlight("b"), 0);
   });
 });
 
