@@ -102,6 +102,33 @@ export const shieldSettings = {
     schema: integer(1, 10_000),
     default: 64,
   }),
+  s3MaxLookupsPerBucket: setting({
+    env: "STREAMFRONT_SHIELD_S3_MAX_LOOKUPS_PER_BUCKET",
+    flag: "s3-max-lookups-per-bucket",
+    doc:
+      "Most S3 HEADs (metadata lookups: a play's open, getStreamLength, revalidations) in flight to one bucket, " +
+      "out of s3-max-concurrency-per-bucket; range reads always go ahead of waiting lookups.",
+    schema: integer(1, 10_000),
+    default: 16,
+  }),
+  s3MaxQueuedLookupsPerBucket: setting({
+    env: "STREAMFRONT_SHIELD_S3_MAX_QUEUED_LOOKUPS_PER_BUCKET",
+    flag: "s3-max-queued-lookups-per-bucket",
+    doc:
+      "S3 HEADs that may wait for a slot per bucket; more are refused at once with RESOURCE_EXHAUSTED " +
+      "(SHIELD_ERR_LOOKUPS_SHED) instead of queueing, so lookups of names that do not exist cannot delay plays.",
+    schema: integer(0, 100_000),
+    default: 64,
+  }),
+  grpcIdleTimeoutMs: setting({
+    env: "STREAMFRONT_SHIELD_GRPC_IDLE_TIMEOUT_MS",
+    flag: "grpc-idle-timeout-ms",
+    doc:
+      "A gRPC connection with no call for this long is closed (edges reconnect on their next call); " +
+      "also ends connections that never send anything.",
+    schema: integer(1_000, 24 * 3_600_000),
+    default: 300_000,
+  }),
   maxPieceBytes: setting({
     env: "STREAMFRONT_SHIELD_MAX_PIECE_BYTES",
     flag: "max-piece-bytes",

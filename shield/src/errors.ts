@@ -9,6 +9,13 @@ import { StreamfrontError } from "../../lib/errors.js";
 export const ShieldErrorCode = {
   /** A request field is empty, too long or out of bounds. */
   InvalidArgument: "SHIELD_ERR_INVALID_ARGUMENT",
+  /**
+   * The key is one S3 could read as another path (a dot segment, an empty
+   * segment, a backslash, a control character, …: see object-key.ts), so
+   * S3 is not asked. With path-style addressing such a key can name
+   * another bucket of the same endpoint.
+   */
+  InvalidKey: "SHIELD_ERR_INVALID_KEY",
   /** The bucket is not the origin of any distribution this shield serves. */
   BucketNotAllowed: "SHIELD_ERR_BUCKET_NOT_ALLOWED",
   /** The object (or its bucket) does not exist in S3. */
@@ -19,6 +26,13 @@ export const ShieldErrorCode = {
   ObjectChanged: "SHIELD_ERR_OBJECT_CHANGED",
   /** S3 failed, timed out or refused the shield's credentials. */
   OriginUnavailable: "SHIELD_ERR_ORIGIN_UNAVAILABLE",
+  /**
+   * Too many metadata lookups (StatObject HEADs) to one bucket are in
+   * flight and waiting: this one was shed at once instead of queueing, so
+   * lookups for names that do not exist cannot delay viewers' reads. The
+   * caller may try again later.
+   */
+  LookupsShed: "SHIELD_ERR_LOOKUPS_SHED",
   /** The caller went away. */
   Aborted: "SHIELD_ERR_ABORTED",
   /** The shield is closing and ended the call; another shield can serve it. */
@@ -39,11 +53,13 @@ export const errorCodeMetadataKey = "streamfront-error-code";
 
 const grpcStatusByCode: Readonly<Record<ShieldErrorCode, status>> = {
   SHIELD_ERR_INVALID_ARGUMENT: status.INVALID_ARGUMENT,
+  SHIELD_ERR_INVALID_KEY: status.INVALID_ARGUMENT,
   SHIELD_ERR_BUCKET_NOT_ALLOWED: status.PERMISSION_DENIED,
   SHIELD_ERR_OBJECT_NOT_FOUND: status.NOT_FOUND,
   SHIELD_ERR_RANGE_NOT_SATISFIABLE: status.OUT_OF_RANGE,
   SHIELD_ERR_OBJECT_CHANGED: status.FAILED_PRECONDITION,
   SHIELD_ERR_ORIGIN_UNAVAILABLE: status.UNAVAILABLE,
+  SHIELD_ERR_LOOKUPS_SHED: status.RESOURCE_EXHAUSTED,
   SHIELD_ERR_ABORTED: status.CANCELLED,
   SHIELD_ERR_SHUTTING_DOWN: status.UNAVAILABLE,
 };

@@ -1,4 +1,5 @@
 import { Counter, exponentialBuckets, Gauge, Histogram, type Registry } from "prom-client";
+import { Lane } from "./bucket-limiter.js";
 import { type CacheReadout, type CacheStats, newCacheStats } from "./cache/cache-stats.js";
 import { type OriginObserver, OriginOperation, OriginResult } from "./s3-origin.js";
 
@@ -11,6 +12,8 @@ export const CallCode = {
   OutOfRange: "out_of_range",
   FailedPrecondition: "failed_precondition",
   Unavailable: "unavailable",
+  /** Shed: too many lookups to the bucket (SHIELD_ERR_LOOKUPS_SHED). */
+  ResourceExhausted: "resource_exhausted",
   Cancelled: "cancelled",
   Internal: "internal",
 } as const;
@@ -39,6 +42,8 @@ export class ShieldMetrics implements OriginObserver {
   readonly #originLatency: Histogram<"operation">;
   readonly #rangeReads: Counter<"code">;
   readonly #statRequests: Counter<"code">;
+  readonly #originRefused: Counter<"operation">;
+  #queueReadout: (() => Readonly<Record<Lane, number>>) | undefined;
 
   constructor(registry: Registry) {
     this.#originRequests = new Counter({
@@ -57,6 +62,15 @@ export class ShieldMetrics implements OriginObserver {
       buckets: exponentialBuckets(0.005, 2, 12),
       registers: [registry],
     });
+    this.#originRefused = new Counter({
+      name: "streamfront_shield_origin_refused_total",
+      help:
+        "S3 requests the shield refused before asking S3 because the bucket's lane was full: " +
+        "head (lookups shed, RESOURCE_EXHAUSTED) or get (read queue full, UNAVAILABLE).",
+      labelNames: ["operation"] as const,
+      registers: [registry],
+    });
+    for (const operation of Object.values(OriginOperation)) this.#originRefused.inc({ operation }, 0);
     this.#rangeReads = new Counter({
       name: "streamfront_shield_range_reads_total",
       help: "ReadRange calls finished, by gRPC status.",
@@ -96,6 +110,16 @@ export class ShieldMetrics implements OriginObserver {
     });
     this.#registerCacheMetrics(registry);
     new Gauge({
+      name: "streamfront_shield_origin_queued_requests",
+      help: "S3 requests waiting for a bucket slot now, by lane (read: range GETs; open: a play's HEAD; lookup: other HEADs).",
+      labelNames: ["lane"] as const,
+      registers: [registry],
+      collect() {
+        const queued = self.#queueReadout?.();
+        for (const lane of Object.values(Lane)) this.set({ lane }, queued?.[lane] ?? 0);
+      },
+    });
+    new Gauge({
       name: "streamfront_shield_queued_bytes",
       help: "Response bytes waiting for HTTP/2 flow control, over all calls (bounded per call).",
       registers: [registry],
@@ -103,6 +127,11 @@ export class ShieldMetrics implements OriginObserver {
         this.set(self.queuedBytes);
       },
     });
+  }
+
+  /** Publishes the S3 requests waiting per lane (S3Origin.queuedByLane). */
+  attachQueues(readout: () => Readonly<Record<Lane, number>>): void {
+    this.#queueReadout = readout;
   }
 
   /** Publishes the cache's sizes and evictions (its counters are `cache`, which it was given). */
@@ -216,6 +245,10 @@ export class ShieldMetrics implements OriginObserver {
 
   bytes(count: number): void {
     this.originBytes += count;
+  }
+
+  refused(operation: OriginOperation): void {
+    this.#originRefused.inc({ operation });
   }
 
   rangeReadDone(code: CallCode): void {

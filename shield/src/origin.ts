@@ -21,7 +21,17 @@ export interface ObjectInfo {
   readonly notModified?: true;
 }
 
+/**
+ * Why a stat is made. S3Origin queues a play's open (Play) ahead of other
+ * lookups (getStreamLength, revalidations, callers that do not say), which
+ * are the first to be shed when a bucket's HEADs are flooded.
+ */
+export const StatKind = { Play: "play", Lookup: "lookup" } as const;
+export type StatKind = (typeof StatKind)[keyof typeof StatKind];
+
 export interface StatOptions {
+  /** @default StatKind.Lookup */
+  readonly kind?: StatKind;
   /**
    * Revalidation: the ETag the caller holds. When the object still has it
    * the origin resolves with notModified instead of the full info.

@@ -9,13 +9,15 @@ import {
 } from "@aws-sdk/client-s3";
 import { errorMessage } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
-import { BucketLimiter } from "./bucket-limiter.js";
+import { BucketLimiter, bucketLimiterDefaults, Lane } from "./bucket-limiter.js";
 import { ShieldError, ShieldErrorCode } from "./errors.js";
+import { bucketProblem, keyProblem } from "./object-key.js";
 import {
   notModifiedInfo,
   type ObjectInfo,
   type Origin,
   type OriginRange,
+  StatKind,
   type StatOptions,
 } from "./origin.js";
 import { type BackoffPolicy, backoffDelayMs, defaultBackoff, sleep } from "./retry.js";
@@ -58,6 +60,11 @@ export interface OriginObserver {
   request(operation: OriginOperation, result: OriginResult, seconds: number): void;
   /** Body bytes read from S3. Called per chunk, so implementations only add. */
   bytes(count: number): void;
+  /**
+   * A request refused before S3 was asked because its bucket's lane was
+   * full: a lookup shed (LookupsShed) or a read over the queue bound.
+   */
+  refused(operation: OriginOperation): void;
 }
 
 export interface S3OriginOptions {
@@ -76,8 +83,12 @@ export interface S3OriginOptions {
   readonly timeoutMs?: number;
   /** S3 requests in flight per bucket (s3-max-concurrency-per-bucket). @default 64 */
   readonly maxConcurrencyPerBucket?: number;
-  /** Requests that may wait for a slot per bucket before new ones fail with OriginUnavailable. @default 1024 */
+  /** Reads that may wait for a slot per bucket before new ones fail with OriginUnavailable. @default 1024 */
   readonly maxQueuedPerBucket?: number;
+  /** HEADs in flight per bucket, out of maxConcurrencyPerBucket (s3-max-lookups-per-bucket). @default 16 */
+  readonly maxLookupsPerBucket?: number;
+  /** HEADs that may wait per bucket before new ones are shed with LookupsShed (s3-max-queued-lookups-per-bucket). @default 64 */
+  readonly maxQueuedLookupsPerBucket?: number;
   /** Wait before retries. @default { baseMs: 50, capMs: 2000 } */
   readonly backoff?: BackoffPolicy;
   /** Source of the backoff jitter, [0, 1). @default Math.random */
@@ -89,11 +100,14 @@ export const s3OriginDefaults = {
   timeoutMs: 10_000,
   maxConcurrencyPerBucket: 64,
   maxQueuedPerBucket: 1_024,
+  maxLookupsPerBucket: bucketLimiterDefaults.maxLookups,
+  maxQueuedLookupsPerBucket: bucketLimiterDefaults.maxQueuedLookups,
 } as const;
 
 const noObserver: OriginObserver = {
   request() {},
   bytes() {},
+  refused() {},
 };
 
 /** S3 error codes that mean "slow down" (S3 itself sends SlowDown; the rest come from clones and proxies). */
@@ -222,6 +236,11 @@ export class S3Origin implements Origin {
     this.#limiter = new BucketLimiter({
       maxConcurrent: options.maxConcurrencyPerBucket ?? s3OriginDefaults.maxConcurrencyPerBucket,
       maxQueued: options.maxQueuedPerBucket ?? s3OriginDefaults.maxQueuedPerBucket,
+      maxLookups: Math.min(
+        options.maxLookupsPerBucket ?? s3OriginDefaults.maxLookupsPerBucket,
+        options.maxConcurrencyPerBucket ?? s3OriginDefaults.maxConcurrencyPerBucket,
+      ),
+      maxQueuedLookups: options.maxQueuedLookupsPerBucket ?? s3OriginDefaults.maxQueuedLookupsPerBucket,
     });
   }
 
@@ -230,11 +249,28 @@ export class S3Origin implements Origin {
     return this.#limiter.inFlight(bucket);
   }
 
+  /** Requests waiting for a slot now over all buckets, by lane. */
+  queuedByLane(): Record<Lane, number> {
+    return this.#limiter.queuedByLane();
+  }
+
+  /** HEADs to the bucket in flight now. */
+  lookupsInFlight(bucket: string): number {
+    return this.#limiter.lookupsInFlight(bucket);
+  }
+
+  /** Requests to the bucket waiting for a slot now (both lanes). */
+  queued(bucket: string): number {
+    return this.#limiter.queued(bucket);
+  }
+
   async stat(bucket: string, key: string, signal?: AbortSignal, options?: StatOptions): Promise<ObjectInfo> {
+    checkAddressable(bucket, key);
     const log = this.#logger.child({ op: OriginOperation.Head, bucket, key });
     const ifNoneMatch = options?.ifNoneMatch;
     const exchange = await this.#send(
       OriginOperation.Head,
+      options?.kind === StatKind.Play ? Lane.Open : Lane.Lookup,
       bucket,
       `${bucket}/${key}`,
       log,
@@ -282,6 +318,7 @@ export class S3Origin implements Origin {
     etag: string | undefined,
     signal: AbortSignal,
   ): Promise<OriginRange> {
+    checkAddressable(bucket, key);
     const log = this.#logger.child({
       op: OriginOperation.Get,
       bucket,
@@ -426,6 +463,7 @@ export class S3Origin implements Origin {
     const range = `bytes=${start}-${end}`;
     const exchange = await this.#send(
       OriginOperation.Get,
+      Lane.Read,
       bucket,
       `${bucket}/${key} ${range}`,
       log,
@@ -487,6 +525,7 @@ export class S3Origin implements Origin {
    */
   async #send<T>(
     operation: OriginOperation,
+    lane: Lane,
     bucket: string,
     what: string,
     log: Logger,
@@ -495,9 +534,18 @@ export class S3Origin implements Origin {
     call: (abortSignal: AbortSignal) => Promise<T>,
   ): Promise<Exchange<T>> {
     for (let attempt = firstAttempt; ; attempt++) {
-      const release = await this.#limiter.acquire(bucket, signal).catch((error: unknown) => {
-        if (error instanceof ShieldError && error.code === ShieldErrorCode.OriginUnavailable) {
-          log.warn({ inFlight: this.#limiter.inFlight(bucket) }, "S3 request refused: bucket queue full");
+      const release = await this.#limiter.acquire(bucket, signal, lane).catch((error: unknown) => {
+        if (
+          error instanceof ShieldError &&
+          (error.code === ShieldErrorCode.OriginUnavailable || error.code === ShieldErrorCode.LookupsShed)
+        ) {
+          // Counted, logged at debug only: under a flood a line per refusal
+          // would be a second flood, into the logs.
+          this.#observer.refused(operation);
+          log.debug(
+            { inFlight: this.#limiter.inFlight(bucket), lane },
+            "S3 request refused: bucket lane full",
+          );
         }
         throw error;
       });
@@ -585,6 +633,16 @@ export class S3Origin implements Origin {
       }
     }
   }
+}
+
+/**
+ * The last line before the SDK builds a URL from bucket and key: the
+ * service refuses these already, but an Origin may have other callers, and
+ * a key S3 would reinterpret (object-key.ts) must never reach it.
+ */
+function checkAddressable(bucket: string, key: string): void {
+  const problem = bucketProblem(bucket) ?? keyProblem(key);
+  if (problem) throw new ShieldError(ShieldErrorCode.InvalidKey, `${problem}; S3 was not asked`);
 }
 
 export function objectChanged(bucket: string, key: string, expected: string, actual: string): ShieldError {

@@ -13,6 +13,14 @@ import { ShieldMetrics } from "./metrics.js";
 import { S3Origin } from "./s3-origin.js";
 import { ShieldService } from "./shield-service.js";
 
+/** Largest request message the server accepts (requests are under 2 KiB). */
+export const maxRequestBytes = 64 * 1024;
+/** Concurrent calls per HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+export const maxConcurrentStreams = 1_024;
+/** The server pings a connection this often, and closes it when no answer comes within the timeout. */
+const keepaliveTimeMs = 60_000;
+const keepaliveTimeoutMs = 20_000;
+
 export interface ShieldServerDeps {
   readonly config: ShieldConfig;
   readonly logger: Logger;
@@ -54,7 +62,10 @@ export class ShieldServer {
       maxAttempts: deps.config.s3MaxAttempts,
       timeoutMs: deps.config.s3TimeoutMs,
       maxConcurrencyPerBucket: deps.config.s3MaxConcurrencyPerBucket,
+      maxLookupsPerBucket: deps.config.s3MaxLookupsPerBucket,
+      maxQueuedLookupsPerBucket: deps.config.s3MaxQueuedLookupsPerBucket,
     });
+    this.metrics.attachQueues(() => s3.queuedByLane());
     const config = deps.config;
     this.cache =
       config.cacheMemoryBytes > 0 || config.cacheDiskDir !== ""
@@ -99,6 +110,17 @@ export class ShieldServer {
       "grpc.max_connection_age_grace_ms": 60_000,
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+      // Requests are a bucket, a key (≤ 1 KiB) and a few numbers: anything
+      // bigger is refused before it is buffered (the default is 4 MiB).
+      "grpc.max_receive_message_length": maxRequestBytes,
+      // Calls one connection may run at once; more wait in the client's
+      // HTTP/2 queue, so one edge cannot hold unbounded server state.
+      "grpc.max_concurrent_streams": maxConcurrentStreams,
+      // A peer that stops answering pings is closed (a dead edge, or a
+      // connection that never spoke gRPC); an idle connection is closed too.
+      "grpc.keepalive_time_ms": keepaliveTimeMs,
+      "grpc.keepalive_timeout_ms": keepaliveTimeoutMs,
+      "grpc.max_connection_idle_ms": deps.config.grpcIdleTimeoutMs,
     });
     this.#server.addService(ShieldServiceService, this.service.handlers());
     if (deps.config.controller) {

@@ -6,23 +6,22 @@ import {
   status,
 } from "@grpc/grpc-js";
 import type { Logger } from "../../lib/log.js";
-import type {
-  ReadRangeRequest,
-  ReadRangeResponse,
-  ShieldServiceServer,
-  StatObjectRequest,
-  StatObjectResponse,
+import {
+  type ReadRangeRequest,
+  type ReadRangeResponse,
+  type ShieldServiceServer,
+  type StatObjectRequest,
+  type StatObjectResponse,
+  StatPurpose,
 } from "../../proto/gen/streamfront/shield/v1/shield.js";
 import type { BucketPolicy } from "./bucket-allowlist.js";
 import { ShieldError, ShieldErrorCode, toServiceError } from "./errors.js";
 import { CallCode, type ShieldMetrics } from "./metrics.js";
-import type { Origin } from "./origin.js";
+import { bucketProblem, keyProblem } from "./object-key.js";
+import { type Origin, StatKind } from "./origin.js";
 
-/** Longest key S3 accepts, in UTF-8 bytes. */
-export const maxKeyBytes = 1024;
 /** Largest range one ReadRange call may ask for; edges read in blocks far below this. */
 export const maxRangeBytes = 64 * 1024 * 1024;
-const maxBucketChars = 255;
 
 export interface ShieldServiceOptions {
   readonly origin: Origin;
@@ -104,7 +103,9 @@ export class ShieldService {
     call: ServerUnaryCall<StatObjectRequest, StatObjectResponse>,
     callback: sendUnaryData<StatObjectResponse>,
   ): Promise<void> {
-    const { bucket, key } = call.request;
+    const { bucket, key, purpose } = call.request;
+    // Only an edge that says so gets a play's place in the queue.
+    const kind = purpose === StatPurpose.STAT_PURPOSE_PLAY ? StatKind.Play : StatKind.Lookup;
     const controller = new AbortController();
     const onCancel = () => controller.abort();
     call.once("cancelled", onCancel);
@@ -112,7 +113,7 @@ export class ShieldService {
     const log = this.#logger.child({ rpc: "StatObject", bucket, key });
     try {
       this.#checkObject(bucket, key);
-      const info = await this.#origin.stat(bucket, key, controller.signal);
+      const info = await this.#origin.stat(bucket, key, controller.signal, { kind });
       this.#metrics.statDone(CallCode.Ok);
       callback(null, {
         size: info.size,
@@ -248,12 +249,12 @@ export class ShieldService {
   }
 
   #checkObject(bucket: string, key: string): void {
-    if (bucket.length === 0) throw invalid("bucket is empty");
-    if (bucket.length > maxBucketChars)
-      throw invalid(`bucket name is too long (${bucket.length} vs ${maxBucketChars})`);
-    if (key.length === 0) throw invalid("key is empty");
-    const keyBytes = Buffer.byteLength(key, "utf8");
-    if (keyBytes > maxKeyBytes) throw invalid(`key is too long (${keyBytes} vs ${maxKeyBytes} bytes)`);
+    const badBucket = bucketProblem(bucket);
+    if (badBucket) throw invalid(badBucket);
+    // Before the allowlist: a traversal key names another bucket whatever
+    // bucket it is sent with, so it is refused the same way on every one.
+    const badKey = keyProblem(key);
+    if (badKey) throw new ShieldError(ShieldErrorCode.InvalidKey, badKey);
     if (!this.#buckets.isAllowed(bucket)) {
       throw new ShieldError(
         ShieldErrorCode.BucketNotAllowed,
@@ -300,6 +301,8 @@ function callCodeOf(code: status): (typeof CallCode)[keyof typeof CallCode] {
       return CallCode.FailedPrecondition;
     case status.UNAVAILABLE:
       return CallCode.Unavailable;
+    case status.RESOURCE_EXHAUSTED:
+      return CallCode.ResourceExhausted;
     case status.CANCELLED:
       return CallCode.Cancelled;
     default:

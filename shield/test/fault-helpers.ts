@@ -59,6 +59,8 @@ export interface ObservedRequest {
 export class RecordingObserver implements OriginObserver {
   readonly requests: ObservedRequest[] = [];
   bytesRead = 0;
+  /** Requests refused before S3 was asked (lane full), by operation. */
+  readonly refusals: OriginOperation[] = [];
 
   request(operation: OriginOperation, result: OriginResult, seconds: number): void {
     this.requests.push({ operation, result, seconds });
@@ -66,6 +68,10 @@ export class RecordingObserver implements OriginObserver {
 
   bytes(count: number): void {
     this.bytesRead += count;
+  }
+
+  refused(operation: OriginOperation): void {
+    this.refusals.push(operation);
   }
 
   /** How many requests of the operation ended with the result. */

@@ -6,7 +6,7 @@ import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
 import { createS3Client, S3ClientPool } from "../../lib/s3-client.js";
 import { FaultKind, S3ErrorCode, seededRandom } from "../../lib/testing/fault-proxy.js";
-import { BucketLimiter } from "../src/bucket-limiter.js";
+import { BucketLimiter, Lane } from "../src/bucket-limiter.js";
 import { ShieldError, ShieldErrorCode } from "../src/errors.js";
 import { backoffDelayMs, sleep } from "../src/retry.js";
 import { classify, OriginOperation, OriginResult } from "../src/s3-origin.js";
@@ -181,6 +181,92 @@ describe("BucketLimiter", () => {
     (await next)();
     assert.equal(limiter.inFlight("b"), 0);
     await assert.rejects(limiter.acquire("b", AbortSignal.abort()), shieldError(ShieldErrorCode.Aborted));
+  });
+
+  it("keeps lookups to their own slots and queue, sheds the excess, and serves reads first", async () => {
+    const limiter = new BucketLimiter({
+      maxConcurrent: 3,
+      maxQueued: 10,
+      maxLookups: 2,
+      maxQueuedLookups: 2,
+    });
+    const lookupA = await limiter.acquire("b", undefined, Lane.Lookup);
+    const lookupB = await limiter.acquire("b", undefined, Lane.Lookup);
+    // Lookups hold their two slots; the third slot is left for reads.
+    const order: string[] = [];
+    const queuedLookups = [1, 2].map((n) =>
+      limiter.acquire("b", undefined, Lane.Lookup).then((release) => {
+        order.push(`lookup${n}`);
+        return release;
+      }),
+    );
+    await assert.rejects(
+      limiter.acquire("b", undefined, Lane.Lookup),
+      shieldError(ShieldErrorCode.LookupsShed, /2 in flight, 2 lookups waiting/),
+    );
+    assert.equal(limiter.shedLookups, 1);
+    const readA = await limiter.acquire("b");
+    assert.deepEqual(
+      [limiter.inFlight("b"), limiter.lookupsInFlight("b"), limiter.queuedLookups("b")],
+      [3, 2, 2],
+    );
+    // Every slot is taken: a read now waits, and goes before the waiting lookups.
+    const readB = limiter.acquire("b").then((release) => {
+      order.push("read");
+      return release;
+    });
+    lookupA();
+    const releaseReadB = await readB;
+    assert.deepEqual(order, ["read"]);
+    readA();
+    const releaseLookup1 = await queuedLookups[0]!;
+    assert.deepEqual(order, ["read", "lookup1"]);
+    // Lookups are at their bound again (lookupB and lookup1): with a slot free, lookup2 still waits.
+    releaseReadB();
+    assert.deepEqual(
+      [limiter.inFlight("b"), limiter.lookupsInFlight("b"), limiter.queuedLookups("b")],
+      [2, 2, 1],
+    );
+    lookupB();
+    (await queuedLookups[1]!)();
+    releaseLookup1();
+    assert.deepEqual([limiter.inFlight("b"), limiter.queued("b")], [0, 0]);
+  });
+
+  it("gives a freed HEAD slot to a waiting play's open before waiting lookups, each queue bounded", async () => {
+    const limiter = new BucketLimiter({
+      maxConcurrent: 8,
+      maxQueued: 10,
+      maxLookups: 1,
+      maxQueuedLookups: 1,
+    });
+    const first = await limiter.acquire("b", undefined, Lane.Lookup);
+    const order: string[] = [];
+    const lookup = limiter.acquire("b", undefined, Lane.Lookup).then((release) => {
+      order.push("lookup");
+      return release;
+    });
+    const open = limiter.acquire("b", undefined, Lane.Open).then((release) => {
+      order.push("open");
+      return release;
+    });
+    // Each queue holds one: both are full now.
+    await assert.rejects(
+      limiter.acquire("b", undefined, Lane.Lookup),
+      shieldError(ShieldErrorCode.LookupsShed),
+    );
+    await assert.rejects(
+      limiter.acquire("b", undefined, Lane.Open),
+      shieldError(ShieldErrorCode.LookupsShed),
+    );
+    assert.deepEqual(limiter.queuedByLane(), { read: 0, open: 1, lookup: 1 });
+    // Reads are not held back by HEADs at their bound.
+    (await limiter.acquire("b"))();
+    first();
+    (await open)();
+    (await lookup)();
+    assert.deepEqual(order, ["open", "lookup"]);
+    assert.equal(limiter.inFlight("b"), 0);
   });
 });
 

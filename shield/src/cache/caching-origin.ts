@@ -1,6 +1,6 @@
 import type { Logger } from "../../../lib/log.js";
 import { ShieldError, ShieldErrorCode } from "../errors.js";
-import type { ObjectInfo, Origin, OriginRange, StatOptions } from "../origin.js";
+import { type ObjectInfo, type Origin, type OriginRange, StatKind, type StatOptions } from "../origin.js";
 import { type CacheReadout, type CacheStats, newCacheStats } from "./cache-stats.js";
 import { DiskTier } from "./disk-tier.js";
 import { FetchBudget } from "./fetch-budget.js";
@@ -193,7 +193,7 @@ export class CachingOrigin implements Origin, CacheReadout {
   stat(bucket: string, key: string, signal?: AbortSignal, options?: StatOptions): Promise<ObjectInfo> {
     // A caller's own revalidation is its business: passed through as asked.
     if (options?.ifNoneMatch) return this.#origin.stat(bucket, key, signal, options);
-    return this.#statCache.get(bucket, key, signal);
+    return this.#statCache.get(bucket, key, signal, options?.kind);
   }
 
   async readRange(
@@ -206,7 +206,8 @@ export class CachingOrigin implements Origin, CacheReadout {
   ): Promise<OriginRange> {
     if (this.#closed) throw new ShieldError(ShieldErrorCode.ShuttingDown, "the shield is closing");
     if (etag) return this.#readVersion({ bucket, key, etag }, offset, length, signal, undefined);
-    const info = await this.#statCache.get(bucket, key, signal);
+    // An unpinned read is a play's open: it queues ahead of lookups.
+    const info = await this.#statCache.get(bucket, key, signal, StatKind.Play);
     try {
       return await this.#readVersion({ bucket, key, etag: info.etag }, offset, length, signal, info);
     } catch (error) {
@@ -215,7 +216,7 @@ export class CachingOrigin implements Origin, CacheReadout {
       // wants whatever is current: forget the old ETag and read the new one
       // (once — a second change is reported).
       this.#statCache.invalidate(bucket, key, info.etag);
-      const current = await this.#statCache.get(bucket, key, signal);
+      const current = await this.#statCache.get(bucket, key, signal, StatKind.Play);
       return this.#readVersion({ bucket, key, etag: current.etag }, offset, length, signal, current);
     }
   }

@@ -1,6 +1,6 @@
 import type { Logger } from "../../../lib/log.js";
 import { ShieldError, ShieldErrorCode } from "../errors.js";
-import type { ObjectInfo, Origin } from "../origin.js";
+import { type ObjectInfo, type Origin, StatKind } from "../origin.js";
 import type { CacheStats } from "./cache-stats.js";
 import { type Freshness, type FreshnessPolicy, freshnessOf } from "./freshness.js";
 import { objectId } from "./slice-key.js";
@@ -95,8 +95,17 @@ export class StatCache {
     return this.#entries.size;
   }
 
-  /** The object's info: cached while fresh, else from S3 (conditional when an entry is held). */
-  async get(bucket: string, key: string, signal?: AbortSignal): Promise<ObjectInfo> {
+  /**
+   * The object's info: cached while fresh, else from S3 (conditional when
+   * an entry is held). `kind` is the HEAD's queue at S3Origin; a caller
+   * joining a HEAD already in flight shares its place.
+   */
+  async get(
+    bucket: string,
+    key: string,
+    signal?: AbortSignal,
+    kind: StatKind = StatKind.Lookup,
+  ): Promise<ObjectInfo> {
     const id = objectId(bucket, key);
     const entry = this.#entries.get(id);
     if (entry && entry.expiresAt > this.#now()) {
@@ -116,7 +125,7 @@ export class StatCache {
       const created: Lookup = {
         controller,
         waiters: 0,
-        promise: this.#lookup(id, bucket, key, held, controller.signal).finally(() => {
+        promise: this.#lookup(id, bucket, key, held, kind, controller.signal).finally(() => {
           if (this.#lookups.get(id) === created) this.#lookups.delete(id);
         }),
       };
@@ -154,11 +163,17 @@ export class StatCache {
     bucket: string,
     key: string,
     held: FoundEntry | undefined,
+    kind: StatKind,
     signal: AbortSignal,
   ): Promise<ObjectInfo> {
     let info: ObjectInfo;
     try {
-      info = await this.#origin.stat(bucket, key, signal, held ? { ifNoneMatch: held.info.etag } : undefined);
+      info = await this.#origin.stat(
+        bucket,
+        key,
+        signal,
+        held ? { ifNoneMatch: held.info.etag, kind } : { kind },
+      );
     } catch (error) {
       if (error instanceof ShieldError && error.code === ShieldErrorCode.ObjectNotFound) {
         this.#store(id, {
@@ -168,7 +183,13 @@ export class StatCache {
         });
         throw error;
       }
-      if (held && error instanceof ShieldError && error.code === ShieldErrorCode.OriginUnavailable) {
+      // A revalidation S3 failed, or that was shed because lookups to the
+      // bucket are flooded: the held version still serves the play.
+      if (
+        held &&
+        error instanceof ShieldError &&
+        (error.code === ShieldErrorCode.OriginUnavailable || error.code === ShieldErrorCode.LookupsShed)
+      ) {
         this.#stats.statStale += 1;
         this.#logger.warn(
           { bucket, key, err: error, retryInMs: this.#staleRetryMs },

@@ -25,9 +25,65 @@ export const protobufPackage = "streamfront.shield.v1";
 
 export const protobufFileName = "streamfront/shield/v1/shield.proto";
 
+export const StatPurpose = {
+  STAT_PURPOSE_UNSPECIFIED: 0,
+  /** STAT_PURPOSE_PLAY - The open of a play: range reads follow. */
+  STAT_PURPOSE_PLAY: 1,
+  /** STAT_PURPOSE_LOOKUP - Metadata only (getStreamLength): nothing is read. */
+  STAT_PURPOSE_LOOKUP: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type StatPurpose = typeof StatPurpose[keyof typeof StatPurpose];
+
+export namespace StatPurpose {
+  export type STAT_PURPOSE_UNSPECIFIED = typeof StatPurpose.STAT_PURPOSE_UNSPECIFIED;
+  export type STAT_PURPOSE_PLAY = typeof StatPurpose.STAT_PURPOSE_PLAY;
+  export type STAT_PURPOSE_LOOKUP = typeof StatPurpose.STAT_PURPOSE_LOOKUP;
+  export type UNRECOGNIZED = typeof StatPurpose.UNRECOGNIZED;
+}
+
+export function statPurposeFromJSON(object: any): StatPurpose {
+  switch (object) {
+    case 0:
+    case "STAT_PURPOSE_UNSPECIFIED":
+      return StatPurpose.STAT_PURPOSE_UNSPECIFIED;
+    case 1:
+    case "STAT_PURPOSE_PLAY":
+      return StatPurpose.STAT_PURPOSE_PLAY;
+    case 2:
+    case "STAT_PURPOSE_LOOKUP":
+      return StatPurpose.STAT_PURPOSE_LOOKUP;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return StatPurpose.UNRECOGNIZED;
+  }
+}
+
+export function statPurposeToJSON(object: StatPurpose): string {
+  switch (object) {
+    case StatPurpose.STAT_PURPOSE_UNSPECIFIED:
+      return "STAT_PURPOSE_UNSPECIFIED";
+    case StatPurpose.STAT_PURPOSE_PLAY:
+      return "STAT_PURPOSE_PLAY";
+    case StatPurpose.STAT_PURPOSE_LOOKUP:
+      return "STAT_PURPOSE_LOOKUP";
+    case StatPurpose.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface StatObjectRequest {
   bucket: string;
   key: string;
+  /**
+   * Why the edge asks; the shield queues a play's open ahead of lookups
+   * (S3 HEADs for names that may not exist are bounded and shed first with
+   * RESOURCE_EXHAUSTED). Unset is treated as STAT_PURPOSE_LOOKUP.
+   */
+  purpose?: StatPurpose | undefined;
 }
 
 export interface StatObjectResponse {
@@ -55,7 +111,7 @@ export interface ReadRangeResponse {
 }
 
 function createBaseStatObjectRequest(): StatObjectRequest {
-  return { bucket: "", key: "" };
+  return { bucket: "", key: "", purpose: undefined };
 }
 
 export const StatObjectRequest: MessageFns<StatObjectRequest> = {
@@ -65,6 +121,9 @@ export const StatObjectRequest: MessageFns<StatObjectRequest> = {
     }
     if (message.key !== "") {
       writer.uint32(18).string(message.key);
+    }
+    if (message.purpose !== undefined) {
+      writer.uint32(24).int32(message.purpose);
     }
     return writer;
   },
@@ -98,6 +157,14 @@ export const StatObjectRequest: MessageFns<StatObjectRequest> = {
             message.key = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.purpose = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -114,6 +181,7 @@ export const StatObjectRequest: MessageFns<StatObjectRequest> = {
     return {
       bucket: isSet(object.bucket) ? globalThis.String(object.bucket) : "",
       key: isSet(object.key) ? globalThis.String(object.key) : "",
+      purpose: isSet(object.purpose) ? statPurposeFromJSON(object.purpose) : undefined,
     };
   },
 
@@ -125,6 +193,9 @@ export const StatObjectRequest: MessageFns<StatObjectRequest> = {
     if (message.key !== "") {
       obj.key = message.key;
     }
+    if (message.purpose !== undefined) {
+      obj.purpose = statPurposeToJSON(message.purpose);
+    }
     return obj;
   },
 
@@ -135,6 +206,7 @@ export const StatObjectRequest: MessageFns<StatObjectRequest> = {
     const message = createBaseStatObjectRequest();
     message.bucket = object.bucket ?? "";
     message.key = object.key ?? "";
+    message.purpose = object.purpose ?? undefined;
     return message;
   },
 };
