@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { formatFailure, formatReport, reproduceCommand, runCampaign } from "./fuzz/campaign.js";
 import { prepareCase, timeSeed } from "./fuzz/fuzz-harness.js";
+import { formatServerReport, runServerCampaign, ServerCaseKind } from "./fuzz/server-target.js";
 import { findTarget, TARGETS } from "./fuzz/targets/index.js";
 import { SelftestBehaviour, selftestBehaviour } from "./fuzz/targets/selftest.js";
 
@@ -91,5 +92,20 @@ describe("fuzz harness", () => {
     assert.equal(crash.minimizedHex, "ab", "the crash input shrinks to the one byte that triggers it");
     assert.match(reproduceCommand(crash), /--target selftest --seed 7 --case \d+$/);
     assert.equal(selftestBehaviour({ describe: () => crash.details }), SelftestBehaviour.Crash);
+  });
+});
+
+describe("server-level fuzz (short run; npm run fuzz -- --target server --cases 100000 for the full one)", () => {
+  it("random and structured byte streams to a live edge's ports: it stays up, plays and stays within its RSS bound", async (t) => {
+    const seed = timeSeed();
+    t.diagnostic(`seed ${seed} (replay: npm run fuzz -- --target server --seed ${seed} --cases 3000)`);
+    const report = await runServerCampaign({ seed, cases: 3000, log: (m) => t.diagnostic(m) });
+    t.diagnostic(formatServerReport(report).replace(/\n\s+/g, "; "));
+    assert.deepEqual(report.failures, [], formatServerReport(report));
+    assert.equal(report.cases, 3000, "every case ran");
+    assert.ok(report.probes >= 2, "a real play succeeded during and after the campaign");
+    for (const kind of Object.values(ServerCaseKind))
+      assert.ok((report.byKind[kind] ?? 0) > 0, `${kind} cases ran`);
+    assert.ok(report.closedByEdge > 0, "the edge closed connections it refused");
   });
 });

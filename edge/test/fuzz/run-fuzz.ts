@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { formatFailure, formatReport, runCampaign } from "./campaign.js";
 import { DEFAULT_CASE_TIMEOUT_MS, timeSeed } from "./fuzz-harness.js";
+import { formatServerReport, runServerCampaign } from "./server-target.js";
 import { findTarget, TARGETS } from "./targets/index.js";
 
 /**
@@ -10,6 +11,10 @@ import { findTarget, TARGETS } from "./targets/index.js";
  *   npm run fuzz                                   # 100 000 cases per target, time-derived seed
  *   npm run fuzz -- --target demux --cases 5000 --seed 42
  *   npm run fuzz -- --target chunk --seed 42 --case 1234   # replay one case, printing its input
+ *   npm run fuzz -- --target server --cases 100000 --seed 42  # a live edge process over TCP (server-target.ts)
+ *
+ * The server target is not in the default list (it starts processes and
+ * takes minutes): name it with --target.
  */
 
 const HELP = `usage: run-fuzz [options]
@@ -25,7 +30,8 @@ const HELP = `usage: run-fuzz [options]
   --no-minimize      do not shrink failing inputs
   --show-outcomes    list the distinct rejections each target reached
   --list             list the targets
-targets: ${TARGETS.map((t) => t.name).join(", ")} (and selftest, which checks the harness)`;
+  --concurrency N    server target: connections at once (default 32)
+targets: ${TARGETS.map((t) => t.name).join(", ")}, server (a live edge process; only when named) (and selftest, which checks the harness)`;
 
 function integer(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -47,6 +53,7 @@ async function main(): Promise<number> {
       "rss-limit-mb": { type: "string" },
       "max-failures": { type: "string" },
       jobs: { type: "string" },
+      concurrency: { type: "string" },
       "no-minimize": { type: "boolean" },
       "show-outcomes": { type: "boolean" },
       list: { type: "boolean" },
@@ -62,7 +69,9 @@ async function main(): Promise<number> {
     for (const target of TARGETS) console.log(`${target.name.padEnd(10)} ${target.summary}`);
     return 0;
   }
-  const targets = values.target ?? TARGETS.map((t) => t.name);
+  const named = values.target ?? TARGETS.map((t) => t.name);
+  const server = named.includes("server");
+  const targets = named.filter((name) => name !== "server");
   for (const name of targets) {
     if (!findTarget(name)) throw new Error(`unknown target ${JSON.stringify(name)}\n${HELP}`);
   }
@@ -75,19 +84,33 @@ async function main(): Promise<number> {
   console.log(
     `fuzz: ${targets.join(", ")} × ${cases} case(s) from #${firstCase}, seed ${seed}${seedGiven ? "" : " (from the clock; pass --seed to replay)"}`,
   );
-  const reports = await runCampaign({
-    targets,
-    seed,
-    cases,
-    firstCase,
-    timeoutMs: integer(values["timeout-ms"], "timeout-ms", DEFAULT_CASE_TIMEOUT_MS),
-    rssLimitBytes: integer(values["rss-limit-mb"], "rss-limit-mb", 1536) * 1024 * 1024,
-    maxFailures: integer(values["max-failures"], "max-failures", 10),
-    jobs: integer(values.jobs, "jobs", 1),
-    minimize: !values["no-minimize"],
-    verbose: single !== null,
-  });
   let failures = 0;
+  if (server) {
+    const report = await runServerCampaign({
+      seed,
+      cases,
+      firstCase,
+      concurrency: integer(values.concurrency, "concurrency", 32),
+      log: (message) => console.log(message),
+    });
+    console.log(formatServerReport(report));
+    failures += report.failures.length;
+  }
+  const reports =
+    targets.length === 0
+      ? []
+      : await runCampaign({
+          targets,
+          seed,
+          cases,
+          firstCase,
+          timeoutMs: integer(values["timeout-ms"], "timeout-ms", DEFAULT_CASE_TIMEOUT_MS),
+          rssLimitBytes: integer(values["rss-limit-mb"], "rss-limit-mb", 1536) * 1024 * 1024,
+          maxFailures: integer(values["max-failures"], "max-failures", 10),
+          jobs: integer(values.jobs, "jobs", 1),
+          minimize: !values["no-minimize"],
+          verbose: single !== null,
+        });
   for (const report of reports) {
     console.log(formatReport(report));
     if (values["show-outcomes"])
