@@ -126,14 +126,15 @@ export class MetadataCache {
 
   /**
    * The metadata to serve the object with while no shield answers, if it
-   * is still within its TTL; null otherwise. Counts a fallback or a miss.
+   * is still within its TTL; null otherwise. Counts a fallback, and a miss
+   * unless told not to (a look before asking the shield is not one).
    */
-  fallback(bucket: string, key: string): ObjectMetadata | null {
+  fallback(bucket: string, key: string, options: { countMiss?: boolean } = {}): ObjectMetadata | null {
     const id = entryId(bucket, key);
     const entry = this.#found.get(id);
     if (!entry || entry.expiresAt <= this.#now()) {
       if (entry) this.#found.delete(id);
-      this.stats.fallbackMisses++;
+      if (options.countMiss !== false) this.stats.fallbackMisses++;
       return null;
     }
     this.#found.delete(id);

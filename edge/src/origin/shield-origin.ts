@@ -143,12 +143,33 @@ export class ShieldOrigin {
     if (metadata?.isKnownMissing(bucket, key)) return null;
     await this.#pool.ready();
     const route = this.#route(bucket, key);
-    let info: ObjectMetadata;
+    // Every replica failed within its penalty window: a hung one would hold each play for the stat's
+    // timeouts before the fallback, so remembered metadata serves without asking until one is due again.
+    const info =
+      (this.#pool.health().healthy === 0 ? metadata?.fallback(bucket, key, { countMiss: false }) : null) ??
+      (await this.#statOrRemembered(route));
+    if (!info) return null;
+    const size = info.size;
+    const etag = info.etag;
+    const fetch = (offset: number, length: number) => this.#read(route, etag, size, offset, length);
+    if (this.#cache) return this.#cache.source({ bucket, key, etag, size }, fetch);
+    return { size, read: fetch };
+  }
+
+  close(): void {
+    if (this.#ownsPool) this.#pool.close();
+  }
+
+  /** The shield's stat of the object (null: NOT_FOUND), or the remembered metadata when no replica answers. */
+  async #statOrRemembered(route: Route): Promise<ObjectMetadata | null> {
+    const { bucket, key } = route;
+    const metadata = this.#metadata;
     try {
-      info = await this.#withFailover(route, `stat ${bucket}/${key}`, (_replica, client) =>
+      const info = await this.#withFailover(route, `stat ${bucket}/${key}`, (_replica, client) =>
         this.#stat(client, bucket, key),
       );
       metadata?.rememberFound(bucket, key, info);
+      return info;
     } catch (error) {
       if ((error as ServiceError).code === status.NOT_FOUND) {
         metadata?.rememberMissing(bucket, key);
@@ -163,17 +184,8 @@ export class ShieldOrigin {
         { bucket, key, etag: remembered.etag, err: failure.message },
         "no shield replica answers; serving the object from the edge cache",
       );
-      info = remembered;
+      return remembered;
     }
-    const size = info.size;
-    const etag = info.etag;
-    const fetch = (offset: number, length: number) => this.#read(route, etag, size, offset, length);
-    if (this.#cache) return this.#cache.source({ bucket, key, etag, size }, fetch);
-    return { size, read: fetch };
-  }
-
-  close(): void {
-    if (this.#ownsPool) this.#pool.close();
   }
 
   /** The object's replicas in preference order; the rendezvous ranking is kept until the set changes. */
