@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -7,9 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, type TestContext, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
-import { launchComponent } from "../../lib/process/launcher.js";
 import { eventually } from "../../lib/testing/wait.js";
 import { silentLogger, startTestS3, type TestS3 } from "../../shield/test/helpers.js";
 import { EdgeError, EdgeErrorCode } from "../src/errors.js";
@@ -22,6 +18,7 @@ import { MessageType } from "../src/rtmp/message-types.js";
 import { type EdgeHarness, startEdgeHarness } from "./support/edge-harness.js";
 import { assertSamePackets, type ProbedPacket, probePackets, rtmpdump, runTool } from "./support/ffprobe.js";
 import { isCommand, RtmpTestClient, statusCode } from "./support/rtmp-test-client.js";
+import { type ShieldProcess, startShieldProcess } from "./support/shield-process.js";
 
 /**
  * Shield failover with real parts: s3rver, two shield replicas as their own
@@ -29,8 +26,6 @@ import { isCommand, RtmpTestClient, statusCode } from "./support/rtmp-test-clien
  * picks a replica per object by rendezvous hashing, and real players.
  */
 
-/** The shield entry point from the same build as this file (dist/ or any other build folder). */
-const shieldMain = fileURLToPath(new URL("../../shield/src/main.js", import.meta.url));
 const logLevel = process.env.STREAMFRONT_TEST_LOG_LEVEL ?? "silent";
 const bucket = "failover-media";
 const playKey = "videos/failover.flv";
@@ -69,49 +64,9 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** A shield replica as its own process. */
-interface ShieldProcess {
-  readonly address: string;
-  readonly child: ChildProcess;
-  signal(signal: NodeJS.Signals): void;
-  /** Ends the process whatever its state (a stopped one is continued first); waits for its exit. */
-  stop(): Promise<void>;
-}
-
-async function startShieldProcess(env: Record<string, string> = {}): Promise<ShieldProcess> {
-  const launched = await launchComponent(shieldMain, {
-    stdio: logLevel === "silent" ? "ignore" : "inherit",
-    env: {
-      STREAMFRONT_SHIELD_HOST: "127.0.0.1",
-      STREAMFRONT_SHIELD_GRPC_PORT: "0",
-      STREAMFRONT_SHIELD_ADMIN_HOST: "127.0.0.1",
-      STREAMFRONT_SHIELD_ADMIN_PORT: "0",
-      STREAMFRONT_SHIELD_S3_ENDPOINT: s3.s3.endpoint,
-      STREAMFRONT_SHIELD_S3_FORCE_PATH_STYLE: "true",
-      STREAMFRONT_SHIELD_S3_ACCESS_KEY_ID: embeddedS3Credentials.accessKeyId,
-      STREAMFRONT_SHIELD_S3_SECRET_ACCESS_KEY: embeddedS3Credentials.secretAccessKey,
-      STREAMFRONT_SHIELD_ALLOWED_BUCKETS: bucket,
-      STREAMFRONT_SHIELD_CONTROLLER: "",
-      STREAMFRONT_SHIELD_LOG_LEVEL: logLevel,
-      ...env,
-    },
-  });
-  const child = launched.child;
-  const exited = once(child, "exit");
-  const alive = () => child.exitCode === null && child.signalCode === null;
-  return {
-    address: launched.addresses.grpc ?? "",
-    child,
-    signal(signal) {
-      if (alive()) child.kill(signal);
-    },
-    async stop() {
-      if (!alive()) return;
-      child.kill("SIGCONT");
-      child.kill("SIGKILL");
-      await exited;
-    },
-  };
+/** A shield replica as its own process, reading the test's s3rver. */
+function startShield(env: Record<string, string> = {}): Promise<ShieldProcess> {
+  return startShieldProcess({ s3Endpoint: s3.s3.endpoint, buckets: [bucket], env, logLevel });
 }
 
 /** Two shield replicas for one test, stopped after it whatever happened; `serving` is the one rendezvous hashing picks for `key`. */
@@ -124,8 +79,8 @@ async function startReplicas(
   t.after(async () => {
     for (const replica of replicas) await replica.stop();
   });
-  replicas.push(await startShieldProcess(env));
-  replicas.push(await startShieldProcess(env));
+  replicas.push(await startShield(env));
+  replicas.push(await startShield(env));
   const byAddress = new Map(replicas.map((r) => [r.address, r]));
   const [first, second] = rankReplicas(routeKey(bucket, key), [...byAddress.keys()]);
   return {
