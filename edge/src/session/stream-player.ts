@@ -552,10 +552,10 @@ export class StreamPlayer {
    * Runs a reader call; when it fails transiently, calls it again (readers
    * leave their position alone on a failed read) with backoff until it
    * works or the stall budget from the call's start is spent — the media
-   * the viewer holds ahead of real time, within [minMs, maxMs]. A call
+   * the viewer holds ahead of real time, within [minMs, maxMs]. A retry
    * still pending at the deadline is abandoned (the item fails, the reader
-   * is dropped with it). Resolves `superseded` when stop() dropped the
-   * playlist meanwhile.
+   * is dropped with it); the first call only at maxMs. Resolves
+   * `superseded` when stop() dropped the playlist meanwhile.
    */
   async #io<T>(call: () => Promise<T>): Promise<T | Superseded> {
     const stall = this.#o.stall;
@@ -566,7 +566,10 @@ export class StreamPlayer {
     const deadline = started + budgetMs;
     let lastError: unknown = null;
     for (let attempt = 0; ; attempt++) {
-      const outcome = await settleBefore(call(), deadline - this.#o.now(), dropped);
+      // The first call may be slow and still working (a cold read, a seek that scans): the origin's own
+      // timeouts end it if it hangs, and maxMs bounds it. Retries, after a failure, must beat the deadline.
+      const limitMs = attempt === 0 ? stall.maxMs : deadline - this.#o.now();
+      const outcome = await settleBefore(call(), limitMs, dropped);
       if (outcome.kind === "ok") return outcome.value;
       if (outcome.kind === "dropped") return superseded;
       if (outcome.kind === "error") {
