@@ -295,6 +295,36 @@ describe("item 7a: the only shield is lost", () => {
   });
 });
 
+describe("item 7a: the only shield hangs", () => {
+  test("a hung shield (SIGSTOP): cached objects play whole, the first after the stat's timeouts, the next without asking", async (t) => {
+    const rss = trackRss(t);
+    const shield = await shieldFor(t, s3.s3.endpoint);
+    const harness = await edgeFor(t, shield, {});
+    const stem = keys.warm.replace(/\.flv$/, "");
+    const warmOut = join(work, "hung-warm.flv");
+    await rtmpdump(["-r", url(harness), "-y", stem, "-o", warmOut]);
+    shield.signal("SIGSTOP");
+    for (const attempt of [1, 2]) {
+      const started = performance.now();
+      const out = join(work, `hung-${attempt}.flv`);
+      await rtmpdump(["-r", url(harness), "-y", stem, "-o", out]);
+      t.diagnostic(
+        `cached play ${attempt} with the shield hung: complete in ${Math.round(performance.now() - started)} ms`,
+      );
+      assertSamePackets(await probePackets(out), sourcePackets);
+    }
+    const text = await harness.metricsText();
+    assert.equal(metric(text, "streamfront_edge_metadata_cache_total", { result: "fallback" }), 2);
+    assert.ok(
+      metric(text, "streamfront_edge_shield_requests_total", { result: "idle" }) +
+        metric(text, "streamfront_edge_shield_requests_total", { result: "deadline" }) >=
+        1,
+      "the first play's stat timed out on the hung shield",
+    );
+    assertRss(t, rss);
+  });
+});
+
 describe("item 7b: S3 stalls under a cold play", () => {
   /** The shield retries S3 on its own; short timeouts so a stall reaches the edge within a second or two. */
   const shieldEnv = {
