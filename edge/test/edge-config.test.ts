@@ -33,3 +33,18 @@ test("a wrong edge setting names itself", () => {
     /invalid setting outChunkSize \(--out-chunk-size\): "64": must be at least 128/,
   );
 });
+
+test("a play stall maximum under its minimum is refused, naming both settings", () => {
+  assert.throws(
+    () =>
+      loadEdgeConfig(
+        { STREAMFRONT_EDGE_PLAY_STALL_MIN_MS: "5000", STREAMFRONT_EDGE_PLAY_STALL_MAX_MS: "4000" },
+        [],
+      ),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      /STREAMFRONT_EDGE_PLAY_STALL_MAX_MS=4000/.test(error.message) &&
+      /STREAMFRONT_EDGE_PLAY_STALL_MIN_MS=5000/.test(error.message),
+  );
+  assert.throws(() => loadEdgeConfig({}, ["--lookup-burst", "0"]), /lookupBurst \(--lookup-burst\)/);
+});
