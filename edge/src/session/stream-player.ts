@@ -554,7 +554,8 @@ export class StreamPlayer {
    * works or the stall budget from the call's start is spent — the media
    * the viewer holds ahead of real time, within [minMs, maxMs]. A retry
    * still pending at the deadline is abandoned (the item fails, the reader
-   * is dropped with it); the first call only at maxMs. Resolves
+   * is dropped with it); the first call is left to the origin's own
+   * timeouts, as a read without retries would be. Resolves
    * `superseded` when stop() dropped the playlist meanwhile.
    */
   async #io<T>(call: () => Promise<T>): Promise<T | Superseded> {
@@ -567,8 +568,8 @@ export class StreamPlayer {
     let lastError: unknown = null;
     for (let attempt = 0; ; attempt++) {
       // The first call may be slow and still working (a cold read, a seek that scans): the origin's own
-      // timeouts end it if it hangs, and maxMs bounds it. Retries, after a failure, must beat the deadline.
-      const limitMs = attempt === 0 ? stall.maxMs : deadline - this.#o.now();
+      // deadlines and idle timeouts end it if it hangs. Retries, after a failure, must beat the deadline.
+      const limitMs = attempt === 0 ? null : deadline - this.#o.now();
       const outcome = await settleBefore(call(), limitMs, dropped);
       if (outcome.kind === "ok") return outcome.value;
       if (outcome.kind === "dropped") return superseded;
@@ -669,8 +670,12 @@ type Settled<T> =
   | { readonly kind: "late" }
   | { readonly kind: "dropped" };
 
-/** How a promise settles within timeoutMs, or that the time ran out or the signal fired first. */
-function settleBefore<T>(promise: Promise<T>, timeoutMs: number, signal: AbortSignal): Promise<Settled<T>> {
+/** How a promise settles within timeoutMs (null: no limit), or that the time ran out or the signal fired first. */
+function settleBefore<T>(
+  promise: Promise<T>,
+  timeoutMs: number | null,
+  signal: AbortSignal,
+): Promise<Settled<T>> {
   return new Promise((resolve) => {
     let timer: NodeJS.Timeout | null = null;
     const done = (outcome: Settled<T>) => {
@@ -686,7 +691,7 @@ function settleBefore<T>(promise: Promise<T>, timeoutMs: number, signal: AbortSi
       return;
     }
     signal.addEventListener("abort", onAbort, { once: true });
-    timer = setTimeout(() => done({ kind: "late" }), Math.max(0, timeoutMs));
+    if (timeoutMs !== null) timer = setTimeout(() => done({ kind: "late" }), Math.max(0, timeoutMs));
     promise.then(
       (value) => done({ kind: "ok", value }),
       (error: unknown) => done({ kind: "error", error }),
