@@ -271,6 +271,69 @@ export const edgeSettings = {
     schema: boolean(),
     default: false,
   }),
+  metadataCacheEntries: setting({
+    env: "STREAMFRONT_EDGE_METADATA_CACHE_ENTRIES",
+    flag: "metadata-cache-entries",
+    doc: "Objects whose metadata (size, ETag) the edge remembers, so plays of objects in the slice cache go on while no shield answers; 0 turns it off.",
+    schema: integer(0, 10_000_000),
+    default: 10_000,
+  }),
+  metadataDefaultTtlMs: setting({
+    env: "STREAMFRONT_EDGE_METADATA_DEFAULT_TTL_MS",
+    flag: "metadata-default-ttl-ms",
+    doc: "How long remembered metadata may serve plays while no shield answers, when the object's Cache-Control gives no s-maxage or max-age (those win; no-cache, no-store and private are not remembered).",
+    schema: integer(0, 3_153_600_000_000),
+    default: 86_400_000,
+  }),
+  negativeCacheEntries: setting({
+    env: "STREAMFRONT_EDGE_NEGATIVE_CACHE_ENTRIES",
+    flag: "negative-cache-entries",
+    doc: "Missing objects (the shield's NOT_FOUND) the edge remembers; 0 turns it off.",
+    schema: integer(0, 10_000_000),
+    default: 10_000,
+  }),
+  negativeTtlMs: setting({
+    env: "STREAMFRONT_EDGE_NEGATIVE_TTL_MS",
+    flag: "negative-ttl-ms",
+    doc: "How long a missing object is answered not found without asking the shield; 0: always ask.",
+    schema: integer(0, 86_400_000),
+    default: 10_000,
+  }),
+  playStallMinMs: setting({
+    env: "STREAMFRONT_EDGE_PLAY_STALL_MIN_MS",
+    flag: "play-stall-min-ms",
+    doc: "A play whose reads fail on every shield replica retries for as long as the viewer has media buffered, and at least this long (a cold play has none), before NetStream.Play.Failed.",
+    schema: integer(0, 600_000),
+    default: 3_000,
+  }),
+  playStallMaxMs: setting({
+    env: "STREAMFRONT_EDGE_PLAY_STALL_MAX_MS",
+    flag: "play-stall-max-ms",
+    doc: "The longest a play retries failing reads, however much the viewer has buffered.",
+    schema: integer(0, 3_600_000),
+    default: 30_000,
+  }),
+  failedPlayIdleTimeoutMs: setting({
+    env: "STREAMFRONT_EDGE_FAILED_PLAY_IDLE_TIMEOUT_MS",
+    flag: "failed-play-idle-timeout-ms",
+    doc: "After a play fails or is not found, a connection that plays nothing and sends no command for this long is closed (it may play again before).",
+    schema: integer(100, 86_400_000),
+    default: 10_000,
+  }),
+  lookupBurst: setting({
+    env: "STREAMFRONT_EDGE_LOOKUP_BURST",
+    flag: "lookup-burst",
+    doc: "Metadata lookups (getStreamLength, plays of names that are not found) a connection may make at once; beyond it they are refused until lookups-per-second refills the budget.",
+    schema: integer(1, 1_000_000),
+    default: 20,
+  }),
+  lookupsPerSecond: setting({
+    env: "STREAMFRONT_EDGE_LOOKUPS_PER_SECOND",
+    flag: "lookups-per-second",
+    doc: "Rate at which a connection's lookup budget refills.",
+    schema: integer(1, 1_000_000),
+    default: 2,
+  }),
   rtmptMaxSessions: setting({
     env: "STREAMFRONT_EDGE_RTMPT_MAX_SESSIONS",
     flag: "rtmpt-max-sessions",
@@ -346,6 +409,12 @@ export function loadEdgeConfig(
     throw new ConfigError(
       `invalid settings: maxPrePlayConnectionsPerIp (${edgeSettings.maxPrePlayConnectionsPerIp.env}=${config.maxPrePlayConnectionsPerIp}) ` +
         `must not be larger than maxConnectionsPerIp (${edgeSettings.maxConnectionsPerIp.env}=${config.maxConnectionsPerIp})`,
+    );
+  }
+  if (config.playStallMaxMs < config.playStallMinMs) {
+    throw new ConfigError(
+      `invalid settings: playStallMaxMs (${edgeSettings.playStallMaxMs.env}=${config.playStallMaxMs}) ` +
+        `must be at least playStallMinMs (${edgeSettings.playStallMinMs.env}=${config.playStallMinMs})`,
     );
   }
   return config;

@@ -12,6 +12,7 @@ import { createHttpResponder } from "./http-responder.js";
 import type { SkippedTrack } from "./media/media-tag.js";
 import type { RangeSource } from "./media/range-source.js";
 import { EdgeMetrics, type Protocol } from "./metrics.js";
+import type { MetadataCache } from "./origin/metadata-cache.js";
 import type { ShieldPool } from "./origin/shield-pool.js";
 import type { SliceCache } from "./origin/slice-cache.js";
 import { prepareDiffieHellman } from "./rtmp/rtmpe/diffie-hellman.js";
@@ -41,6 +42,8 @@ export interface EdgeServerDeps {
   readonly cache?: SliceCache;
   /** The shield replicas behind the origin, for their traffic and health metrics. */
   readonly shieldPool?: ShieldPool;
+  /** The metadata cache behind the origin, for its metrics. */
+  readonly metadata?: MetadataCache;
 }
 
 /**
@@ -69,6 +72,7 @@ export class EdgeServer {
     this.#metrics = new EdgeMetrics(deps.registry);
     if (deps.cache) this.#metrics.observeCache(deps.cache);
     if (deps.shieldPool) this.#metrics.observeShield(deps.shieldPool);
+    if (deps.metadata) this.#metrics.observeMetadata(deps.metadata);
     this.#metrics.observeEncoder(this.#encoder);
     const { config } = deps;
     this.#limits = new ConnectionLimits({

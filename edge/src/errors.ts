@@ -30,6 +30,19 @@ export const EdgeErrorCode = {
   MediaTooLarge: "EDGE_ERR_MEDIA_TOO_LARGE",
   /** The shield could not be reached or failed a read. */
   OriginUnavailable: "EDGE_ERR_ORIGIN_UNAVAILABLE",
+  /**
+   * A play's reads kept failing (every shield replica down or silent, S3
+   * stalled behind them) for longer than the viewer had media buffered, or
+   * than play-stall-max-ms: the play ends with NetStream.Play.Failed.
+   */
+  PlayStalled: "EDGE_ERR_PLAY_STALLED",
+  /**
+   * A connection used up its budget of metadata lookups (getStreamLength,
+   * plays of names that are not found): the lookup is refused unasked.
+   */
+  LookupRateLimited: "EDGE_ERR_LOOKUP_RATE_LIMITED",
+  /** After a failed or not-found play, the connection played nothing and sent nothing for failed-play-idle-timeout-ms. */
+  FailedPlayIdle: "EDGE_ERR_FAILED_PLAY_IDLE",
   /** The connection idled past its timeout. */
   IdleTimeout: "EDGE_ERR_IDLE_TIMEOUT",
   /** The viewer read too slowly and its queue overflowed. */

@@ -7,6 +7,7 @@ import { formatAddress } from "../../lib/net/listen.js";
 import { runComponent } from "../../lib/process/run-component.js";
 import { loadEdgeConfig } from "./config.js";
 import { EdgeServer } from "./edge-server.js";
+import { metadataCacheOf } from "./origin/metadata-cache.js";
 import { ShieldOrigin } from "./origin/shield-origin.js";
 import { ShieldPool } from "./origin/shield-pool.js";
 import { SliceCache } from "./origin/slice-cache.js";
@@ -32,6 +33,7 @@ await runComponent("edge", async () => {
           maxBytes: Math.max(config.cacheBytes, config.cacheSliceBytes),
         })
       : undefined;
+  const metadata = metadataCacheOf(config);
   const shieldPool = new ShieldPool({
     targets: config.shield,
     logger,
@@ -43,6 +45,7 @@ await runComponent("edge", async () => {
     logger,
     idleTimeoutMs: config.shieldIdleTimeoutMs,
     ...(cache ? { cache } : {}),
+    ...(metadata ? { metadata } : {}),
   });
   const edge = new EdgeServer({
     config,
@@ -52,6 +55,7 @@ await runComponent("edge", async () => {
     origin,
     shieldPool,
     ...(cache ? { cache } : {}),
+    ...(metadata ? { metadata } : {}),
   });
   const admin = new AdminServer({
     host: config.adminHost,

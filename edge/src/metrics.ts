@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { MetadataCache } from "./origin/metadata-cache.js";
 import { type ShieldPool, ShieldResult } from "./origin/shield-pool.js";
 import type { SliceCache } from "./origin/slice-cache.js";
 import type { SharedEncoder } from "./session/shared-encoder.js";
@@ -21,6 +22,10 @@ export const PlayResult = {
   Failed: "failed",
 } as const;
 export type PlayResult = (typeof PlayResult)[keyof typeof PlayResult];
+
+/** Metadata lookups a connection's budget may refuse. */
+export const LookupCommand = { GetStreamLength: "getStreamLength", Play: "play" } as const;
+export type LookupCommand = (typeof LookupCommand)[keyof typeof LookupCommand];
 
 /** Why a connect or connection was refused. */
 export const Rejection = {
@@ -69,6 +74,10 @@ export class EdgeMetrics {
   admitted: () => { prePlay: number; playing: number } = () => ({ prePlay: 0, playing: 0 });
   /** Tracks left out of plays (FLV cannot carry their codec), counted per play. */
   readonly skippedTracks: Counter<"codec" | "reason">;
+  /** Lookups refused because the connection's lookup budget was spent. */
+  readonly lookupsRefused: Counter<"command">;
+  /** Reads of a play retried because no shield replica answered. */
+  readonly playReadRetries: Counter;
   /** Open RTMPT sessions; kept by the RTMPT gateway, read at scrape. */
   rtmptSessions = 0;
   /** RTMPT requests by command (ident, open, send, idle, close, invalid) and result. */
@@ -167,6 +176,18 @@ export class EdgeMetrics {
       labelNames: ["codec", "reason"] as const,
       registers: [registry],
     });
+    this.lookupsRefused = new Counter({
+      name: "streamfront_edge_lookups_refused_total",
+      help: "getStreamLength calls and plays refused unasked because the connection spent its lookup budget.",
+      labelNames: ["command"] as const,
+      registers: [registry],
+    });
+    for (const command of Object.values(LookupCommand)) this.lookupsRefused.inc({ command }, 0);
+    this.playReadRetries = new Counter({
+      name: "streamfront_edge_play_read_retries_total",
+      help: 'Reads of a play retried within the viewer\'s buffer because no shield replica answered (a stall that ran out ends the play: plays_total{result="failed"}).',
+      registers: [registry],
+    });
     for (const protocol of Object.values(Protocol)) this.connections.inc({ protocol }, 0);
     for (const code of Object.values(Rejection)) this.rejections.inc({ code }, 0);
   }
@@ -219,6 +240,37 @@ export class EdgeMetrics {
       registers,
       collect() {
         this.set(cache.sliceCount);
+      },
+    });
+  }
+
+  /** Publishes the metadata cache's counters, read at scrape time. */
+  observeMetadata(metadata: MetadataCache): void {
+    const registers = [this.#registry];
+    const stats = metadata.stats;
+    new Counter({
+      name: "streamfront_edge_metadata_cache_total",
+      help:
+        "Opens answered from remembered metadata: negative_hit (not found, shield not asked), fallback (served " +
+        "while no shield replica answered), fallback_miss (no shield and nothing usable remembered).",
+      labelNames: ["result"] as const,
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ result: "negative_hit" }, stats.negativeHits);
+        this.inc({ result: "fallback" }, stats.fallbacks);
+        this.inc({ result: "fallback_miss" }, stats.fallbackMisses);
+      },
+    });
+    new Gauge({
+      name: "streamfront_edge_metadata_cache_entries",
+      help: "Objects the edge remembers metadata of: found, or missing (NOT_FOUND).",
+      labelNames: ["kind"] as const,
+      registers,
+      collect() {
+        const size = metadata.size;
+        this.set({ kind: "found" }, size.found);
+        this.set({ kind: "missing" }, size.missing);
       },
     });
   }

@@ -61,3 +61,18 @@ test("the NAT-friendly limits: loose per address, tight before a play; a pre-pla
     (error: unknown) => error instanceof ConfigError && /HTTP_HEADERS_TIMEOUT_MS/.test(error.message),
   );
 });
+
+test("a play stall maximum under its minimum is refused, naming both settings", () => {
+  assert.throws(
+    () =>
+      loadEdgeConfig(
+        { STREAMFRONT_EDGE_PLAY_STALL_MIN_MS: "5000", STREAMFRONT_EDGE_PLAY_STALL_MAX_MS: "4000" },
+        [],
+      ),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      /STREAMFRONT_EDGE_PLAY_STALL_MAX_MS=4000/.test(error.message) &&
+      /STREAMFRONT_EDGE_PLAY_STALL_MIN_MS=5000/.test(error.message),
+  );
+  assert.throws(() => loadEdgeConfig({}, ["--lookup-burst", "0"]), /lookupBurst \(--lookup-burst\)/);
+});

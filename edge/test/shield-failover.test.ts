@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -7,9 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, type TestContext, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
-import { launchComponent } from "../../lib/process/launcher.js";
 import { eventually } from "../../lib/testing/wait.js";
 import { silentLogger, startTestS3, type TestS3 } from "../../shield/test/helpers.js";
 import { EdgeError, EdgeErrorCode } from "../src/errors.js";
@@ -18,10 +14,11 @@ import { routeKey, ShieldOrigin } from "../src/origin/shield-origin.js";
 import { ShieldResult } from "../src/origin/shield-pool.js";
 import { SliceCache } from "../src/origin/slice-cache.js";
 import { decodeCommand } from "../src/rtmp/command.js";
-import { MessageType } from "../src/rtmp/message-types.js";
-import { type EdgeHarness, startEdgeHarness } from "./support/edge-harness.js";
+import { startEdgeHarness } from "./support/edge-harness.js";
 import { assertSamePackets, type ProbedPacket, probePackets, rtmpdump, runTool } from "./support/ffprobe.js";
 import { isCommand, RtmpTestClient, statusCode } from "./support/rtmp-test-client.js";
+import { type ShieldProcess, startShieldProcess } from "./support/shield-process.js";
+import { metric, statusOf, timedPlay, waitForMediaAt, worstLatenessMs } from "./support/timed-play.js";
 
 /**
  * Shield failover with real parts: s3rver, two shield replicas as their own
@@ -29,8 +26,6 @@ import { isCommand, RtmpTestClient, statusCode } from "./support/rtmp-test-clien
  * picks a replica per object by rendezvous hashing, and real players.
  */
 
-/** The shield entry point from the same build as this file (dist/ or any other build folder). */
-const shieldMain = fileURLToPath(new URL("../../shield/src/main.js", import.meta.url));
 const logLevel = process.env.STREAMFRONT_TEST_LOG_LEVEL ?? "silent";
 const bucket = "failover-media";
 const playKey = "videos/failover.flv";
@@ -69,49 +64,9 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** A shield replica as its own process. */
-interface ShieldProcess {
-  readonly address: string;
-  readonly child: ChildProcess;
-  signal(signal: NodeJS.Signals): void;
-  /** Ends the process whatever its state (a stopped one is continued first); waits for its exit. */
-  stop(): Promise<void>;
-}
-
-async function startShieldProcess(env: Record<string, string> = {}): Promise<ShieldProcess> {
-  const launched = await launchComponent(shieldMain, {
-    stdio: logLevel === "silent" ? "ignore" : "inherit",
-    env: {
-      STREAMFRONT_SHIELD_HOST: "127.0.0.1",
-      STREAMFRONT_SHIELD_GRPC_PORT: "0",
-      STREAMFRONT_SHIELD_ADMIN_HOST: "127.0.0.1",
-      STREAMFRONT_SHIELD_ADMIN_PORT: "0",
-      STREAMFRONT_SHIELD_S3_ENDPOINT: s3.s3.endpoint,
-      STREAMFRONT_SHIELD_S3_FORCE_PATH_STYLE: "true",
-      STREAMFRONT_SHIELD_S3_ACCESS_KEY_ID: embeddedS3Credentials.accessKeyId,
-      STREAMFRONT_SHIELD_S3_SECRET_ACCESS_KEY: embeddedS3Credentials.secretAccessKey,
-      STREAMFRONT_SHIELD_ALLOWED_BUCKETS: bucket,
-      STREAMFRONT_SHIELD_CONTROLLER: "",
-      STREAMFRONT_SHIELD_LOG_LEVEL: logLevel,
-      ...env,
-    },
-  });
-  const child = launched.child;
-  const exited = once(child, "exit");
-  const alive = () => child.exitCode === null && child.signalCode === null;
-  return {
-    address: launched.addresses.grpc ?? "",
-    child,
-    signal(signal) {
-      if (alive()) child.kill(signal);
-    },
-    async stop() {
-      if (!alive()) return;
-      child.kill("SIGCONT");
-      child.kill("SIGKILL");
-      await exited;
-    },
-  };
+/** A shield replica as its own process, reading the test's s3rver. */
+function startShield(env: Record<string, string> = {}): Promise<ShieldProcess> {
+  return startShieldProcess({ s3Endpoint: s3.s3.endpoint, buckets: [bucket], env, logLevel });
 }
 
 /** Two shield replicas for one test, stopped after it whatever happened; `serving` is the one rendezvous hashing picks for `key`. */
@@ -124,8 +79,8 @@ async function startReplicas(
   t.after(async () => {
     for (const replica of replicas) await replica.stop();
   });
-  replicas.push(await startShieldProcess(env));
-  replicas.push(await startShieldProcess(env));
+  replicas.push(await startShield(env));
+  replicas.push(await startShield(env));
   const byAddress = new Map(replicas.map((r) => [r.address, r]));
   const [first, second] = rankReplicas(routeKey(bucket, key), [...byAddress.keys()]);
   return {
@@ -133,76 +88,6 @@ async function startReplicas(
     other: byAddress.get(second!)!,
     spec: replicas.map((r) => r.address).join(","),
   };
-}
-
-/** The sum of a metric's samples whose labels include `labels`. */
-function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const match of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, "gm"))) {
-    const have = new Map([...(match[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) sum += Number(match[2]);
-  }
-  return sum;
-}
-
-interface TimedPlay {
-  readonly client: RtmpTestClient;
-  /** Each audio and video message: its timestamp and when it arrived (performance.now()). */
-  readonly arrivals: { ts: number; at: number }[];
-}
-
-/** A viewer on the project's RTMP client that notes when each media message arrives. */
-async function timedPlay(harness: EdgeHarness, name: string): Promise<TimedPlay> {
-  const client = await RtmpTestClient.handshake(harness.rtmpPort);
-  const connected = await client.connectApp(`rtmp://127.0.0.1:${harness.rtmpPort}/cfx/st`);
-  assert.equal(statusCode(connected), "NetConnection.Connect.Success");
-  const streamId = await client.createStream();
-  client.setBufferLength(streamId, viewerBufferMs);
-  const arrivals: { ts: number; at: number }[] = [];
-  let seen = 0;
-  // Registered after the client's own listener, so the messages of this read are decoded already.
-  client.socket.on("data", () => {
-    const at = performance.now();
-    for (; seen < client.messages.length; seen++) {
-      const m = client.messages[seen]!;
-      if (m.messageTypeId === MessageType.Audio || m.messageTypeId === MessageType.Video) {
-        arrivals.push({ ts: m.timestamp, at });
-      }
-    }
-  });
-  client.command(streamId, "play", null, name, 0, -1);
-  return { client, arrivals };
-}
-
-/** Waits for an onStatus with one of the codes; resolves the code. */
-async function statusOf(
-  client: RtmpTestClient,
-  codes: readonly string[],
-  timeoutMs = 60_000,
-): Promise<string> {
-  const message = await client.waitFor(
-    (m) => isCommand(m) && codes.includes(statusCode(decodeCommand(m.payload, m.messageTypeId)) ?? ""),
-    { timeoutMs },
-  );
-  return statusCode(decodeCommand(message.payload, message.messageTypeId)) ?? "";
-}
-
-/**
- * How late the worst media message was for a player that starts once it
- * holds the viewer's buffer and then plays in real time (messages that
- * were in that first buffer are never late): above zero, the player would
- * have run dry, a visible stall; the further below zero, the more buffer
- * was left at the worst moment.
- */
-function worstLatenessMs(arrivals: readonly { ts: number; at: number }[]): number {
-  const t0 = arrivals[0]!.ts;
-  const start = (arrivals.find((a) => a.ts - t0 >= viewerBufferMs) ?? arrivals.at(-1)!).at;
-  const played = arrivals.filter((a) => a.ts - t0 >= viewerBufferMs);
-  return Math.max(...played.map((a) => a.at - (start + (a.ts - t0))));
-}
-
-function waitForMediaAt(play: TimedPlay, ts: number): Promise<void> {
-  return eventually(() => play.arrivals.some((a) => a.ts >= ts), 20_000, `media at ${ts} ms`);
 }
 
 describe("a play through an edge with two shield replicas", () => {
@@ -221,7 +106,7 @@ describe("a play through an edge with two shield replicas", () => {
       ...["-r", `rtmp://127.0.0.1:${harness.rtmpPort}/cfx/st/`, "-y", "videos/failover"],
       ...["-b", String(viewerBufferMs), "-o", out],
     ]);
-    const timed = await timedPlay(harness, "videos/failover");
+    const timed = await timedPlay(harness, "videos/failover", viewerBufferMs);
     t.after(() => timed.client.close());
     // Past the first burst (the edge sends the viewer's buffer ahead at once): reads are now paced.
     await waitForMediaAt(timed, 6000);
@@ -234,11 +119,11 @@ describe("a play through an edge with two shield replicas", () => {
     );
 
     serving.signal("SIGKILL");
-    const done = await statusOf(timed.client, ["NetStream.Play.Stop", "NetStream.Play.Failed"]);
+    const { code: done } = await statusOf(timed.client, ["NetStream.Play.Stop", "NetStream.Play.Failed"]);
     assert.equal(done, "NetStream.Play.Stop");
     await dump;
     assertSamePackets(await probePackets(out), sourcePackets);
-    const lateness = worstLatenessMs(timed.arrivals);
+    const lateness = worstLatenessMs(timed.arrivals, viewerBufferMs);
     t.diagnostic(`worst media lateness against a ${viewerBufferMs} ms buffer: ${Math.round(lateness)} ms`);
     assert.ok(lateness <= 0, `the viewer ran dry for ${Math.round(lateness)} ms`);
 
@@ -265,16 +150,16 @@ describe("a play through an edge with two shield replicas", () => {
       ...["-r", `rtmp://127.0.0.1:${harness.rtmpPort}/cfx/st/`, "-y", "videos/failover"],
       ...["-b", String(viewerBufferMs), "-o", out],
     ]);
-    const timed = await timedPlay(harness, "videos/failover");
+    const timed = await timedPlay(harness, "videos/failover", viewerBufferMs);
     t.after(() => timed.client.close());
     await waitForMediaAt(timed, 6000);
 
     serving.signal("SIGSTOP");
-    const done = await statusOf(timed.client, ["NetStream.Play.Stop", "NetStream.Play.Failed"]);
+    const { code: done } = await statusOf(timed.client, ["NetStream.Play.Stop", "NetStream.Play.Failed"]);
     assert.equal(done, "NetStream.Play.Stop");
     await dump;
     assertSamePackets(await probePackets(out), sourcePackets);
-    const lateness = worstLatenessMs(timed.arrivals);
+    const lateness = worstLatenessMs(timed.arrivals, viewerBufferMs);
     t.diagnostic(`worst media lateness against a ${viewerBufferMs} ms buffer: ${Math.round(lateness)} ms`);
     assert.ok(lateness <= 0, `the viewer ran dry for ${Math.round(lateness)} ms`);
 
@@ -303,14 +188,16 @@ describe("a play through an edge with two shield replicas", () => {
     other.signal("SIGKILL");
     await Promise.all([once(serving.child, "exit"), once(other.child, "exit")]);
     for (let i = 0; i < 2; i++) {
-      const play = await timedPlay(harness, "videos/failover");
+      const play = await timedPlay(harness, "videos/failover", viewerBufferMs);
       t.after(() => play.client.close());
       assert.equal(
-        await statusOf(play.client, [
-          "NetStream.Play.Start",
-          "NetStream.Play.Failed",
-          "NetStream.Play.StreamNotFound",
-        ]),
+        (
+          await statusOf(play.client, [
+            "NetStream.Play.Start",
+            "NetStream.Play.Failed",
+            "NetStream.Play.StreamNotFound",
+          ])
+        ).code,
         "NetStream.Play.Failed",
       );
       assert.equal(play.client.isClosed, false, "the viewer's connection stays up");
@@ -329,7 +216,7 @@ describe("a play through an edge with two shield replicas", () => {
     const { serving, other, spec } = await startReplicas(t, playKey);
     const harness = await startEdgeHarness({ s3, bucket, shieldAddress: spec });
     t.after(() => harness.close());
-    const timed = await timedPlay(harness, "videos/failover");
+    const timed = await timedPlay(harness, "videos/failover", viewerBufferMs);
     t.after(() => timed.client.close());
     await waitForMediaAt(timed, 6000);
     serving.signal("SIGKILL");

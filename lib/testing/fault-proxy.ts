@@ -14,7 +14,7 @@
  *
  * Loopback only; bodies are streamed, never buffered whole.
  */
-import { once } from "node:events";
+import { once, setMaxListeners } from "node:events";
 import {
   Agent,
   createServer,
@@ -236,6 +236,8 @@ export class FaultProxy {
 
   constructor(options: FaultProxyOptions) {
     this.#options = options;
+    // One listener per request in flight (removed when it ends): more than 10 at once is normal, not a leak.
+    setMaxListeners(0, this.#closing.signal);
     this.#upstream = new URL(options.upstream);
     if (this.#upstream.protocol !== "http:") {
       throw new FaultProxyError(`upstream must be an http URL (got ${options.upstream})`);

@@ -127,6 +127,11 @@ export class BufferedReader {
     for (let i = 0; i < blocks.length; i++) {
       const block = blocks[i]!;
       if (offset >= block.start && end <= block.start + block.bytes.length) {
+        if (i > 0) {
+          // Recency as readAt keeps it: an MP4's audio block must not be evicted for being read this way.
+          blocks.splice(i, 1);
+          blocks.unshift(block);
+        }
         return block.bytes.subarray(offset - block.start, end - block.start);
       }
     }

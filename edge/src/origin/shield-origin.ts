@@ -7,6 +7,7 @@ import type {
 } from "../../../proto/gen/streamfront/shield/v1/shield.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import type { RangeSource } from "../media/range-source.js";
+import type { MetadataCache, ObjectMetadata } from "./metadata-cache.js";
 import { rankReplicas } from "./rendezvous.js";
 import { ShieldPool, ShieldResult } from "./shield-pool.js";
 import type { SliceCache } from "./slice-cache.js";
@@ -24,6 +25,11 @@ interface ShieldOriginCommon {
   readonly idleTimeoutMs?: number;
   /** The edge's slice cache; without one every read goes to the shield. */
   readonly cache?: SliceCache;
+  /**
+   * Remembered object metadata: NOT_FOUND answers for their TTL, and what
+   * an open falls back on (with the slice cache) when no replica answers.
+   */
+  readonly metadata?: MetadataCache;
 }
 
 export type ShieldOriginOptions = ShieldOriginCommon &
@@ -98,9 +104,11 @@ export class ShieldOrigin {
   readonly #deadlineMs: number;
   readonly #idleTimeoutMs: number;
   readonly #cache: SliceCache | null;
+  readonly #metadata: MetadataCache | null;
 
   constructor(options: ShieldOriginOptions) {
     this.#cache = options.cache ?? null;
+    this.#metadata = options.metadata ?? null;
     this.#logger = options.logger;
     this.#deadlineMs = options.deadlineMs ?? 10_000;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 3_000;
@@ -123,19 +131,24 @@ export class ShieldOrigin {
     return this.#pool;
   }
 
-  /** The object as a RangeSource, or null when it does not exist. */
+  /**
+   * The object as a RangeSource, or null when it does not exist. A
+   * NOT_FOUND remembered within the negative TTL answers null at once; when
+   * every replica fails the stat, metadata remembered within its TTL serves
+   * the open (reads then come from the slice cache, and fail as reads do
+   * where it lacks a slice).
+   */
   async open(bucket: string, key: string): Promise<RangeSource | null> {
+    const metadata = this.#metadata;
+    if (metadata?.isKnownMissing(bucket, key)) return null;
     await this.#pool.ready();
     const route = this.#route(bucket, key);
-    let info: StatObjectResponse;
-    try {
-      info = await this.#withFailover(route, `stat ${bucket}/${key}`, (_replica, client) =>
-        this.#stat(client, bucket, key),
-      );
-    } catch (error) {
-      if ((error as ServiceError).code === status.NOT_FOUND) return null;
-      throw unavailable(`stat ${bucket}/${key}`, error);
-    }
+    // Every replica failed within its penalty window: a hung one would hold each play for the stat's
+    // timeouts before the fallback, so remembered metadata serves without asking until one is due again.
+    const info =
+      (this.#pool.health().healthy === 0 ? metadata?.fallback(bucket, key, { countMiss: false }) : null) ??
+      (await this.#statOrRemembered(route));
+    if (!info) return null;
     const size = info.size;
     const etag = info.etag;
     const fetch = (offset: number, length: number) => this.#read(route, etag, size, offset, length);
@@ -145,6 +158,34 @@ export class ShieldOrigin {
 
   close(): void {
     if (this.#ownsPool) this.#pool.close();
+  }
+
+  /** The shield's stat of the object (null: NOT_FOUND), or the remembered metadata when no replica answers. */
+  async #statOrRemembered(route: Route): Promise<ObjectMetadata | null> {
+    const { bucket, key } = route;
+    const metadata = this.#metadata;
+    try {
+      const info = await this.#withFailover(route, `stat ${bucket}/${key}`, (_replica, client) =>
+        this.#stat(client, bucket, key),
+      );
+      metadata?.rememberFound(bucket, key, info);
+      return info;
+    } catch (error) {
+      if ((error as ServiceError).code === status.NOT_FOUND) {
+        metadata?.rememberMissing(bucket, key);
+        return null;
+      }
+      const failure = unavailable(`stat ${bucket}/${key}`, error);
+      // Only when no replica answered: an answer (a refusal) is the same from every replica and the cache.
+      const noShield = error instanceof EdgeError && error.code === EdgeErrorCode.OriginUnavailable;
+      const remembered = noShield ? metadata?.fallback(bucket, key) : null;
+      if (!remembered) throw failure;
+      this.#logger.warn(
+        { bucket, key, etag: remembered.etag, err: failure.message },
+        "no shield replica answers; serving the object from the edge cache",
+      );
+      return remembered;
+    }
   }
 
   /** The object's replicas in preference order; the rendezvous ranking is kept until the set changes. */
@@ -331,6 +372,16 @@ export class ShieldOrigin {
       });
     });
   }
+}
+
+/**
+ * Whether a failed open or read may work when tried again: no replica
+ * answered (down, silent, S3 stalled behind them). Not for answers (not
+ * found, refused, an ETag change), which every retry would get again.
+ */
+export function isOriginOutage(error: unknown): boolean {
+  if (!(error instanceof EdgeError) || error.code !== EdgeErrorCode.OriginUnavailable) return false;
+  return error.cause === undefined || !answers.has(classify(error.cause));
 }
 
 function classify(error: unknown): ShieldResult {

@@ -3,9 +3,11 @@ import { type Logger, redactQuery } from "../../../lib/log.js";
 import { EdgeErrorCode } from "../errors.js";
 import type { MediaReader } from "../media/media-tag.js";
 import type { ContainerKind } from "../media/open-media.js";
-import { type EdgeMetrics, PlayResult } from "../metrics.js";
+import { type EdgeMetrics, LookupCommand, PlayResult } from "../metrics.js";
+import { isOriginOutage } from "../origin/shield-origin.js";
 import type { AmfObject, AmfValue } from "../rtmp/amf0.js";
 import type { RtmpCommand } from "../rtmp/command.js";
+import type { LookupBudget } from "./lookup-budget.js";
 import { onStatus } from "./status.js";
 import { type PlayerSink, type PlayItem, StreamPlayer } from "./stream-player.js";
 
@@ -36,6 +38,26 @@ export interface NetStreamContext {
   bufferMs(): number;
   /** Maps a play name to an object and opens its reader; throws on origin or container errors. */
   open(name: string): Promise<OpenResult>;
+  /** How long reads that fail for want of an origin are retried (see StreamPlayerOptions.stall); absent: not at all. */
+  readonly stall?: { readonly minMs: number; readonly maxMs: number };
+  /** The connection's lookup budget: plays of names not found are charged to it, and refused once it is spent. */
+  readonly lookups?: LookupBudget;
+  /** Called after a play ended with an error status (failed, not found, refused). */
+  onPlayFailed?(): void;
+}
+
+/** A play command waiting for its turn to open its object. */
+interface PendingPlay {
+  readonly name: string;
+  /** The playlist generation it belongs to; a later reset play drops it. */
+  readonly generation: number;
+  readonly startMs: number;
+  readonly lengthMs: number;
+  readonly how: "reset" | "append" | "switch";
+  /** performance.now() at the command, for time to first frame. */
+  readonly requested: number;
+  /** Settles an append's place in the player's count once. */
+  readonly settleAppend: (played: boolean) => void;
 }
 
 /**
@@ -55,6 +77,8 @@ export class NetStream {
   /** Appends of this generation still opening (the player waits for them). */
   #appendsOpening = 0;
   #closed = false;
+  /** Plays whose objects are opening now. */
+  #opens = 0;
   readonly #containers = new WeakMap<PlayItem, ContainerKind>();
   readonly #started = new WeakMap<PlayItem, number>();
 
@@ -74,6 +98,28 @@ export class NetStream {
         ctx.metrics.timeToFirstFrame.observe({ container }, (performance.now() - started) / 1000);
       },
       onItemFailed: (item, error) => this.#failed(item.name, error),
+      ...(ctx.stall
+        ? {
+            stall: {
+              ...ctx.stall,
+              transient: isOriginOutage,
+              onRetry: (error, attempt, remainingMs) => {
+                ctx.metrics.playReadRetries.inc();
+                // One warning per stall; the retries after it only at debug.
+                const level = attempt === 1 ? "warn" : "debug";
+                ctx.logger[level](
+                  {
+                    code: errorCode(error),
+                    err: errorMessage(error),
+                    attempt,
+                    remainingMs: Math.round(remainingMs),
+                  },
+                  "origin read failed; retrying within the viewer's buffer",
+                );
+              },
+            },
+          }
+        : {}),
       onItemComplete: (item) => {
         ctx.metrics.plays.inc({
           container: this.#containers.get(item) ?? "flv",
@@ -86,6 +132,11 @@ export class NetStream {
 
   get player(): StreamPlayer {
     return this.#player;
+  }
+
+  /** Something plays or is about to (an object opening). */
+  get busy(): boolean {
+    return this.#opens > 0 || this.#player.current !== null;
   }
 
   close(): void {
@@ -207,37 +258,65 @@ export class NetStream {
       this.#appendsOpening--;
       if (!played) this.#player.cancelAppend();
     };
+    this.#opens++;
     this.#opening = this.#opening.then(async () => {
-      if (this.#closed || generation !== this.#generation) return;
-      let opened: OpenResult;
       try {
-        opened = await this.#ctx.open(name);
-      } catch (error) {
-        settleAppend(false);
-        this.#failed(name, error);
-        return;
+        await this.#open({ name, generation, startMs, lengthMs, how, requested, settleAppend });
+      } finally {
+        this.#opens--;
       }
-      if (this.#closed || generation !== this.#generation) return;
-      if (!opened.ok) {
-        settleAppend(false);
-        this.#answerNotFound(name, opened.container, opened.why);
-        return;
-      }
-      settleAppend(true);
-      const item: PlayItem = { name, reader: opened.reader, startMs, lengthMs };
-      this.#containers.set(item, opened.container);
-      this.#started.set(item, requested);
-      this.#ctx.metrics.plays.inc({ container: opened.container, result: PlayResult.Started });
-      this.#ctx.logger.info({ stream: redactQuery(name), key: opened.key, how }, "play");
-      if (how === "switch") this.#player.switchTo(item);
-      else this.#player.play(item, how === "reset");
     });
+  }
+
+  /** Opens a play's object (in command order, after the plays before it) and hands it to the player. */
+  async #open(play: PendingPlay): Promise<void> {
+    const { name, generation, startMs, lengthMs, how, requested, settleAppend } = play;
+    if (this.#closed || generation !== this.#generation) return;
+    const lookups = this.#ctx.lookups;
+    if (lookups && !lookups.available()) {
+      // This connection's plays kept naming objects that do not exist: refused unasked until the budget refills.
+      settleAppend(false);
+      this.#ctx.metrics.lookupsRefused.inc({ command: LookupCommand.Play });
+      this.#ctx.logger.debug({ stream: redactQuery(name) }, "play refused: lookup budget spent");
+      this.#status(
+        "error",
+        "NetStream.Play.Failed",
+        `Failed to play ${name}: too many plays of streams that do not exist; try again later.`,
+        name,
+      );
+      this.#ctx.onPlayFailed?.();
+      return;
+    }
+    let opened: OpenResult;
+    try {
+      opened = await this.#ctx.open(name);
+    } catch (error) {
+      settleAppend(false);
+      this.#failed(name, error);
+      return;
+    }
+    if (this.#closed || generation !== this.#generation) return;
+    if (!opened.ok) {
+      settleAppend(false);
+      lookups?.charge();
+      this.#answerNotFound(name, opened.container, opened.why);
+      return;
+    }
+    settleAppend(true);
+    const item: PlayItem = { name, reader: opened.reader, startMs, lengthMs };
+    this.#containers.set(item, opened.container);
+    this.#started.set(item, requested);
+    this.#ctx.metrics.plays.inc({ container: opened.container, result: PlayResult.Started });
+    this.#ctx.logger.info({ stream: redactQuery(name), key: opened.key, how }, "play");
+    if (how === "switch") this.#player.switchTo(item);
+    else this.#player.play(item, how === "reset");
   }
 
   #answerNotFound(name: string, container: ContainerKind | null, why: string): void {
     this.#ctx.metrics.plays.inc({ container: container ?? "flv", result: PlayResult.NotFound });
     this.#ctx.logger.info({ stream: redactQuery(name), why }, "stream not found");
     this.#status("error", "NetStream.Play.StreamNotFound", `Failed to play ${name}; stream not found.`, name);
+    this.#ctx.onPlayFailed?.();
   }
 
   #failed(name: string, error: unknown): void {
@@ -251,6 +330,7 @@ export class NetStream {
       `Failed to play ${name}: ${errorMessage(error)}`,
       name,
     );
+    this.#ctx.onPlayFailed?.();
   }
 
   #status(level: "status" | "error", code: string, description: string, details?: string): void {

@@ -10,7 +10,7 @@ import { EdgeError, EdgeErrorCode } from "../errors.js";
 import type { SkippedTrack } from "../media/media-tag.js";
 import { openMedia } from "../media/open-media.js";
 import type { RangeSource } from "../media/range-source.js";
-import type { EdgeMetrics, Protocol } from "../metrics.js";
+import { type EdgeMetrics, LookupCommand, type Protocol } from "../metrics.js";
 import type { AmfObject, AmfValue } from "../rtmp/amf0.js";
 import { ChunkDecoder } from "../rtmp/chunk-decoder.js";
 import { encodeMessages } from "../rtmp/chunk-encoder.js";
@@ -33,6 +33,7 @@ import {
 } from "../rtmp/message-types.js";
 import type { RtmpeCiphers } from "../rtmp/rtmpe/stream-cipher.js";
 import { parseStreamName } from "../stream-name.js";
+import { LookupBudget } from "./lookup-budget.js";
 import { NetStream, type OpenResult } from "./net-stream.js";
 import type { SharedEncoder } from "./shared-encoder.js";
 import { callFailed, commandMessage, connectRejected, connectResult, onStatus } from "./status.js";
@@ -106,6 +107,9 @@ export class RtmpSession {
   #handshakeTimer: NodeJS.Timeout | null;
   #drainWaiters: (() => void)[] = [];
   #slowViewerTimer: NodeJS.Timeout | null = null;
+  /** Armed when a play fails: closes a connection that then plays nothing and says nothing. */
+  #failedPlayTimer: NodeJS.Timeout | null = null;
+  readonly #lookups: LookupBudget;
   #onClose: () => void;
 
   constructor(socket: ViewerTransport, ctx: SessionContext, onClose: () => void) {
@@ -116,6 +120,11 @@ export class RtmpSession {
     this.#clientId = randomBytes(12).toString("base64url");
     this.#logger = ctx.logger.child({ session: this.#clientId, remote: socket.remoteAddress });
     this.#bufferMs = ctx.config.defaultBufferMs;
+    this.#lookups = new LookupBudget({
+      burst: ctx.config.lookupBurst,
+      perSecond: ctx.config.lookupsPerSecond,
+      now: () => performance.now(),
+    });
     this.#handshake = new ServerHandshake({ randomBytes, nowMs: () => Date.now() });
     this.#decoder = new ChunkDecoder({
       maxMessageBytes: ctx.config.maxMessageBytes,
@@ -233,6 +242,7 @@ export class RtmpSession {
   }
 
   #onCommand(command: RtmpCommand, streamId: number): void {
+    this.#disarmFailedPlayTimer();
     if (this.#state === SessionState.AwaitConnect) {
       if (command.name !== "connect") {
         throw new EdgeError(EdgeErrorCode.CommandInvalid, `expected connect first, got ${command.name}`);
@@ -375,6 +385,9 @@ export class RtmpSession {
         fmsDataStart: this.#ctx.config.fmsDataStart,
         bufferMs: () => this.#bufferMs,
         open: (name) => this.#open(name),
+        stall: { minMs: this.#ctx.config.playStallMinMs, maxMs: this.#ctx.config.playStallMaxMs },
+        lookups: this.#lookups,
+        onPlayFailed: () => this.#armFailedPlayTimer(),
       }),
     );
     this.#send([commandMessage(0, "_result", command.transactionId, null, id)]);
@@ -387,6 +400,13 @@ export class RtmpSession {
       this.#send([commandMessage(0, "_result", command.transactionId, null, seconds)]);
     if (!request || !this.#distribution) {
       answer(0);
+      return;
+    }
+    if (!this.#lookups.take()) {
+      this.#ctx.metrics.lookupsRefused.inc({ command: LookupCommand.GetStreamLength });
+      this.#send([
+        callFailed(command.transactionId, "Too many lookups on this connection; try again later."),
+      ]);
       return;
     }
     this.#ctx
@@ -569,6 +589,34 @@ export class RtmpSession {
     for (const resolve of waiters) resolve();
   }
 
+  /**
+   * After a failed play FMS keeps the connection (the player may try
+   * another name); one that then plays nothing and sends no command for
+   * failed-play-idle-timeout-ms is closed, instead of holding a connection
+   * slot until the idle timeout.
+   */
+  #armFailedPlayTimer(): void {
+    if (this.#isClosed()) return;
+    this.#disarmFailedPlayTimer();
+    const timeoutMs = this.#ctx.config.failedPlayIdleTimeoutMs;
+    this.#failedPlayTimer = setTimeout(() => {
+      this.#failedPlayTimer = null;
+      for (const stream of this.#streams.values()) if (stream.busy) return;
+      this.#fail(
+        new EdgeError(
+          EdgeErrorCode.FailedPlayIdle,
+          `nothing played or asked for ${timeoutMs} ms after a failed play`,
+        ),
+      );
+    }, timeoutMs);
+    this.#failedPlayTimer.unref();
+  }
+
+  #disarmFailedPlayTimer(): void {
+    if (this.#failedPlayTimer) clearTimeout(this.#failedPlayTimer);
+    this.#failedPlayTimer = null;
+  }
+
   #fail(error: unknown): void {
     if (this.#state === SessionState.Closed) return;
     const code = errorCode(error) ?? "EDGE_ERR_INTERNAL";
@@ -589,6 +637,7 @@ export class RtmpSession {
     const wasOpen = this.#state !== SessionState.Closed;
     this.#state = SessionState.Closed;
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    this.#disarmFailedPlayTimer();
     for (const stream of this.#streams.values()) stream.close();
     this.#streams.clear();
     this.#releaseDrainWaiters();

@@ -1,3 +1,5 @@
+import { errorMessage } from "../../../lib/errors.js";
+import { EdgeError, EdgeErrorCode } from "../errors.js";
 import type { MediaReader, MediaTag } from "../media/media-tag.js";
 import { TagKind } from "../media/media-tag.js";
 import { userControl } from "../rtmp/control-messages.js";
@@ -43,7 +45,28 @@ export interface StreamPlayerOptions {
    * stopped and emptied its playlist. The session lives on.
    */
   readonly onItemFailed: (item: PlayItem, error: unknown) => void;
+  /**
+   * Reads that fail with an error this says is transient (the origin is
+   * unavailable) are retried with backoff while the viewer still has media
+   * buffered — at least minMs, at most maxMs from the read's start — so a
+   * shield or S3 that comes back in time is a pause the viewer never sees.
+   * Past that the item fails with EDGE_ERR_PLAY_STALLED.
+   */
+  readonly stall?: {
+    readonly minMs: number;
+    readonly maxMs: number;
+    transient(error: unknown): boolean;
+    /** Called before each retry (for the log). */
+    onRetry?(error: unknown, attempt: number, remainingMs: number): void;
+  };
 }
+
+/** First pause between retries of a failing read; doubled each time up to maxRetryPauseMs. */
+const firstRetryPauseMs = 200;
+const maxRetryPauseMs = 2000;
+/** What a read wrapped by #io resolves when stop() or close() dropped its item meanwhile. */
+const superseded: unique symbol = Symbol("superseded");
+type Superseded = typeof superseded;
 
 /** Media messages written per batch at most; one batch is one cork/uncork. */
 const maxBatchMessages = 512;
@@ -117,6 +140,8 @@ export class StreamPlayer {
   #wake: (() => void) | null = null;
   #batch: RtmpMessage[] = [];
   #batchBytes = 0;
+  /** Aborted by stop(): reads in flight for the dropped playlist are abandoned, not awaited. */
+  #dropped = new AbortController();
 
   constructor(options: StreamPlayerOptions) {
     this.#o = options;
@@ -228,6 +253,8 @@ export class StreamPlayer {
 
   /** Ends what plays and empties the playlist (play(false), play2 stop); play() starts again. */
   stop(): void {
+    this.#dropped.abort();
+    this.#dropped = new AbortController();
     this.#queue.length = 0;
     this.#current = null;
     this.#maxSentOutMs = -1;
@@ -326,7 +353,13 @@ export class StreamPlayer {
       let tag = this.#held;
       if (tag === null) {
         const ready = item.reader.nextSync?.();
-        tag = ready === undefined ? await item.reader.next() : ready;
+        if (ready === undefined) {
+          const read = await this.#io(() => item.reader.next());
+          if (read === superseded) continue;
+          tag = read;
+        } else {
+          tag = ready;
+        }
       }
       this.#held = null;
       if (this.#closed || this.#current !== item) continue;
@@ -380,7 +413,11 @@ export class StreamPlayer {
   async #startItem(item: PlayItem, continuing: boolean): Promise<void> {
     const { streamId, clientId } = this.#o;
     let startMs = 0;
-    if (item.startMs > 0) startMs = await item.reader.seek(item.startMs);
+    if (item.startMs > 0) {
+      const at = await this.#io(() => item.reader.seek(item.startMs));
+      if (at === superseded) return;
+      startMs = at;
+    }
     const messages: RtmpMessage[] = [];
     this.#continueTimeline = false;
     if (continuing) {
@@ -449,8 +486,8 @@ export class StreamPlayer {
       ]);
       return;
     }
-    const mediaMs = await item.reader.seek(requestedMs);
-    if (this.#current !== item || this.#closed) return;
+    const mediaMs = await this.#io(() => item.reader.seek(requestedMs));
+    if (mediaMs === superseded || this.#current !== item || this.#closed) return;
     this.#offsetMs = 0;
     this.#floorMs = -1;
     this.#lastSentMediaMs = mediaMs - 1;
@@ -485,12 +522,12 @@ export class StreamPlayer {
   async #prepareSwitch(next: PlayItem): Promise<void> {
     this.#switchRequest = null;
     const after = this.#lastSentMediaMs;
-    await next.reader.seek(Math.max(0, after));
+    if ((await this.#io(() => next.reader.seek(Math.max(0, after)))) === superseded) return;
     const videoDecides = next.reader.hasVideo;
     // A GOP at most: the keyframe at or before `after` is skipped forward.
     for (;;) {
-      const tag = await next.reader.next();
-      if (tag === null || this.#closed) return;
+      const tag = await this.#io(() => next.reader.next());
+      if (tag === null || tag === superseded || this.#closed) return;
       if (tag.timestampMs <= after) continue;
       if (videoDecides ? tag.kind === TagKind.Video && tag.keyframe : tag.kind === TagKind.Audio) {
         this.#pendingSwitch = { item: next, tag };
@@ -511,6 +548,59 @@ export class StreamPlayer {
     );
     this.#current = item;
     return tag;
+  }
+
+  /**
+   * Runs a reader call; when it fails transiently, calls it again (readers
+   * leave their position alone on a failed read) with backoff until it
+   * works or the stall budget from the call's start is spent — the media
+   * the viewer holds ahead of real time, within [minMs, maxMs]. A retry
+   * still pending at the deadline is abandoned (the item fails, the reader
+   * is dropped with it); the first call is left to the origin's own
+   * timeouts, as a read without retries would be. Resolves
+   * `superseded` when stop() dropped the playlist meanwhile.
+   */
+  async #io<T>(call: () => Promise<T>): Promise<T | Superseded> {
+    const stall = this.#o.stall;
+    if (!stall) return call();
+    const dropped = this.#dropped.signal;
+    const started = this.#o.now();
+    const budgetMs = Math.min(stall.maxMs, Math.max(stall.minMs, this.#aheadMs(started)));
+    const deadline = started + budgetMs;
+    let lastError: unknown = null;
+    for (let attempt = 0; ; attempt++) {
+      // The first call may be slow and still working (a cold read, a seek that scans): the origin's own
+      // deadlines and idle timeouts end it if it hangs. Retries, after a failure, must beat the deadline.
+      const limitMs = attempt === 0 ? null : deadline - this.#o.now();
+      const outcome = await settleBefore(call(), limitMs, dropped);
+      if (outcome.kind === "ok") return outcome.value;
+      if (outcome.kind === "dropped") return superseded;
+      if (outcome.kind === "error") {
+        if (!stall.transient(outcome.error)) throw outcome.error;
+        lastError = outcome.error;
+      }
+      const remainingMs = deadline - this.#o.now();
+      if (outcome.kind === "late" || remainingMs <= 0) {
+        throw new EdgeError(
+          EdgeErrorCode.PlayStalled,
+          `the origin did not answer for ${Math.round(this.#o.now() - started)} ms ` +
+            `(the viewer's buffer allowed ${budgetMs} ms)${lastError === null ? "" : `: ${errorMessage(lastError)}`}`,
+          { cause: lastError },
+        );
+      }
+      // What was read before the stall goes to the viewer while it lasts.
+      this.#flush();
+      stall.onRetry?.(lastError, attempt + 1, remainingMs);
+      const pauseMs = Math.min(firstRetryPauseMs * 2 ** Math.min(attempt, 10), maxRetryPauseMs, remainingMs);
+      await this.#sleep(pauseMs);
+      if (dropped.aborted || this.#closed) return superseded;
+    }
+  }
+
+  /** Media the viewer holds ahead of real time now (what was sent past the pacing clock), 0 before pacing starts. */
+  #aheadMs(now: number): number {
+    if (this.#paceMediaMs < 0 || this.#maxSentOutMs < 0) return 0;
+    return Math.max(0, this.#maxSentOutMs - this.#paceMediaMs - (now - this.#paceWallMs));
   }
 
   #pastLength(item: PlayItem, tag: MediaTag): boolean {
@@ -573,6 +663,42 @@ export class StreamPlayer {
       userControl(UserControlEvent.StreamEOF, streamId),
     ]);
   }
+}
+
+type Settled<T> =
+  | { readonly kind: "ok"; readonly value: T }
+  | { readonly kind: "error"; readonly error: unknown }
+  /** The time ran out first; the promise is left to settle unobserved. */
+  | { readonly kind: "late" }
+  | { readonly kind: "dropped" };
+
+/** How a promise settles within timeoutMs (null: no limit), or that the time ran out or the signal fired first. */
+function settleBefore<T>(
+  promise: Promise<T>,
+  timeoutMs: number | null,
+  signal: AbortSignal,
+): Promise<Settled<T>> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | null = null;
+    const done = (outcome: Settled<T>) => {
+      if (timer) clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      resolve(outcome);
+    };
+    const onAbort = () => done({ kind: "dropped" });
+    if (signal.aborted) {
+      // Still observed, so an abandoned call's rejection is never unhandled.
+      promise.catch(() => {});
+      resolve({ kind: "dropped" });
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    if (timeoutMs !== null) timer = setTimeout(() => done({ kind: "late" }), Math.max(0, timeoutMs));
+    promise.then(
+      (value) => done({ kind: "ok", value }),
+      (error: unknown) => done({ kind: "error", error }),
+    );
+  });
 }
 
 function tagMessage(streamId: number, tag: MediaTag, timestamp: number): RtmpMessage {

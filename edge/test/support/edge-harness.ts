@@ -14,7 +14,9 @@ import {
 } from "../../../shield/test/helpers.js";
 import { edgeSettings } from "../../src/config.js";
 import { EdgeServer } from "../../src/edge-server.js";
+import { metadataCacheOf } from "../../src/origin/metadata-cache.js";
 import { ShieldOrigin } from "../../src/origin/shield-origin.js";
+import { SliceCache } from "../../src/origin/slice-cache.js";
 
 /**
  * An edge in the test process in front of a real shield and s3rver, with
@@ -51,6 +53,11 @@ export interface EdgeHarnessOptions {
   shieldAddress?: string;
   /** ShieldOrigin options for the edge's origin (idle timeout, penalty, deadline). */
   origin?: { idleTimeoutMs?: number; penaltyMs?: number; deadlineMs?: number };
+  /**
+   * Give the edge its slice cache and metadata cache, sized by its settings
+   * (as main.ts does); without, every read and stat goes to the shield.
+   */
+  caches?: boolean;
 }
 
 export async function startEdgeHarness(options: EdgeHarnessOptions = {}): Promise<EdgeHarness> {
@@ -72,10 +79,25 @@ export async function startEdgeHarness(options: EdgeHarnessOptions = {}): Promis
     if (options.shieldAddress === undefined) {
       shield = await startTestShield(s3.s3, { env: { STREAMFRONT_SHIELD_ALLOWED_BUCKETS: bucket } });
     }
+    const config = loadConfig(edgeSettings, {
+      env: {
+        STREAMFRONT_EDGE_HOST: "127.0.0.1",
+        STREAMFRONT_EDGE_RTMP_PORT: "0",
+        STREAMFRONT_EDGE_HTTP_PORT: "0",
+        ...options.env,
+      },
+    });
+    const cache =
+      options.caches && config.cacheBytes > 0
+        ? new SliceCache({ sliceBytes: config.cacheSliceBytes, maxBytes: config.cacheBytes })
+        : undefined;
+    const metadata = options.caches ? metadataCacheOf(config) : undefined;
     origin = new ShieldOrigin({
       address: options.shieldAddress ?? shield!.address,
       logger: silentLogger("edge"),
       ...options.origin,
+      ...(cache ? { cache } : {}),
+      ...(metadata ? { metadata } : {}),
     });
     let distributions = new Map<string, Distribution>([
       [
@@ -89,14 +111,6 @@ export async function startEdgeHarness(options: EdgeHarnessOptions = {}): Promis
       ],
     ]);
     const registry = new Registry();
-    const config = loadConfig(edgeSettings, {
-      env: {
-        STREAMFRONT_EDGE_HOST: "127.0.0.1",
-        STREAMFRONT_EDGE_RTMP_PORT: "0",
-        STREAMFRONT_EDGE_HTTP_PORT: "0",
-        ...options.env,
-      },
-    });
     edge = new EdgeServer({
       config,
       logger: createLogger({
@@ -110,6 +124,8 @@ export async function startEdgeHarness(options: EdgeHarnessOptions = {}): Promis
       distributions: { current: () => distributions },
       origin,
       shieldPool: origin.pool,
+      ...(cache ? { cache } : {}),
+      ...(metadata ? { metadata } : {}),
     });
     const addresses = await edge.start();
     const started = edge;

@@ -129,31 +129,52 @@ export class Mp4Reader implements MediaReader {
     for (;;) {
       const c = this.#pick();
       if (!c) return null;
-      const i = c.next++;
-      const offset = c.track.samples.offsets[i]!;
+      const i = c.next;
       const size = c.track.samples.sizes[i]!;
-      const data = await this.#reader.readAt(offset, size);
-      if (data.length < size) {
-        // The object ends inside mdat: this track is over, the other may go on.
-        c.ended = true;
-        continue;
-      }
-      const timestampMs = c.dtsMs[i]!;
-      if (c.kind === TagKind.Video) {
-        const keyframe = c.sync[i] === 1;
-        const body = Buffer.allocUnsafe(AVC_BODY_HEADER + size);
-        body[0] = keyframe ? AVC_KEY : AVC_INTER;
-        body[1] = 1; // AVCPacketType 1: NALUs (MP4 samples are already length-prefixed)
-        body.writeIntBE(clampS24(c.ctoMs[i]!), 2, 3);
-        data.copy(body, AVC_BODY_HEADER);
-        return { kind: TagKind.Video, timestampMs, body, keyframe, sequenceHeader: false };
-      }
-      const body = Buffer.allocUnsafe(this.#audioHeader + size);
-      body[0] = this.#soundByte;
-      if (this.#audioHeader === AAC_BODY_HEADER) body[1] = 1; // AACPacketType 1: raw frame
-      data.copy(body, this.#audioHeader);
-      return { kind: TagKind.Audio, timestampMs, body, keyframe: true, sequenceHeader: false };
+      const data = await this.#reader.readAt(c.track.samples.offsets[i]!, size);
+      // The cursor moves only once the sample is read: a failed read is retried at the same sample.
+      const tag = this.#take(c, i, data, size);
+      if (tag) return tag;
     }
+  }
+
+  /** next() without a promise when the sample is already in memory; undefined means "call next()". */
+  nextSync(): MediaTag | null | undefined {
+    for (;;) {
+      const c = this.#pick();
+      if (!c) return null;
+      const i = c.next;
+      const size = c.track.samples.sizes[i]!;
+      const data = this.#reader.tryReadAt(c.track.samples.offsets[i]!, size);
+      if (data === null) return undefined;
+      const tag = this.#take(c, i, data, size);
+      if (tag) return tag;
+    }
+  }
+
+  /** Moves the cursor past sample i; its tag, or null when the object ends inside it. */
+  #take(c: TrackCursor, i: number, data: Buffer, size: number): MediaTag | null {
+    c.next = i + 1;
+    if (data.length < size) {
+      // The object ends inside mdat: this track is over, the other may go on.
+      c.ended = true;
+      return null;
+    }
+    const timestampMs = c.dtsMs[i]!;
+    if (c.kind === TagKind.Video) {
+      const keyframe = c.sync[i] === 1;
+      const body = Buffer.allocUnsafe(AVC_BODY_HEADER + size);
+      body[0] = keyframe ? AVC_KEY : AVC_INTER;
+      body[1] = 1; // AVCPacketType 1: NALUs (MP4 samples are already length-prefixed)
+      body.writeIntBE(clampS24(c.ctoMs[i]!), 2, 3);
+      data.copy(body, AVC_BODY_HEADER);
+      return { kind: TagKind.Video, timestampMs, body, keyframe, sequenceHeader: false };
+    }
+    const body = Buffer.allocUnsafe(this.#audioHeader + size);
+    body[0] = this.#soundByte;
+    if (this.#audioHeader === AAC_BODY_HEADER) body[1] = 1; // AACPacketType 1: raw frame
+    data.copy(body, this.#audioHeader);
+    return { kind: TagKind.Audio, timestampMs, body, keyframe: true, sequenceHeader: false };
   }
 
   async seek(ms: number): Promise<number> {
