@@ -525,7 +525,16 @@ export class ApiServer {
     if (!req.complete) {
       res.setHeader("Connection", "close");
       const socket = req.socket;
-      res.once("finish", () => lingerThenDestroy(socket));
+      // Node ends such a socket with destroySoon(): destroyed as soon as
+      // the answer is flushed, while the client may still be sending its
+      // body. Closing with unread bytes sends a reset, and the client's
+      // kernel then drops the answer it had not read yet. So: send FIN,
+      // keep discarding what arrives (Node dumps the rest of the request),
+      // destroy after the linger.
+      socket.destroySoon = () => {
+        socket.end();
+        lingerThenDestroy(socket);
+      };
     }
     res.statusCode = status;
     res.end(bytes);
