@@ -36,6 +36,12 @@ export interface ConfigServiceOptions {
   readonly maxQueuedUpdates?: number;
   /** A stream that sends no hello within this is ended. @default 10000 */
   readonly helloTimeoutMs?: number;
+  /**
+   * Open watch streams in all; more are refused with RESOURCE_EXHAUSTED
+   * (the watcher retries with backoff). Each holds a store subscription and
+   * a bounded queue, so this bounds the service's memory. @default 10000
+   */
+  readonly maxWatchers?: number;
   /** Nodes remembered (disconnected ones are forgotten oldest first). @default 10000 */
   readonly maxNodes?: number;
   /**
@@ -70,6 +76,7 @@ export class ConfigService {
   readonly #maxQueued: number;
   readonly #helloTimeoutMs: number;
   readonly #maxNodes: number;
+  readonly #maxWatchers: number;
   readonly #clock: () => number;
   readonly #watcherTtlMs: number;
   #lastHeartbeatErrorMs = 0;
@@ -84,6 +91,7 @@ export class ConfigService {
     this.#maxQueued = Math.max(1, options.maxQueuedUpdates ?? 64);
     this.#helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
     this.#maxNodes = options.maxNodes ?? 10_000;
+    this.#maxWatchers = options.maxWatchers ?? 10_000;
     this.#clock = options.clock ?? Date.now;
     this.#watcherTtlMs = options.watcherTtlMs ?? 15_000;
   }
@@ -116,6 +124,15 @@ export class ConfigService {
   }
 
   #watch(call: Call): void {
+    if (this.#sessions.size >= this.#maxWatchers) {
+      call.on("error", () => {});
+      call.emit("error", {
+        code: status.RESOURCE_EXHAUSTED,
+        details: `the controller serves at most ${this.#maxWatchers} watchers`,
+        metadata: new Metadata(),
+      });
+      return;
+    }
     const session = new WatchSession(call, {
       store: this.#store,
       logger: this.#logger,

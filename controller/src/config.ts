@@ -6,6 +6,7 @@ import {
   logLevelSetting,
   setting,
 } from "../../lib/config/settings.js";
+import { aliasProblem } from "./alias.js";
 import { accessKeySettings } from "./api/auth/access-keys.js";
 
 const hostName = text({
@@ -14,6 +15,15 @@ const hostName = text({
   pattern: /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/,
   hint: "expected a host name such as streamfront.local",
 });
+
+/** A CNAME as the API takes it (alias.ts), any case; it is stored lower case. */
+function aliasName() {
+  return text({ min: 1, max: 253 }).superRefine((value, context) => {
+    const problem = aliasProblem(value.toLowerCase());
+    if (problem !== undefined)
+      context.addIssue({ code: "custom", message: `expected a host name: ${problem}` });
+  });
+}
 
 /** Every setting of the controller. The README's table repeats these docs. */
 export const controllerSettings = {
@@ -69,8 +79,10 @@ export const controllerSettings = {
   demoCname: setting({
     env: "STREAMFRONT_CONTROLLER_DEMO_CNAME",
     flag: "demo-cname",
-    doc: "CNAME of the demo distribution (only with demo-bucket).",
-    schema: hostName,
+    doc:
+      "CNAME of the demo distribution (only with demo-bucket): a host name (one label such as localhost " +
+      "will do) or *.domain, never an IP address, by the same rule as the API's CNAMEs.",
+    schema: aliasName(),
     default: "localhost",
   }),
   apiHost: setting({
@@ -138,6 +150,45 @@ export const controllerSettings = {
     doc: "Largest API request body; larger ones are refused (EntityTooLarge) before they are read.",
     schema: integer(1024, 10 * 1024 * 1024),
     default: 65_536,
+  }),
+  apiMaxConnections: setting({
+    env: "STREAMFRONT_CONTROLLER_API_MAX_CONNECTIONS",
+    flag: "api-max-connections",
+    doc: "Open connections to the control API in total; more are answered Throttling and closed.",
+    schema: integer(1, 1_000_000),
+    default: 1024,
+  }),
+  apiMaxConnectionsPerAddress: setting({
+    env: "STREAMFRONT_CONTROLLER_API_MAX_CONNECTIONS_PER_ADDRESS",
+    flag: "api-max-connections-per-address",
+    doc:
+      "Open connections to the control API from one client address (operators behind one NAT share it); " +
+      "more are answered Throttling and closed.",
+    schema: integer(1, 1_000_000),
+    default: 64,
+  }),
+  apiMaxConcurrentRequests: setting({
+    env: "STREAMFRONT_CONTROLLER_API_MAX_CONCURRENT_REQUESTS",
+    flag: "api-max-concurrent-requests",
+    doc:
+      "Authenticated API requests handled at once; more get Throttling. A request counts only once its " +
+      "headers are authenticated, so unsigned clients cannot fill it.",
+    schema: integer(1, 100_000),
+    default: 256,
+  }),
+  apiHeadersTimeoutMs: setting({
+    env: "STREAMFRONT_CONTROLLER_API_HEADERS_TIMEOUT_MS",
+    flag: "api-headers-timeout-ms",
+    doc: "Time a client has from connecting (or from a request's first byte) to the end of its headers; then 408 and close.",
+    schema: integer(1000, 600_000),
+    default: 10_000,
+  }),
+  apiBodyTimeoutMs: setting({
+    env: "STREAMFRONT_CONTROLLER_API_BODY_TIMEOUT_MS",
+    flag: "api-body-timeout-ms",
+    doc: "Time a request's body has to arrive once its headers are authenticated; then RequestTimeout and close.",
+    schema: integer(1000, 600_000),
+    default: 10_000,
   }),
   redisUrl: setting<string>({
     env: "STREAMFRONT_CONTROLLER_REDIS_URL",

@@ -36,6 +36,8 @@ export interface ControllerServerDeps {
   readonly store?: DistributionStore;
   /** See ConfigServiceOptions.maxQueuedUpdates. */
   readonly maxQueuedUpdates?: number;
+  /** See ConfigServiceOptions.maxWatchers. */
+  readonly maxWatchers?: number;
   /**
    * API keys when the config names none (tests). Without either, a
    * development pair is generated and shown once at start-up.
@@ -75,6 +77,7 @@ export class ControllerServer {
       logger: deps.logger.child({ module: "config-service" }),
       watcherTtlMs: deps.config.watcherTtlMs,
       ...(deps.maxQueuedUpdates === undefined ? {} : { maxQueuedUpdates: deps.maxQueuedUpdates }),
+      ...(deps.maxWatchers === undefined ? {} : { maxWatchers: deps.maxWatchers }),
     });
     this.deployment = new DeploymentTracker({ store: this.store });
     this.api = new StreamingApi({
@@ -105,6 +108,11 @@ export class ControllerServer {
           : {}),
       },
       maxBodyBytes: deps.config.maxBodyBytes,
+      maxConnections: deps.config.apiMaxConnections,
+      maxConnectionsPerAddress: deps.config.apiMaxConnectionsPerAddress,
+      maxConcurrentRequests: deps.config.apiMaxConcurrentRequests,
+      headersTimeoutMs: deps.config.apiHeadersTimeoutMs,
+      bodyTimeoutMs: deps.config.apiBodyTimeoutMs,
       ...(deps.config.apiPublicUrl ? { publicBaseUrl: deps.config.apiPublicUrl } : {}),
       observer: registerApiMetrics(deps.registry),
     });
@@ -115,6 +123,15 @@ export class ControllerServer {
       "grpc.keepalive_timeout_ms": 10_000,
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+      // Watchers send hellos and acks of a few bytes: anything bigger is
+      // refused (RESOURCE_EXHAUSTED) before it is buffered whole.
+      "grpc.max_receive_message_length": 64 * 1024,
+      // An edge or shield opens one watch; a connection carrying many is
+      // not one, and each stream costs a store subscription.
+      "grpc.max_concurrent_streams": 8,
+      // A connection with no call for a minute (one that never opened a
+      // watch, or whose watch ended) is closed.
+      "grpc.max_connection_idle_ms": 60_000,
     });
     this.#server.addService(ConfigServiceService, this.configService.handlers());
   }

@@ -2,6 +2,7 @@ import {
   type Distribution as WireDistribution,
   DistributionKind as WireKind,
 } from "../../proto/gen/streamfront/controller/v1/controller.js";
+import { aliasProblem } from "./alias.js";
 import { ControllerError, ControllerErrorCode } from "./errors.js";
 import { lowerAlphabet, newDistributionId, newDomainName, type RandomBytes, randomChars } from "./ids.js";
 
@@ -125,9 +126,6 @@ export const maxCnames = 100;
 /** CloudFront's limit on the comment. */
 export const maxCommentChars = 128;
 const bucketPattern = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const hostLabel = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
-/** A host name, or a wildcard one (*.example.com) as CloudFront allows. */
-const cnamePattern = new RegExp(`^(?:\\*\\.)?${hostLabel}(?:\\.${hostLabel})*$`);
 
 /** A fresh, validated distribution with new id and domain name. */
 export function newDistribution(input: DistributionInput, context: NewDistributionContext): Distribution {
@@ -163,8 +161,8 @@ export function checkDistribution(d: Distribution): Distribution {
   if (d.cnames.length > maxCnames) throw invalid(`too many CNAMEs (${d.cnames.length} vs max ${maxCnames})`);
   const cnames = [...new Set(d.cnames.map((c) => c.trim().toLowerCase()))];
   for (const cname of cnames) {
-    if (cname.length > 253 || !cnamePattern.test(cname))
-      throw invalid(`CNAME ${JSON.stringify(cname)} is not a host name`);
+    const problem = aliasProblem(cname);
+    if (problem !== undefined) throw invalid(`CNAME ${JSON.stringify(cname)} is not a host name: ${problem}`);
   }
   if (d.comment.length > maxCommentChars) {
     throw invalid(`comment is too long (${d.comment.length} vs max ${maxCommentChars} characters)`);

@@ -96,10 +96,25 @@ export function registerApiMetrics(registry: Registry): ApiObserver {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  const connections = new Gauge({
+    name: "streamfront_controller_api_connections",
+    help: "Open connections to the control API.",
+    registers: [registry],
+  });
+  const refused = new Counter({
+    name: "streamfront_controller_api_connections_refused_total",
+    help: "Control API connections refused over api-max-connections or api-max-connections-per-address.",
+    registers: [registry],
+  });
   return {
     request(operation, code, _httpStatus, elapsed) {
       requests.inc({ operation, code });
       seconds.observe({ operation }, elapsed);
+    },
+    connection(event) {
+      if (event === "opened") connections.inc();
+      else if (event === "closed") connections.dec();
+      else refused.inc();
     },
   };
 }

@@ -8,8 +8,9 @@
  * reference table (cloudfront-rtmp.md §1.6) and every code of apiErrorStatus.
  */
 import assert from "node:assert/strict";
-import { request } from "node:http";
+import { type ClientRequest, request } from "node:http";
 import { createServer } from "node:net";
+import { performance } from "node:perf_hooks";
 import { after, before, describe, it } from "node:test";
 import {
   type CloudFrontClient,
@@ -50,10 +51,12 @@ import {
   assertRawError,
   assertSdkError,
   type ProducedCodes,
+  type RawResponse,
   sdkClient,
   sendLegacy,
   sendRaw,
   sendSigV4,
+  signSigV4,
   startApiController,
   testAccountId,
   testKey,
@@ -532,17 +535,9 @@ describe("the request-level error codes, with the AWS SDK", () => {
     const address = await server.listen(0, "127.0.0.1");
     const endpoint = `http://127.0.0.1:${address.port}`;
     const throttled = sdkClient(endpoint);
-    // One request whose body never finishes occupies the only slot.
-    const held = request({
-      host: "127.0.0.1",
-      port: address.port,
-      method: "POST",
-      path: "/2020-05-31/streaming-distribution",
-      headers: { "content-type": "text/xml", "content-length": "1000" },
-      agent: false,
-    });
-    held.on("error", () => {});
-    held.write("<StreamingDistributionConfig>");
+    // One signed request whose body never finishes occupies the only slot
+    // (an unsigned one is refused from its headers and takes none).
+    const held = await holdSignedBody(endpoint);
     try {
       let refusal: unknown;
       await until(async () => {
@@ -586,21 +581,15 @@ describe("a client that goes away", () => {
       limits: {},
       // One at a time: a Throttling answer to a probe shows the request below is being read.
       maxConcurrentRequests: 1,
-      observer: { request: (operation, code, status) => seen.push({ operation, code, status }) },
+      observer: {
+        request: (operation, code, status) => seen.push({ operation, code, status }),
+        connection() {},
+      },
     });
     const address = await server.listen(0, "127.0.0.1");
-    const gone = request({
-      host: "127.0.0.1",
-      port: address.port,
-      method: "POST",
-      path: "/2020-05-31/streaming-distribution",
-      headers: { "content-type": "text/xml", "content-length": "1000" },
-      agent: false,
-    });
-    gone.on("error", () => {});
-    gone.write("<StreamingDistributionConfig>");
+    const endpoint = `http://127.0.0.1:${address.port}`;
+    const gone = await holdSignedBody(endpoint);
     try {
-      const endpoint = `http://127.0.0.1:${address.port}`;
       await until(
         async () =>
           (await sendSigV4(endpoint, { method: "GET", path: "/2020-05-31/streaming-distribution" }))
@@ -615,6 +604,47 @@ describe("a client that goes away", () => {
       ]);
     } finally {
       gone.destroy();
+      await server.close();
+    }
+  });
+});
+
+describe("a client that is slow", () => {
+  it("RequestTimeout 400: a signed body that does not arrive within the body timeout, then the connection closes", async () => {
+    const server = new ApiServer({
+      api: main.server.api,
+      authenticator: new RequestAuthenticator({ keys: AccessKeys.of([testKey]) }),
+      logger: silentLogger("api"),
+      limits: {},
+      bodyTimeoutMs: 1_000,
+    });
+    const address = await server.listen(0, "127.0.0.1");
+    const endpoint = `http://127.0.0.1:${address.port}`;
+    const started = performance.now();
+    const held = await holdSignedBody(endpoint);
+    try {
+      const response = await new Promise<RawResponse>((resolve, reject) => {
+        held.on("response", (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString(),
+            }),
+          );
+        });
+        held.on("error", reject);
+      });
+      const elapsed = performance.now() - started;
+      assertRawError(produced, response, "RequestTimeout");
+      assert.equal(response.headers.connection, "close");
+      // Not before the timeout; the upper bound only guards against "never".
+      assert.ok(elapsed >= 1_000 - 50, `answered after ${elapsed} ms`);
+      assert.ok(elapsed < 30_000, `answered after ${elapsed} ms`);
+    } finally {
+      held.destroy();
       await server.close();
     }
   });
@@ -956,4 +986,31 @@ class ListFailsStore implements DistributionStore {
   close(): Promise<void> {
     return this.#inner.close();
   }
+}
+
+/**
+ * A signed Create (SDK-style, x-amz-content-sha256 signed) whose body is
+ * sent only in part and never finished: authenticated from its headers, it
+ * holds a request slot while the server waits for the rest.
+ */
+async function holdSignedBody(endpoint: string): Promise<ClientRequest> {
+  const body = `<StreamingDistributionConfig>${" ".repeat(1000)}`;
+  const signed = await signSigV4(endpoint, {
+    method: "POST",
+    path: "/2020-05-31/streaming-distribution",
+    headers: { "content-type": "text/xml", "content-length": String(body.length) },
+    body,
+  });
+  const url = new URL(endpoint);
+  const held = request({
+    host: url.hostname,
+    port: url.port,
+    method: "POST",
+    path: signed.target,
+    headers: signed.headers,
+    agent: false,
+  });
+  held.on("error", () => {});
+  held.write(body.slice(0, 40));
+  return held;
 }

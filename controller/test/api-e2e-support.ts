@@ -180,6 +180,24 @@ export interface SignedRequest {
 
 /** A request signed with SigV4 (service cloudfront, us-east-1) by Smithy's signer, as the SDK signs. */
 export async function sendSigV4(endpoint: string, r: SignedRequest): Promise<RawResponse> {
+  const signed = await signSigV4(endpoint, r);
+  return sendRaw(endpoint, {
+    method: r.method,
+    target: signed.target,
+    headers: signed.headers,
+    body: r.body ?? "",
+  });
+}
+
+/**
+ * The request target and headers (lower case) of a SigV4-signed request,
+ * as the SDK signs it: x-amz-content-sha256 included and signed, so the
+ * controller can check the signature before the body arrives.
+ */
+export async function signSigV4(
+  endpoint: string,
+  r: SignedRequest,
+): Promise<{ target: string; headers: Record<string, string> }> {
   const url = new URL(endpoint);
   const query = r.query ?? {};
   const body = r.body ?? "";
@@ -204,12 +222,7 @@ export async function sendSigV4(endpoint: string, r: SignedRequest): Promise<Raw
     .join("&");
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(signed.headers)) headers[name.toLowerCase()] = value;
-  return sendRaw(endpoint, {
-    method: r.method,
-    target: queryText === "" ? r.path : `${r.path}?${queryText}`,
-    headers,
-    body,
-  });
+  return { target: queryText === "" ? r.path : `${r.path}?${queryText}`, headers };
 }
 
 /**

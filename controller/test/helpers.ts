@@ -20,6 +20,7 @@ export interface TestControllerOptions {
   readonly port?: number;
   readonly env?: Readonly<Record<string, string>>;
   readonly maxQueuedUpdates?: number;
+  readonly maxWatchers?: number;
 }
 
 /** A ControllerServer on 127.0.0.1 (port 0 unless given). */
@@ -41,6 +42,7 @@ export async function startTestController(
     registry,
     ...(options.store ? { store: options.store } : {}),
     ...(options.maxQueuedUpdates === undefined ? {} : { maxQueuedUpdates: options.maxQueuedUpdates }),
+    ...(options.maxWatchers === undefined ? {} : { maxWatchers: options.maxWatchers }),
   });
   const address = await server.start();
   return { server, address, registry };

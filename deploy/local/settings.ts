@@ -1,3 +1,4 @@
+import { aliasProblem } from "../../controller/src/alias.js";
 import { integer, port, text } from "../../lib/config/schemas.js";
 import { logLevelSetting, setting } from "../../lib/config/settings.js";
 
@@ -13,12 +14,13 @@ export const localSettings = {
   host: setting({
     env: "STREAMFRONT_LOCAL_HOST",
     flag: "host",
-    doc: "Host in the printed URLs; it is the demo distribution's CNAME.",
-    schema: text({
-      min: 1,
-      max: 253,
-      pattern: /^[A-Za-z0-9.-]+$/,
-      hint: "expected a host name or IPv4 address",
+    doc: "Host in the printed URLs; it is the demo distribution's CNAME, so a host name (localhost, the machine's name), not an IP address.",
+    // The controller's rule for CNAMEs (alias.ts): refused here, naming this
+    // setting, rather than by the controller as its demo-cname.
+    schema: text({ min: 1, max: 253 }).superRefine((value, context) => {
+      const problem = aliasProblem(value.toLowerCase());
+      if (problem !== undefined)
+        context.addIssue({ code: "custom", message: `expected a host name: ${problem}` });
     }),
     default: "localhost",
   }),

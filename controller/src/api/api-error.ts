@@ -64,6 +64,11 @@ export const apiErrorStatus = {
    * (EntitySizeLimitExceeded) status 413.
    */
   EntityTooLarge: 413,
+  /**
+   * The body did not arrive within the body timeout of its headers. S3's
+   * code and status for a stalled upload; the AWS SDKs retry on it.
+   */
+  RequestTimeout: 400,
 } as const;
 export type ApiErrorCode = keyof typeof apiErrorStatus;
 

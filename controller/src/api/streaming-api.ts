@@ -1,3 +1,4 @@
+import { isWildcardAlias } from "../alias.js";
 import { type DeploymentTracker, statusFor } from "../deployment.js";
 import { type Distribution, DistributionKind, newDistribution, type Tag } from "../distribution.js";
 import { ControllerError, ControllerErrorCode } from "../errors.js";
@@ -9,7 +10,6 @@ import {
   configsEqual,
   parseStreamingDistributionArn,
   type StreamingConfigInput,
-  tagsEqual,
   toDistributionInput,
   toDistributionPatch,
 } from "./streaming-config.js";
@@ -59,12 +59,13 @@ export class StreamingApi {
 
   /**
    * CreateStreamingDistribution[WithTags]. A CallerReference seen before
-   * answers the original distribution when the config (and tags) match, and
-   * StreamingDistributionAlreadyExists when they do not.
+   * answers the original distribution when the config matches (tags are not
+   * part of it), and StreamingDistributionAlreadyExists when it does not.
    */
   async create(config: StreamingConfigInput, tags: readonly Tag[]): Promise<CreateResult> {
+    this.#checkAliasesOutsideBaseDomain(config.aliases);
     const earlier = await this.#o.store.getByCallerReference(config.callerReference);
-    if (earlier) return { view: await this.#sameAsEarlier(earlier, config, tags), created: false };
+    if (earlier) return { view: await this.#sameAsEarlier(earlier, config), created: false };
     for (let attempt = 1; ; attempt++) {
       const fresh = newDistribution(toDistributionInput(config, tags), {
         baseDomain: this.#o.baseDomain,
@@ -79,7 +80,7 @@ export class StreamingApi {
         if (error.code === ControllerErrorCode.CallerReferenceInUse) {
           // Another request with this reference won a race with this one.
           const winner = await this.#o.store.getByCallerReference(config.callerReference);
-          if (winner) return { view: await this.#sameAsEarlier(winner, config, tags), created: false };
+          if (winner) return { view: await this.#sameAsEarlier(winner, config), created: false };
         }
         if (error.code !== ControllerErrorCode.DistributionExists || attempt >= maxCreateAttempts)
           throw error;
@@ -104,6 +105,7 @@ export class StreamingApi {
     const etag = requireIfMatch(ifMatch);
     const current = await this.#require(id);
     checkUpdate(current, config);
+    this.#checkAliasesOutsideBaseDomain(config.aliases);
     if (current.etag !== etag) throw preconditionFailed();
     // The store checks the ETag again, atomically: a concurrent update wins once.
     const updated = await this.#o.store.update(id, toDistributionPatch(config), { ifMatch: etag });
@@ -168,12 +170,11 @@ export class StreamingApi {
     }
   }
 
-  async #sameAsEarlier(
-    earlier: Distribution,
-    config: StreamingConfigInput,
-    tags: readonly Tag[],
-  ): Promise<DistributionView> {
-    if (!configsEqual(configFromDistribution(earlier), config) || !tagsEqual(earlier.tags, tags)) {
+  async #sameAsEarlier(earlier: Distribution, config: StreamingConfigInput): Promise<DistributionView> {
+    // Tags are not part of the config (CloudFront compares the
+    // DistributionConfig): a Create repeating a CreateWithTags, or the same
+    // config with other tags, gets the original, tags as they are now.
+    if (!configsEqual(configFromDistribution(earlier), config)) {
       throw new ApiError(
         "StreamingDistributionAlreadyExists",
         `The caller reference you attempted to use was already used for streaming distribution ${earlier.id} ` +
@@ -181,6 +182,25 @@ export class StreamingApi {
       );
     }
     return this.#view(earlier);
+  }
+
+  /**
+   * A CNAME at or under the base domain would claim a name the controller
+   * hands out itself (s<13 chars>.<base-domain>), like a cloudfront.net
+   * alias at CloudFront. A wildcard above it (*.local) is fine: a
+   * distribution's own domain name is an exact name, and exact names win.
+   */
+  #checkAliasesOutsideBaseDomain(aliases: readonly string[]): void {
+    const base = this.#o.baseDomain.toLowerCase();
+    for (const alias of aliases) {
+      const name = isWildcardAlias(alias) ? alias.slice(2) : alias;
+      if (name === base || name.endsWith(`.${base}`)) {
+        throw new ApiError(
+          "InvalidArgument",
+          `The CNAME ${JSON.stringify(alias)} is under ${base}, where distributions get their own domain names.`,
+        );
+      }
+    }
   }
 
   async #require(id: string): Promise<Distribution> {

@@ -1,3 +1,4 @@
+import { aliasProblem } from "../alias.js";
 import {
   type Distribution,
   type DistributionInput,
@@ -201,10 +202,6 @@ export function parseS3Origin(domainName: string): { domainName: string; bucket:
 
 const oaiPattern = /^origin-access-identity\/cloudfront\/[A-Z0-9]{1,64}$/;
 
-const hostLabel = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
-/** A host name of two or more labels, or a wildcard one (*.example.com). */
-const cnamePattern = new RegExp(`^(?:\\*\\.)?${hostLabel}(?:\\.${hostLabel})+$`);
-
 function checkCnames(cnames: readonly string[], quota: StreamingLimits): readonly string[] {
   if (cnames.length > quota.maxCnames) {
     throw new ApiError(
@@ -215,8 +212,10 @@ function checkCnames(cnames: readonly string[], quota: StreamingLimits): readonl
   const seen = new Set<string>();
   for (const raw of cnames) {
     const cname = raw.trim().toLowerCase();
-    if (cname.length > 253 || !cnamePattern.test(cname)) {
-      throw invalid(`The CNAME ${quoteValue(raw)} is not a valid host name.`);
+    // One rule for the API, the stores and the demo-cname setting (alias.ts).
+    const problem = aliasProblem(cname);
+    if (problem !== undefined) {
+      throw invalid(`The CNAME ${quoteValue(raw)} is not a valid host name: ${problem}.`);
     }
     if (seen.has(cname)) throw invalid(`The CNAME ${quoteValue(cname)} is listed more than once.`);
     seen.add(cname);

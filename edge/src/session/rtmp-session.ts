@@ -5,7 +5,7 @@ import { type Logger, type LogRateLimiter, redactQuery } from "../../../lib/log.
 import type { Distribution } from "../../../proto/gen/streamfront/controller/v1/controller.js";
 import type { EdgeConfig } from "../config.js";
 import { parseConnectTarget } from "../connect-url.js";
-import type { LookupFailure } from "../distribution-table.js";
+import { type LookupFailure, lookupFailureDetail } from "../distribution-table.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import type { SkippedTrack } from "../media/media-tag.js";
 import { openMedia } from "../media/open-media.js";
@@ -332,7 +332,7 @@ export class RtmpSession {
     }
     const found = this.#ctx.resolveDistribution(target.host);
     if (typeof found === "string") {
-      this.#reject(command.transactionId, found, `no streaming distribution serves ${target.host}`);
+      this.#reject(command.transactionId, found, lookupFailureDetail(found, target.host));
       return;
     }
     this.#distribution = found;

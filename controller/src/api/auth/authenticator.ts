@@ -1,14 +1,22 @@
 import type { AccessKeyLookup } from "./access-keys.js";
 import { AuthError, AuthFailure } from "./auth-error.js";
-import { headerValue, type IncomingRequest } from "./incoming-request.js";
+import { headerValue, type IncomingRequest, type IncomingRequestHead } from "./incoming-request.js";
 import { verifyLegacy } from "./legacy.js";
 import { type Clock, DEFAULT_MAX_SKEW_MS } from "./request-time.js";
-import { SIGV4_ALGORITHM, SIGV4_REGION, SIGV4_SERVICE, verifySigV4 } from "./sigv4.js";
+import {
+  checkBodyHash,
+  checkSignature,
+  precheckSigV4,
+  SIGV4_ALGORITHM,
+  SIGV4_REGION,
+  SIGV4_SERVICE,
+  verifySigV4,
+} from "./sigv4.js";
 
 // The HTTP layer needs only this module: the error it maps to a response,
 // the request shape it fills in, and the helper tools sign legacy dates with.
 export { AuthError, AuthErrorCode, AuthFailure } from "./auth-error.js";
-export type { IncomingRequest } from "./incoming-request.js";
+export type { IncomingRequest, IncomingRequestHead } from "./incoming-request.js";
 export { signLegacy } from "./legacy.js";
 export { type Clock, DEFAULT_MAX_SKEW_MS } from "./request-time.js";
 
@@ -37,6 +45,21 @@ export interface RequestAuthenticatorOptions {
 export interface Authenticated {
   readonly accessKeyId: string;
   readonly scheme: AuthScheme;
+}
+
+/**
+ * A request authenticated as far as its headers allow (authenticateHead).
+ * `verified` says whether the signature itself was checked: always for the
+ * legacy scheme (it signs the date only), for SigV4 when the client signed
+ * x-amz-content-sha256 or declared no body. Otherwise only what needs no
+ * body was checked (form, scope, clock, a known key id), and the HTTP layer
+ * must bound such requests apart: their sender may not hold the secret.
+ */
+export interface HeadAuthentication {
+  readonly verified: boolean;
+  readonly accessKeyId: string;
+  /** Checks the body (its declared hash, and the signature when not yet verified); throws AuthError. */
+  finish(body: Buffer): Promise<Authenticated>;
 }
 
 /**
@@ -71,6 +94,69 @@ export class RequestAuthenticator {
    * Smithy's signer is.
    */
   async authenticate(request: IncomingRequest, apiVersion: string): Promise<Authenticated> {
+    const authorization = this.#authorization(request);
+    const verify = { keys: this.#keys, now: this.#clock(), maxSkewMs: this.#maxSkewMs };
+
+    if (authorization.startsWith(SIGV4_ALGORITHM)) {
+      const accessKeyId = await verifySigV4(request, authorization, verify);
+      return { accessKeyId, scheme: AuthScheme.SigV4 };
+    }
+    this.#checkLegacyAllowed(authorization, apiVersion);
+    const accessKeyId = verifyLegacy(request, authorization, verify);
+    return { accessKeyId, scheme: AuthScheme.Legacy };
+  }
+
+  /**
+   * Authenticates a request from its headers, before its body is read, so
+   * that a sender without a key is refused at once and never holds a slot
+   * or a buffer (see HeadAuthentication). hasBody: the request declares a
+   * body (a Content-Length above 0, or chunked); without one the signature
+   * is checked over the empty payload.
+   */
+  async authenticateHead(
+    head: IncomingRequestHead,
+    apiVersion: string,
+    hasBody: boolean,
+  ): Promise<HeadAuthentication> {
+    const authorization = this.#authorization(head);
+    const verify = { keys: this.#keys, now: this.#clock(), maxSkewMs: this.#maxSkewMs };
+
+    if (authorization.startsWith(SIGV4_ALGORITHM)) {
+      const checked = precheckSigV4(head, authorization, verify);
+      const result: Authenticated = { accessKeyId: checked.auth.accessKeyId, scheme: AuthScheme.SigV4 };
+      if (checked.payloadHashSigned || !hasBody) {
+        await checkSignature(head, checked, checked.payloadHashSigned ? undefined : Buffer.alloc(0));
+        return {
+          verified: true,
+          accessKeyId: result.accessKeyId,
+          finish: async (body) => {
+            if (!checked.payloadHashSigned && body.length > 0) {
+              // Declared none, sent some: the signature covered the empty payload.
+              await checkSignature(head, checked, body);
+            }
+            checkBodyHash(head, body);
+            return result;
+          },
+        };
+      }
+      return {
+        verified: false,
+        accessKeyId: result.accessKeyId,
+        finish: async (body) => {
+          checkBodyHash(head, body);
+          await checkSignature(head, checked, body);
+          return result;
+        },
+      };
+    }
+    this.#checkLegacyAllowed(authorization, apiVersion);
+    const accessKeyId = verifyLegacy(head, authorization, verify);
+    const result: Authenticated = { accessKeyId, scheme: AuthScheme.Legacy };
+    return { verified: true, accessKeyId, finish: async () => result };
+  }
+
+  /** The one Authorization header's value; AuthError when there is none or more than one. */
+  #authorization(request: IncomingRequestHead): string {
     const raw = request.headers.authorization;
     if (Array.isArray(raw) && raw.length > 1) {
       throw new AuthError(AuthFailure.Malformed, "The request has more than one Authorization header.");
@@ -87,12 +173,11 @@ export class RequestAuthenticator {
               `(service ${SIGV4_SERVICE}, region ${SIGV4_REGION}).`,
       );
     }
-    const verify = { keys: this.#keys, now: this.#clock(), maxSkewMs: this.#maxSkewMs };
+    return authorization;
+  }
 
-    if (authorization.startsWith(SIGV4_ALGORITHM)) {
-      const accessKeyId = await verifySigV4(request, authorization, verify);
-      return { accessKeyId, scheme: AuthScheme.SigV4 };
-    }
+  /** The legacy scheme, allowed on this API version; AuthError otherwise (or for an unknown scheme). */
+  #checkLegacyAllowed(authorization: string, apiVersion: string): void {
     if (authorization.startsWith("AWS ")) {
       if (!this.#legacyApiVersions.has(apiVersion)) {
         throw new AuthError(
@@ -103,8 +188,7 @@ export class RequestAuthenticator {
             `${[...this.#legacyApiVersions].join(", ") || "(none)"}.`,
         );
       }
-      const accessKeyId = verifyLegacy(request, authorization, verify);
-      return { accessKeyId, scheme: AuthScheme.Legacy };
+      return;
     }
     throw new AuthError(
       AuthFailure.Malformed,

@@ -2,15 +2,22 @@
 export type IncomingHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
 
 /**
- * What authentication needs of a request, with no tie to a server: the
- * HTTP layer fills it from node:http's IncomingMessage once the body is read.
+ * A request as far as its headers: what the HTTP layer can authenticate
+ * before it reads (and buffers) a byte of the body.
  */
-export interface IncomingRequest {
+export interface IncomingRequestHead {
   /** Upper case, e.g. GET. */
   readonly method: string;
   /** Path and query exactly as received (IncomingMessage.url), still percent-encoded. */
   readonly rawPath: string;
   readonly headers: IncomingHeaders;
+}
+
+/**
+ * What authentication needs of a request, with no tie to a server: the
+ * HTTP layer fills it from node:http's IncomingMessage once the body is read.
+ */
+export interface IncomingRequest extends IncomingRequestHead {
   readonly body: Buffer;
 }
 

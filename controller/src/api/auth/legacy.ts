@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { type AccessKeyLookup, accessKeyIdPattern } from "./access-keys.js";
 import { AuthError, AuthFailure } from "./auth-error.js";
-import { headerValue, type IncomingRequest } from "./incoming-request.js";
+import { headerValue, type IncomingRequestHead } from "./incoming-request.js";
 import { checkClockSkew, parseHttpDate } from "./request-time.js";
 
 /**
@@ -59,7 +59,7 @@ export interface LegacyVerifyOptions {
  * AuthError. `authorization` is the request's Authorization header value.
  */
 export function verifyLegacy(
-  request: IncomingRequest,
+  request: IncomingRequestHead,
   authorization: string,
   options: LegacyVerifyOptions,
 ): string {

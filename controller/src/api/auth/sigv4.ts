@@ -4,7 +4,12 @@ import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { type AccessKeyLookup, accessKeyIdPattern } from "./access-keys.js";
 import { AuthError, AuthFailure } from "./auth-error.js";
-import { headerValue, type IncomingRequest, splitRawPath } from "./incoming-request.js";
+import {
+  headerValue,
+  type IncomingRequest,
+  type IncomingRequestHead,
+  splitRawPath,
+} from "./incoming-request.js";
 import { checkClockSkew, parseAmzDate } from "./request-time.js";
 
 /**
@@ -126,6 +131,7 @@ export interface VerifyOptions {
 }
 
 const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
+const SHA256_HEADER = "x-amz-content-sha256";
 
 /**
  * Verifies a SigV4-signed request and returns its access key id, or throws
@@ -136,6 +142,37 @@ export async function verifySigV4(
   authorization: string,
   options: VerifyOptions,
 ): Promise<string> {
+  const checked = precheckSigV4(request, authorization, options);
+  checkBodyHash(request, request.body);
+  await checkSignature(request, checked, request.body);
+  return checked.auth.accessKeyId;
+}
+
+/** What precheckSigV4 found out from the headers, for the signature check that follows. */
+export interface SigV4Precheck {
+  readonly auth: SigV4Authorization;
+  readonly secret: string;
+  /** The request's x-amz-date, epoch ms. */
+  readonly requestMs: number;
+  /**
+   * Whether the signature can be checked before the body arrives: the
+   * client signed x-amz-content-sha256 (the JS SDK does), so the payload
+   * hash in the canonical request is that header's value. Without it the
+   * signer hashes the body itself (botocore, the AWS CLI).
+   */
+  readonly payloadHashSigned: boolean;
+}
+
+/**
+ * Every check that needs no body and no HMAC: the header's form, the scope,
+ * the clock, the key id, a declared unsigned payload. A request that fails
+ * here is refused before a byte of its body is read.
+ */
+export function precheckSigV4(
+  request: IncomingRequestHead,
+  authorization: string,
+  options: VerifyOptions,
+): SigV4Precheck {
   const auth = parseSigV4Authorization(authorization);
   const signed = new Set(auth.signedHeaders);
   if (!signed.has("host")) throw malformed("'host' must be one of the SignedHeaders.");
@@ -180,9 +217,27 @@ export async function verifySigV4(
       `The access key id ${auth.accessKeyId} is not known to this endpoint.`,
     );
   }
+  checkDeclaredPayload(request);
+  const payloadHashSigned =
+    signed.has(SHA256_HEADER) && headerValue(request.headers, SHA256_HEADER) !== undefined;
+  return { auth, secret, requestMs, payloadHashSigned };
+}
 
-  checkPayloadHash(request);
-
+/**
+ * Recomputes the signature with the stored secret and compares it in
+ * constant time. body undefined: the request's body has not arrived, and
+ * the signed x-amz-content-sha256 stands for it (precheck.payloadHashSigned
+ * must be true; checkBodyHash then holds the body to it once it is read).
+ */
+export async function checkSignature(
+  request: IncomingRequestHead,
+  precheck: SigV4Precheck,
+  body: Buffer | undefined,
+): Promise<void> {
+  const { auth, secret, requestMs } = precheck;
+  if (body === undefined && !precheck.payloadHashSigned) {
+    throw new TypeError("checkSignature without a body needs a signed x-amz-content-sha256");
+  }
   const { path, query } = splitRawPath(request.rawPath);
   const headers: Record<string, string> = Object.create(null);
   for (const name of auth.signedHeaders) {
@@ -208,8 +263,8 @@ export async function verifySigV4(
     applyChecksum: false,
   });
   const resigned = await signer.sign(
-    new HttpRequest({ method: request.method, path, query, headers, body: request.body }),
-    { signingDate: new Date(requestMs), signableHeaders: signed },
+    new HttpRequest({ method: request.method, path, query, headers, body: body ?? Buffer.alloc(0) }),
+    { signingDate: new Date(requestMs), signableHeaders: new Set(auth.signedHeaders) },
   );
   const ours = parseSigV4Authorization(String(resigned.headers.authorization));
 
@@ -224,7 +279,6 @@ export async function verifySigV4(
         "Check your AWS secret access key and signing method.",
     );
   }
-  return auth.accessKeyId;
 }
 
 function checkScope(auth: SigV4Authorization, amzDate: string): void {
@@ -253,8 +307,8 @@ function checkScope(auth: SigV4Authorization, amzDate: string): void {
  * and are always signed. Both faults are SignatureDoesNotMatch, which is what
  * AWS's non-S3 services answer, since they hash the body themselves.
  */
-function checkPayloadHash(request: IncomingRequest): void {
-  const declared = headerValue(request.headers, "x-amz-content-sha256");
+function checkDeclaredPayload(request: IncomingRequestHead): void {
+  const declared = headerValue(request.headers, SHA256_HEADER);
   if (declared === undefined) return;
   if (declared === UNSIGNED_PAYLOAD || declared.startsWith("STREAMING-")) {
     throw new AuthError(
@@ -262,7 +316,14 @@ function checkPayloadHash(request: IncomingRequest): void {
       "x-amz-content-sha256 declares an unsigned or streamed payload; the CloudFront API requires a signed one.",
     );
   }
-  const actual = createHash("sha256").update(request.body).digest("hex");
+}
+
+/** The body against a declared x-amz-content-sha256 (see checkDeclaredPayload). */
+export function checkBodyHash(request: IncomingRequestHead, body: Buffer): void {
+  const declared = headerValue(request.headers, SHA256_HEADER);
+  if (declared === undefined) return;
+  checkDeclaredPayload(request);
+  const actual = createHash("sha256").update(body).digest("hex");
   if (declared !== actual) {
     throw new AuthError(
       AuthFailure.PayloadHash,
