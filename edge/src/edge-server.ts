@@ -13,6 +13,7 @@ import type { SkippedTrack } from "./media/media-tag.js";
 import type { RangeSource } from "./media/range-source.js";
 import { EdgeMetrics, type Protocol } from "./metrics.js";
 import type { MetadataCache } from "./origin/metadata-cache.js";
+import type { OpenPurpose } from "./origin/shield-origin.js";
 import type { ShieldPool } from "./origin/shield-pool.js";
 import type { SliceCache } from "./origin/slice-cache.js";
 import { prepareDiffieHellman } from "./rtmp/rtmpe/diffie-hellman.js";
@@ -29,7 +30,7 @@ export interface DistributionSource {
 
 /** Opens objects through the shield; null when the object does not exist. */
 export interface ObjectOpener {
-  open(bucket: string, key: string): Promise<RangeSource | null>;
+  open(bucket: string, key: string, purpose?: OpenPurpose): Promise<RangeSource | null>;
 }
 
 export interface EdgeServerDeps {
@@ -191,7 +192,7 @@ export class EdgeServer {
         protocol,
         encoder: this.#encoder,
         resolveDistribution: (host) => this.#resolve(host),
-        openObject: (bucket, key) => this.#deps.origin.open(bucket, key),
+        openObject: (bucket, key, purpose) => this.#deps.origin.open(bucket, key, purpose),
         noisy: this.#noisy,
         ...(admission ? { onPlaying: () => admission.promote() } : {}),
         reportSkipped: (bucket, key, tracks) => this.#reportSkipped(bucket, key, tracks),

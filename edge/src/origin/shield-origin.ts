@@ -1,9 +1,10 @@
 import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import type { Logger } from "../../../lib/log.js";
-import type {
-  ReadRangeResponse,
-  ShieldServiceClient,
-  StatObjectResponse,
+import {
+  type ReadRangeResponse,
+  type ShieldServiceClient,
+  type StatObjectResponse,
+  StatPurpose,
 } from "../../../proto/gen/streamfront/shield/v1/shield.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import type { RangeSource } from "../media/range-source.js";
@@ -11,6 +12,10 @@ import type { MetadataCache, ObjectMetadata } from "./metadata-cache.js";
 import { rankReplicas } from "./rendezvous.js";
 import { ShieldPool, ShieldResult } from "./shield-pool.js";
 import type { SliceCache } from "./slice-cache.js";
+
+/** Why an object is opened: a play reads it; a lookup (getStreamLength) wants its size only. */
+export const OpenPurpose = { Play: "play", Lookup: "lookup" } as const;
+export type OpenPurpose = (typeof OpenPurpose)[keyof typeof OpenPurpose];
 
 interface ShieldOriginCommon {
   readonly logger: Logger;
@@ -138,7 +143,11 @@ export class ShieldOrigin {
    * the open (reads then come from the slice cache, and fail as reads do
    * where it lacks a slice).
    */
-  async open(bucket: string, key: string): Promise<RangeSource | null> {
+  async open(
+    bucket: string,
+    key: string,
+    purpose: OpenPurpose = OpenPurpose.Play,
+  ): Promise<RangeSource | null> {
     const metadata = this.#metadata;
     if (metadata?.isKnownMissing(bucket, key)) return null;
     await this.#pool.ready();
@@ -147,7 +156,7 @@ export class ShieldOrigin {
     // timeouts before the fallback, so remembered metadata serves without asking until one is due again.
     const info =
       (this.#pool.health().healthy === 0 ? metadata?.fallback(bucket, key, { countMiss: false }) : null) ??
-      (await this.#statOrRemembered(route));
+      (await this.#statOrRemembered(route, purpose));
     if (!info) return null;
     const size = info.size;
     const etag = info.etag;
@@ -161,12 +170,12 @@ export class ShieldOrigin {
   }
 
   /** The shield's stat of the object (null: NOT_FOUND), or the remembered metadata when no replica answers. */
-  async #statOrRemembered(route: Route): Promise<ObjectMetadata | null> {
+  async #statOrRemembered(route: Route, purpose: OpenPurpose): Promise<ObjectMetadata | null> {
     const { bucket, key } = route;
     const metadata = this.#metadata;
     try {
       const info = await this.#withFailover(route, `stat ${bucket}/${key}`, (_replica, client) =>
-        this.#stat(client, bucket, key),
+        this.#stat(client, bucket, key, purpose),
       );
       metadata?.rememberFound(bucket, key, info);
       return info;
@@ -265,11 +274,23 @@ export class ShieldOrigin {
     );
   }
 
-  #stat(client: ShieldServiceClient, bucket: string, key: string): Promise<StatObjectResponse> {
+  #stat(
+    client: ShieldServiceClient,
+    bucket: string,
+    key: string,
+    purpose: OpenPurpose,
+  ): Promise<StatObjectResponse> {
     // A stat is one small answer: waiting longer than the idle timeout for it means the replica is hung.
     const deadline = new Date(Date.now() + Math.min(this.#deadlineMs, this.#idleTimeoutMs));
     return new Promise((resolve, reject) => {
-      client.statObject({ bucket, key }, new Metadata(), { deadline }, (error, response) =>
+      // The shield queues a play's open ahead of lookups, and sheds lookups first when a bucket is busy.
+      const request = {
+        bucket,
+        key,
+        purpose:
+          purpose === OpenPurpose.Play ? StatPurpose.STAT_PURPOSE_PLAY : StatPurpose.STAT_PURPOSE_LOOKUP,
+      };
+      client.statObject(request, new Metadata(), { deadline }, (error, response) =>
         error ? reject(error) : resolve(response),
       );
     });
@@ -391,6 +412,8 @@ function classify(error: unknown): ShieldResult {
       return ShieldResult.NotFound;
     case status.PERMISSION_DENIED:
     case status.INVALID_ARGUMENT:
+    // The shield is alive and shedding (its lookup lane is full): an answer, not a broken replica to fail over from.
+    case status.RESOURCE_EXHAUSTED:
     case status.OUT_OF_RANGE:
       return ShieldResult.Refused;
     case status.FAILED_PRECONDITION:

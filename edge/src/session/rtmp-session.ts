@@ -11,6 +11,7 @@ import type { SkippedTrack } from "../media/media-tag.js";
 import { openMedia } from "../media/open-media.js";
 import type { RangeSource } from "../media/range-source.js";
 import { type EdgeMetrics, LookupCommand, type Protocol } from "../metrics.js";
+import { OpenPurpose } from "../origin/shield-origin.js";
 import type { AmfObject, AmfValue } from "../rtmp/amf0.js";
 import { ChunkDecoder } from "../rtmp/chunk-decoder.js";
 import { encodeMessages } from "../rtmp/chunk-encoder.js";
@@ -49,7 +50,7 @@ export interface SessionContext {
   readonly encoder: SharedEncoder;
   resolveDistribution(host: string): Distribution | LookupFailure;
   /** null when the object does not exist. */
-  openObject(bucket: string, key: string): Promise<RangeSource | null>;
+  openObject(bucket: string, key: string, purpose?: OpenPurpose): Promise<RangeSource | null>;
   /** Called when a play starts (its object opened): the connection counts as a playing viewer from then on. */
   onPlaying?(): void;
   /** Rate-limits the "closing connection" warnings, so a flood of bad peers costs a few lines. */
@@ -410,7 +411,7 @@ export class RtmpSession {
       return;
     }
     this.#ctx
-      .openObject(this.#distribution.originBucket, request.key)
+      .openObject(this.#distribution.originBucket, request.key, OpenPurpose.Lookup)
       .then(async (source) => (source ? (await openMedia(request.container, source)).durationMs / 1000 : 0))
       .then(answer, (error: unknown) => {
         this.#logger.debug({ err: error }, "getStreamLength failed");
