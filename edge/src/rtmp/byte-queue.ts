@@ -53,14 +53,22 @@ export class ByteQueue {
     return out;
   }
 
-  /** Removes the next `n` bytes (n ≤ length), appending them to `out` as views without copying. */
-  consumeInto(n: number, out: Buffer[]): void {
+  /**
+   * Removes the next `n` bytes (n ≤ length), copying them into `target` at
+   * `offset`. Reassembly copies rather than keeping views: a view per chunk
+   * costs an object (~100 bytes) for as little as one payload byte, and
+   * pins the whole socket read it came from for as long as the message is
+   * incomplete.
+   */
+  copyInto(n: number, target: Buffer, offset: number): void {
     let left = n;
+    let at = offset;
     while (left > 0) {
       const chunk = this.#chunks[0]!;
       const take = Math.min(left, chunk.length - this.#head);
-      out.push(chunk.subarray(this.#head, this.#head + take));
+      chunk.copy(target, at, this.#head, this.#head + take);
       left -= take;
+      at += take;
       this.#advance(take);
     }
   }
