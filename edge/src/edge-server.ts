@@ -10,6 +10,7 @@ import type { RangeSource } from "./media/range-source.js";
 import { EdgeMetrics, type Protocol } from "./metrics.js";
 import type { ShieldPool } from "./origin/shield-pool.js";
 import type { SliceCache } from "./origin/slice-cache.js";
+import { ReassemblyBudget } from "./rtmp/reassembly-budget.js";
 import { prepareDiffieHellman } from "./rtmp/rtmpe/diffie-hellman.js";
 import { ConnectionLimits, RtmpListener } from "./rtmp-listener.js";
 import { RtmptGateway } from "./rtmpt/rtmpt-gateway.js";
@@ -51,6 +52,7 @@ export class EdgeServer {
   readonly #listeners: RtmpListener[] = [];
   readonly #http: HttpServer;
   readonly #encoder = new SharedEncoder();
+  readonly #reassemblyBudget: ReassemblyBudget;
   readonly #rtmpt: RtmptGateway;
   #table: DistributionTable = new DistributionTable([]);
   #tableSource: ReadonlyMap<string, Distribution> | null = null;
@@ -61,6 +63,8 @@ export class EdgeServer {
     if (deps.cache) this.#metrics.observeCache(deps.cache);
     if (deps.shieldPool) this.#metrics.observeShield(deps.shieldPool);
     this.#metrics.observeEncoder(this.#encoder);
+    this.#reassemblyBudget = new ReassemblyBudget(deps.config.reassemblyBudgetBytes);
+    this.#metrics.observeReassembly(this.#reassemblyBudget);
     this.#limits = new ConnectionLimits(deps.config.maxConnections, deps.config.maxConnectionsPerIp);
     const { config } = deps;
     this.#rtmpt = new RtmptGateway({
@@ -126,6 +130,7 @@ export class EdgeServer {
         metrics: this.#metrics,
         protocol,
         encoder: this.#encoder,
+        reassemblyBudget: this.#reassemblyBudget,
         resolveDistribution: (host) => this.#resolve(host),
         openObject: (bucket, key) => this.#deps.origin.open(bucket, key),
       },
