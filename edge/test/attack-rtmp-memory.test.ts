@@ -72,6 +72,15 @@ async function playSample(label: string, port = rig.rtmpPort): Promise<void> {
   assertSamePackets(await probePackets(out), source);
 }
 
+/**
+ * The edge's worst event-loop delay since the previous /metrics scrape
+ * (prom-client resets it on every collect), in ms. A figure to report: it
+ * decides nothing, the machine is shared.
+ */
+async function eventLoopLagMaxMs(): Promise<number> {
+  return Math.round(metricValue(await rig.metricsText(), "nodejs_eventloop_lag_max_seconds") * 1000);
+}
+
 /** The edge's log lines that close something with `code`: their messages. */
 function closingLines(code: string): string[] {
   return rig.logLines
@@ -219,6 +228,7 @@ describe("item 3: tiny chunks cannot exhaust the edge's memory", () => {
       }),
     );
     await viewer;
+    t.diagnostic(`edge event-loop lag, worst during the attack: ${await eventLoopLagMaxMs()} ms`);
     const figures = memory.stop();
     for (const shape of shapes) {
       const mine = results.filter((r) => r.shape === shape);
@@ -349,6 +359,7 @@ describe("item 4: a peer that does not read its replies is dropped", () => {
       await flooder.closed;
       const ms = performance.now() - started;
       await viewer;
+      t.diagnostic(`edge event-loop lag, worst during the attack: ${await eventLoopLagMaxMs()} ms`);
       const figures = memory.stop();
       t.diagnostic(
         `${flood.name}: flooder dropped after ${written} bytes written (${(written / mib).toFixed(1)} MiB) in ${ms.toFixed(0)} ms ` +
@@ -433,6 +444,7 @@ describe("item 4: a peer that does not read its replies is dropped", () => {
     const ms = performance.now() - started;
     http.close();
     await viewer;
+    t.diagnostic(`edge event-loop lag, worst during the attack: ${await eventLoopLagMaxMs()} ms`);
     const figures = memory.stop();
     t.diagnostic(
       `RTMPT ping flood: session closed (${closedBy}) after ${written} bytes sent (${(written / mib).toFixed(1)} MiB) in ${ms.toFixed(0)} ms`,

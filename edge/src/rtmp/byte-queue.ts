@@ -53,6 +53,16 @@ export class ByteQueue {
     return out;
   }
 
+  /** Drops the next `n` bytes (n ≤ length) without handing them out. */
+  skip(n: number): void {
+    let left = n;
+    while (left > 0) {
+      const take = Math.min(left, this.#chunks[0]!.length - this.#head);
+      left -= take;
+      this.#advance(take);
+    }
+  }
+
   /**
    * Removes the next `n` bytes (n ≤ length), copying them into `target` at
    * `offset`. Reassembly copies rather than keeping views: a view per chunk
@@ -66,7 +76,12 @@ export class ByteQueue {
     while (left > 0) {
       const chunk = this.#chunks[0]!;
       const take = Math.min(left, chunk.length - this.#head);
-      chunk.copy(target, at, this.#head, this.#head + take);
+      if (take <= 16) {
+        // Tiny chunks (a peer may set chunk size 1): a byte loop beats a native copy call.
+        for (let i = 0; i < take; i++) target[at + i] = chunk[this.#head + i]!;
+      } else {
+        chunk.copy(target, at, this.#head, this.#head + take);
+      }
       left -= take;
       at += take;
       this.#advance(take);

@@ -225,10 +225,11 @@ export class ChunkDecoder {
           const low = first & 0x3f;
           const size = low === 0 ? 2 : low === 1 ? 3 : 1;
           if (queue.length < size) return null;
-          const header = queue.consume(size);
           let csid = low;
-          if (low === 0) csid = header[1]! + 64;
-          else if (low === 1) csid = header[2]! * 256 + header[1]! + 64;
+          if (low === 0) csid = queue.peekByte(1) + 64;
+          else if (low === 1) csid = queue.peekByte(2) * 256 + queue.peekByte(1) + 64;
+          // Read in place: at chunk size 1 this runs once per payload byte.
+          queue.skip(size);
           this.#fmt = first >> 6;
           this.#stream = this.#lookup(csid, this.#fmt);
           this.#state = ParserState.MessageHeader;
