@@ -91,6 +91,14 @@ const maxBandwidthChecks = 3;
  * reading ever gets there.
  */
 const queueSlackBytes = 2 * 1024 * 1024;
+/**
+ * Reply bytes a peer's requests may add while its queue is at
+ * max-queued-bytes, before its input is paused: a viewer whose queue is
+ * full of media (it reads at the stream's rate) still gets its seek or
+ * pause handled at once, while a peer whose queue fills with its own
+ * answers stops being read.
+ */
+const replyAllowanceBytes = 64 * 1024;
 /** The largest chunk size a peer may set; what it costs is bounded by max-reassembly-bytes. */
 const maxPeerChunkSize = 16 * 1024 * 1024;
 
@@ -136,6 +144,8 @@ export class RtmpSession {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #inTurn = false;
+  /** Bytes of replies to the peer's requests since its queue last drained. */
+  #replyBytesSinceDrain = 0;
   #onClose: () => void;
 
   constructor(socket: ViewerTransport, ctx: SessionContext, onClose: () => void) {
@@ -215,7 +225,8 @@ export class RtmpSession {
 
   /**
    * Handles queued input: at most messagesPerTurn messages, and none while
-   * the bytes queued for the peer are at max-queued-bytes — a peer that
+   * the bytes queued for the peer are at max-queued-bytes and its requests
+   * already added replyAllowanceBytes since it last drained — a peer that
    * does not read gets no more answers, and its requests stay unread in
    * the kernel (reading resumes on 'drain'). Replies go out together at
    * the end of the turn.
@@ -226,7 +237,10 @@ export class RtmpSession {
     this.#inTurn = true;
     try {
       for (let handled = 0; ; handled++) {
-        if (this.#queuedBytes() >= this.#ctx.config.maxQueuedBytes) {
+        if (
+          this.#queuedBytes() >= this.#ctx.config.maxQueuedBytes &&
+          this.#replyBytesSinceDrain >= replyAllowanceBytes
+        ) {
           // 'drain' resumes; the slow-viewer timer drops a peer that never reads.
           this.#pauseInput();
           this.#armSlowViewerTimer();
@@ -616,6 +630,7 @@ export class RtmpSession {
   #enqueue(bytes: Buffer): void {
     this.#pending.push(bytes);
     this.#pendingBytes += bytes.length;
+    this.#replyBytesSinceDrain += bytes.length;
   }
 
   /** Writes the replies held during a turn, as one buffer. */
@@ -694,6 +709,7 @@ export class RtmpSession {
 
   /** The queue emptied: media may go on and the peer's requests are read again. */
   #onDrain(): void {
+    this.#replyBytesSinceDrain = 0;
     this.#releaseDrainWaiters();
     if (this.#inputPaused && this.#nextTurn === null) this.#turn();
   }
