@@ -126,8 +126,35 @@ export const edgeSettings = {
     flag: "max-chunk-streams",
     doc: "Most chunk streams a viewer may open on one connection.",
     schema: integer(4, 65599),
-    // Partial messages can hold maxChunkStreams × maxMessageBytes per connection.
+    // What partial messages hold is bounded in bytes by max-reassembly-bytes.
     default: 16,
+  }),
+  maxConnectBytes: setting({
+    env: "STREAMFRONT_EDGE_MAX_CONNECT_BYTES",
+    flag: "max-connect-bytes",
+    doc:
+      "Until its connect is accepted, the largest RTMP message a connection may send and the most bytes its " +
+      "partial messages may hold; max-message-bytes and max-reassembly-bytes apply after.",
+    schema: integer(1024, 16 * 1024 * 1024),
+    default: 16 * 1024,
+  }),
+  maxReassemblyBytes: setting({
+    env: "STREAMFRONT_EDGE_MAX_REASSEMBLY_BYTES",
+    flag: "max-reassembly-bytes",
+    doc:
+      "Most bytes one connection's partly received RTMP messages may hold together (all chunk streams); " +
+      "more closes the connection. At least max-message-bytes.",
+    schema: integer(1024, 1024 * 1024 * 1024),
+    default: 256 * 1024,
+  }),
+  reassemblyBudgetBytes: setting({
+    env: "STREAMFRONT_EDGE_REASSEMBLY_BUDGET_BYTES",
+    flag: "reassembly-budget-bytes",
+    doc:
+      "Most bytes the partly received RTMP messages of all connections may hold together; a connection " +
+      "that needs more while it is spent is closed. At least max-reassembly-bytes.",
+    schema: integer(64 * 1024, 64 * 1024 * 1024 * 1024),
+    default: 64 * 1024 * 1024,
   }),
   maxConnections: setting({
     env: "STREAMFRONT_EDGE_MAX_CONNECTIONS",
@@ -236,7 +263,12 @@ export const edgeSettings = {
   maxQueuedBytes: setting({
     env: "STREAMFRONT_EDGE_MAX_QUEUED_BYTES",
     flag: "max-queued-bytes",
-    doc: "Bytes a viewer's socket may hold unsent before the edge waits for it to drain.",
+    doc:
+      "Bytes queued for one viewer and not yet sent (media, command replies, acknowledgements and ping " +
+      "answers alike, RTMPT included): at this the edge stops reading the viewer's requests and sending it " +
+      "media until it drains; a viewer over it for slow-viewer-timeout-ms, or at any time over twice it plus 2 MiB " +
+      "(room for one media batch), is dropped. " +
+      "It also bounds an RTMPT client's request bodies not yet read.",
     schema: integer(16 * 1024, 256 * 1024 * 1024),
     default: 1024 * 1024,
   }),
@@ -399,6 +431,18 @@ export function loadEdgeConfig(
   const config = loadConfig(edgeSettings, { env, argv });
   // A tunnel must hold at least what a session may queue before it waits,
   // or every busy RTMPT viewer would be closed instead of paced.
+  if (config.maxReassemblyBytes < config.maxMessageBytes) {
+    throw new ConfigError(
+      `invalid settings: maxReassemblyBytes (${edgeSettings.maxReassemblyBytes.env}=${config.maxReassemblyBytes}) ` +
+        `must be at least maxMessageBytes (${edgeSettings.maxMessageBytes.env}=${config.maxMessageBytes})`,
+    );
+  }
+  if (config.reassemblyBudgetBytes < config.maxReassemblyBytes) {
+    throw new ConfigError(
+      `invalid settings: reassemblyBudgetBytes (${edgeSettings.reassemblyBudgetBytes.env}=${config.reassemblyBudgetBytes}) ` +
+        `must be at least maxReassemblyBytes (${edgeSettings.maxReassemblyBytes.env}=${config.maxReassemblyBytes})`,
+    );
+  }
   if (config.rtmptMaxQueuedBytes <= config.maxQueuedBytes) {
     throw new ConfigError(
       `invalid settings: rtmptMaxQueuedBytes (${edgeSettings.rtmptMaxQueuedBytes.env}=${config.rtmptMaxQueuedBytes}) ` +

@@ -16,6 +16,7 @@ import type { MetadataCache } from "./origin/metadata-cache.js";
 import type { OpenPurpose } from "./origin/shield-origin.js";
 import type { ShieldPool } from "./origin/shield-pool.js";
 import type { SliceCache } from "./origin/slice-cache.js";
+import { ReassemblyBudget } from "./rtmp/reassembly-budget.js";
 import { prepareDiffieHellman } from "./rtmp/rtmpe/diffie-hellman.js";
 import { RtmpListener } from "./rtmp-listener.js";
 import { RtmptGateway } from "./rtmpt/rtmpt-gateway.js";
@@ -64,6 +65,7 @@ export class EdgeServer {
   readonly #encoder = new SharedEncoder();
   /** Objects whose skipped tracks were logged: once per object, not per viewer (bounded). */
   readonly #skipWarned = new Set<string>();
+  readonly #reassemblyBudget: ReassemblyBudget;
   readonly #rtmpt: RtmptGateway;
   #table: DistributionTable = new DistributionTable([]);
   #tableSource: ReadonlyMap<string, Distribution> | null = null;
@@ -75,6 +77,8 @@ export class EdgeServer {
     if (deps.shieldPool) this.#metrics.observeShield(deps.shieldPool);
     if (deps.metadata) this.#metrics.observeMetadata(deps.metadata);
     this.#metrics.observeEncoder(this.#encoder);
+    this.#reassemblyBudget = new ReassemblyBudget(deps.config.reassemblyBudgetBytes);
+    this.#metrics.observeReassembly(this.#reassemblyBudget);
     const { config } = deps;
     this.#limits = new ConnectionLimits({
       maxTotal: config.maxConnections,
@@ -191,6 +195,7 @@ export class EdgeServer {
         metrics: this.#metrics,
         protocol,
         encoder: this.#encoder,
+        reassemblyBudget: this.#reassemblyBudget,
         resolveDistribution: (host) => this.#resolve(host),
         openObject: (bucket, key, purpose) => this.#deps.origin.open(bucket, key, purpose),
         noisy: this.#noisy,

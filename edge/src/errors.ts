@@ -18,6 +18,17 @@ export const EdgeErrorCode = {
   ChunkSizeInvalid: "EDGE_ERR_CHUNK_SIZE_INVALID",
   /** The peer opened more chunk streams than allowed. */
   TooManyChunkStreams: "EDGE_ERR_TOO_MANY_CHUNK_STREAMS",
+  /**
+   * The peer's partly received messages would hold more bytes than one
+   * connection may buffer (max-reassembly-bytes, or max-connect-bytes
+   * before connect).
+   */
+  ReassemblyLimit: "EDGE_ERR_REASSEMBLY_LIMIT",
+  /**
+   * Buffering the peer's partly received message would pass the edge-wide
+   * reassembly budget shared by all connections (reassembly-budget-bytes).
+   */
+  ReassemblyBudget: "EDGE_ERR_REASSEMBLY_BUDGET",
   /** AMF data is malformed, truncated or of an unknown type marker. */
   AmfInvalid: "EDGE_ERR_AMF_INVALID",
   /** AMF nesting went past the configured depth. */
@@ -45,7 +56,11 @@ export const EdgeErrorCode = {
   FailedPlayIdle: "EDGE_ERR_FAILED_PLAY_IDLE",
   /** The connection idled past its timeout. */
   IdleTimeout: "EDGE_ERR_IDLE_TIMEOUT",
-  /** The viewer read too slowly and its queue overflowed. */
+  /**
+   * The viewer read too slowly: bytes queued for it (media, replies,
+   * acknowledgements alike) stayed over max-queued-bytes for
+   * slow-viewer-timeout-ms, or passed twice max-queued-bytes plus 2 MiB.
+   */
   SlowViewer: "EDGE_ERR_SLOW_VIEWER",
   /** An RTMPT request's method or path is malformed (unknown command, bad id or sequence number). */
   RtmptRequestInvalid: "EDGE_ERR_RTMPT_REQUEST_INVALID",
@@ -55,6 +70,12 @@ export const EdgeErrorCode = {
   RtmptSequence: "EDGE_ERR_RTMPT_SEQUENCE",
   /** An RTMPT request body is larger than allowed. */
   RtmptBodyTooLarge: "EDGE_ERR_RTMPT_BODY_TOO_LARGE",
+  /**
+   * An RTMPT client's /send bodies piled up unread past max-queued-bytes:
+   * it sends faster than the edge handles its requests (or than it takes
+   * the answers), which a player never does.
+   */
+  RtmptBacklog: "EDGE_ERR_RTMPT_BACKLOG",
   /** Opening an RTMPT session would pass the total or per-address cap. */
   RtmptTooManySessions: "EDGE_ERR_RTMPT_TOO_MANY_SESSIONS",
   /** An HTTP connection on the shared port did not finish its request headers, its request or its keep-alive wait in time. */

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { MetadataCache } from "./origin/metadata-cache.js";
 import { type ShieldPool, ShieldResult } from "./origin/shield-pool.js";
 import type { SliceCache } from "./origin/slice-cache.js";
+import type { ReassemblyBudget } from "./rtmp/reassembly-budget.js";
 import type { SharedEncoder } from "./session/shared-encoder.js";
 
 /** How a viewer reached the edge: RTMP, RTMPE (encrypted), RTMPT/RTMPTE (HTTP tunnel), plain HTTP. */
@@ -338,6 +339,18 @@ export class EdgeMetrics {
         this.reset();
         this.inc({ result: "shared" }, stats.shared);
         this.inc({ result: "fresh" }, stats.encoded);
+      },
+    });
+  }
+
+  /** Bytes of partly received RTMP messages held by all connections, read at scrape. */
+  observeReassembly(budget: ReassemblyBudget): void {
+    new Gauge({
+      name: "streamfront_edge_reassembly_bytes",
+      help: "Bytes held by viewers' partly received RTMP messages, against reassembly-budget-bytes.",
+      registers: [this.#registry],
+      collect() {
+        this.set(budget.usedBytes);
       },
     });
   }

@@ -76,3 +76,33 @@ test("a play stall maximum under its minimum is refused, naming both settings", 
   );
   assert.throws(() => loadEdgeConfig({}, ["--lookup-burst", "0"]), /lookupBurst \(--lookup-burst\)/);
 });
+
+test("reassembly bounds must hold one largest message and one connection's worth", () => {
+  assert.throws(
+    () =>
+      loadEdgeConfig(
+        { STREAMFRONT_EDGE_MAX_MESSAGE_BYTES: "65536", STREAMFRONT_EDGE_MAX_REASSEMBLY_BYTES: "65535" },
+        [],
+      ),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      /STREAMFRONT_EDGE_MAX_REASSEMBLY_BYTES=65535/.test(error.message) &&
+      /STREAMFRONT_EDGE_MAX_MESSAGE_BYTES=65536/.test(error.message),
+  );
+  assert.throws(
+    () =>
+      loadEdgeConfig(
+        {
+          STREAMFRONT_EDGE_MAX_REASSEMBLY_BYTES: String(1024 * 1024),
+          STREAMFRONT_EDGE_REASSEMBLY_BUDGET_BYTES: String(512 * 1024),
+        },
+        [],
+      ),
+    (error: unknown) =>
+      error instanceof ConfigError && /STREAMFRONT_EDGE_REASSEMBLY_BUDGET_BYTES=524288/.test(error.message),
+  );
+  const defaults = loadEdgeConfig({}, []);
+  assert.equal(defaults.maxConnectBytes, 16 * 1024);
+  assert.equal(defaults.maxReassemblyBytes, 256 * 1024);
+  assert.equal(defaults.reassemblyBudgetBytes, 64 * 1024 * 1024);
+});

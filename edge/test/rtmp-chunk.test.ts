@@ -5,6 +5,7 @@ import { ChunkDecoder, type ChunkDecoderLimits } from "../src/rtmp/chunk-decoder
 import { basicHeaderSize, chunkedSize, encodeMessage, encodeMessages } from "../src/rtmp/chunk-encoder.js";
 import { abort, setChunkSize } from "../src/rtmp/control-messages.js";
 import { MessageType, type RtmpMessage } from "../src/rtmp/message-types.js";
+import { ReassemblyBudget } from "../src/rtmp/reassembly-budget.js";
 import { CompressingChunkWriter } from "./helpers/chunk-writer.js";
 import { assertEdgeError, onlyEdgeErrors } from "./helpers/edge-error.js";
 import { everyFeeding, randomPieces } from "./helpers/feed.js";
@@ -531,3 +532,122 @@ describe("ChunkDecoder randomized round trips", () => {
     assert.deepStrictEqual(decodeEveryWay(bytes), messages);
   });
 });
+
+describe("ChunkDecoder reassembly bounds", () => {
+  /** SetChunkSize 1, then `streams` messages of `length` bytes (csid 4…), one byte per chunk, round-robin, `sent` bytes each. */
+  function tinyChunks(streams: number, length: number, sent: number): Buffer {
+    const parts: Buffer[] = [encodeMessage(setChunkSize(1), 128)];
+    for (let s = 0; s < streams; s++) {
+      const header = hex(`${(4 + s).toString(16).padStart(2, "0")} 000000 000000 14 00000000 41`);
+      header.writeUIntBE(length, 4, 3);
+      parts.push(header);
+    }
+    const round = Buffer.alloc(streams * 2);
+    for (let s = 0; s < streams; s++) {
+      round[2 * s] = 0xc0 | (4 + s);
+      round[2 * s + 1] = 0x41;
+    }
+    for (let i = 1; i < sent; i++) parts.push(round);
+    return Buffer.concat(parts);
+  }
+
+  it("stops the issue's attack (14 × 65,536 bytes at chunk size 1) at the per-connection bound", () => {
+    const budget = new ReassemblyBudget(64 << 20);
+    const decoder = new ChunkDecoder({ ...LIMITS, maxBufferedBytes: 256 * 1024 }, budget);
+    const attack = tinyChunks(14, 65_536, 65_535);
+    let peak = 0;
+    const error = assertEdgeError(() => {
+      for (let at = 0; at < attack.length; at += 65_536) {
+        decoder.push(attack.subarray(at, at + 65_536));
+        peak = Math.max(peak, decoder.bufferedBytes);
+      }
+    }, EdgeErrorCode.ReassemblyLimit);
+    assert.match(error.message, /above the limit of 262144 per connection/);
+    assert.ok(peak <= 256 * 1024, `held ${peak} bytes`);
+    // The dead decoder gave everything back.
+    assert.equal(decoder.bufferedBytes, 0);
+    assert.equal(budget.usedBytes, 0);
+  });
+
+  it("holds about what arrived, not the declared length, and nothing per chunk", () => {
+    const budget = new ReassemblyBudget(1 << 20);
+    const decoder = new ChunkDecoder(LIMITS, budget);
+    // 14 streams declaring 65,536 bytes each, 1,000 bytes of each sent one per chunk.
+    decoder.push(tinyChunks(14, 65_536, 1_000));
+    assert.equal(decoder.bufferedBytes, 14 * 1024);
+    assert.equal(budget.usedBytes, 14 * 1024);
+    decoder.close();
+    assert.equal(budget.usedBytes, 0);
+  });
+
+  it("shares one edge-wide budget between connections", () => {
+    const budget = new ReassemblyBudget(48 * 1024);
+    const limits = { ...LIMITS, maxBufferedBytes: 40 * 1024 };
+    const first = new ChunkDecoder(limits, budget);
+    const second = new ChunkDecoder(limits, budget);
+    // 30,000 of 40,000 bytes each (32 KiB buffers): under each connection's 40 KiB, over 48 KiB together.
+    first.push(tinyChunks(1, 40_000, 30_000));
+    assert.equal(budget.usedBytes, 32_768);
+    assertEdgeError(() => second.push(tinyChunks(1, 40_000, 30_000)), EdgeErrorCode.ReassemblyBudget);
+    assert.equal(budget.usedBytes, 32_768, "the refused decoder holds nothing");
+    first.close();
+    assert.equal(budget.usedBytes, 0);
+    const third = new ChunkDecoder(limits, budget);
+    assert.deepStrictEqual(third.push(tinyChunks(1, 40_000, 30_000)), [expectSetChunkSize(1)]);
+    third.close();
+  });
+
+  it("returns the charge when a message completes or is aborted", () => {
+    const budget = new ReassemblyBudget(1 << 20);
+    const decoder = new ChunkDecoder(LIMITS, budget);
+    const payload = Buffer.alloc(5000, 7);
+    const [got] = decoder.push(encodeMessage(message({ payload }), 128));
+    assert.deepStrictEqual(got!.payload, payload);
+    assert.equal(budget.usedBytes, 0);
+    decoder.push(hex("04 000000 001388 14 00000000").subarray(0, 12));
+    decoder.push(Buffer.alloc(128, 1));
+    assert.ok(budget.usedBytes > 0);
+    decoder.push(encodeMessage({ ...abort(4), chunkStreamId: 2 }, 128));
+    assert.equal(budget.usedBytes, 0);
+    assert.equal(decoder.bufferedBytes, 0);
+  });
+
+  it("charges nothing for a message that arrives in one piece", () => {
+    const budget = new ReassemblyBudget(64 * 1024);
+    const decoder = new ChunkDecoder({ ...LIMITS, maxBufferedBytes: 1024 }, budget);
+    const payload = Buffer.alloc(60_000, 3);
+    const bytes = encodeMessage(message({ payload }), 1 << 20);
+    // One chunk, one input buffer: a view, not a copy, and no charge.
+    decoder.push(encodeMessage(setChunkSize(1 << 20), 128));
+    const [got] = decoder.push(bytes);
+    assert.equal(got!.payload.buffer, bytes.buffer);
+    assert.equal(budget.usedBytes, 0);
+  });
+
+  it("applies new limits from setLimits (stricter before connect, looser after)", () => {
+    const decoder = new ChunkDecoder({ ...LIMITS, maxMessageBytes: 1024, maxBufferedBytes: 1024 });
+    const big = encodeMessage(message({ payload: Buffer.alloc(4000, 1) }), 128);
+    decoder.setLimits({ ...LIMITS, maxMessageBytes: 4096, maxBufferedBytes: 8192 });
+    assert.equal(decoder.push(big).length, 1);
+    const strict = new ChunkDecoder({ ...LIMITS, maxMessageBytes: 1024, maxBufferedBytes: 1024 });
+    assertEdgeError(() => strict.push(big), EdgeErrorCode.MessageTooLarge);
+  });
+
+  it("hands out one message at a time with write() and next()", () => {
+    const decoder = newDecoder();
+    const three = Buffer.concat(
+      [1, 2, 3].map((n) => encodeMessage(message({ payload: Buffer.alloc(300, n) }), 128)),
+    );
+    decoder.write(three);
+    assert.equal(decoder.next()?.payload[0], 1);
+    assert.ok(decoder.queuedBytes > 0);
+    assert.equal(decoder.next()?.payload[0], 2);
+    assert.equal(decoder.next()?.payload[0], 3);
+    assert.equal(decoder.next(), null);
+    assert.equal(decoder.queuedBytes, 0);
+  });
+});
+
+function expectSetChunkSize(size: number): RtmpMessage {
+  return { ...setChunkSize(size), timestamp: 0, messageStreamId: 0 };
+}

@@ -53,14 +53,37 @@ export class ByteQueue {
     return out;
   }
 
-  /** Removes the next `n` bytes (n ≤ length), appending them to `out` as views without copying. */
-  consumeInto(n: number, out: Buffer[]): void {
+  /** Drops the next `n` bytes (n ≤ length) without handing them out. */
+  skip(n: number): void {
     let left = n;
+    while (left > 0) {
+      const take = Math.min(left, this.#chunks[0]!.length - this.#head);
+      left -= take;
+      this.#advance(take);
+    }
+  }
+
+  /**
+   * Removes the next `n` bytes (n ≤ length), copying them into `target` at
+   * `offset`. Reassembly copies rather than keeping views: a view per chunk
+   * costs an object (~100 bytes) for as little as one payload byte, and
+   * pins the whole socket read it came from for as long as the message is
+   * incomplete.
+   */
+  copyInto(n: number, target: Buffer, offset: number): void {
+    let left = n;
+    let at = offset;
     while (left > 0) {
       const chunk = this.#chunks[0]!;
       const take = Math.min(left, chunk.length - this.#head);
-      out.push(chunk.subarray(this.#head, this.#head + take));
+      if (take <= 16) {
+        // Tiny chunks (a peer may set chunk size 1): a byte loop beats a native copy call.
+        for (let i = 0; i < take; i++) target[at + i] = chunk[this.#head + i]!;
+      } else {
+        chunk.copy(target, at, this.#head, this.#head + take);
+      }
       left -= take;
+      at += take;
       this.#advance(take);
     }
   }

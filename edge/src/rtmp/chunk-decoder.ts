@@ -1,6 +1,7 @@
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import { ByteQueue } from "./byte-queue.js";
 import { MessageType, type RtmpMessage } from "./message-types.js";
+import type { ReassemblyBudget } from "./reassembly-budget.js";
 
 /**
  * Reassembles RTMP messages from the chunk stream (everything after the
@@ -28,6 +29,16 @@ import { MessageType, type RtmpMessage } from "./message-types.js";
  *
  * Data: up to the current chunk size (initially 128, changed by the peer's
  * SetChunkSize) bytes of the message payload.
+ *
+ * Memory. A message that arrives in one piece is handed out as a view of
+ * the input. One that spans chunks is copied into a buffer of its own that
+ * grows (doubling, never past the declared length) as its bytes arrive, so
+ * what a partial message holds is about what was actually received — not
+ * its declared length, and nothing per chunk: at chunk size 1 a message
+ * costs the same memory as at 64 KiB. Those buffers count against the
+ * connection's maxBufferedBytes and, when given, the edge-wide
+ * ReassemblyBudget; passing either closes the connection (the error
+ * names which).
  */
 
 export interface ChunkDecoderLimits {
@@ -37,12 +48,20 @@ export interface ChunkDecoderLimits {
   maxChunkStreams: number;
   /** Largest chunk size the peer may set with SetChunkSize. */
   maxChunkSize: number;
+  /**
+   * Most bytes the partial messages of this connection may hold together
+   * (buffer capacity, all chunk streams); above it throws ReassemblyLimit.
+   * Unbounded when absent (maxChunkStreams × maxMessageBytes is then the bound).
+   */
+  maxBufferedBytes?: number;
 }
 
 export const DEFAULT_CHUNK_SIZE = 128;
 const EXTENDED_TIMESTAMP = 0xffffff;
 /** Message header sizes indexed by fmt. */
 const MESSAGE_HEADER_SIZE = [11, 7, 3, 0] as const;
+/** First allocation for a message that spans chunks (or its length, if smaller). */
+const MIN_REASSEMBLY_CAPACITY = 256;
 
 const ParserState = {
   BasicHeader: 0,
@@ -67,7 +86,10 @@ interface ChunkStream {
   /** A message is partly received: its next chunk must be fmt 3. */
   inProgress: boolean;
   received: number;
-  pieces: Buffer[];
+  /** Reassembly buffer of a message spanning chunks (its capacity is charged to the budgets); null otherwise. */
+  buffer: Buffer | null;
+  /** A message received in one piece: a view of the input, not charged. */
+  whole: Buffer | null;
 }
 
 function chunkInvalid(message: string): EdgeError {
@@ -75,13 +97,18 @@ function chunkInvalid(message: string): EdgeError {
 }
 
 export class ChunkDecoder {
-  readonly #limits: ChunkDecoderLimits;
+  #limits: ChunkDecoderLimits;
+  readonly #budget: ReassemblyBudget | null;
   readonly #queue = new ByteQueue();
   readonly #streams = new Map<number, ChunkStream>();
   #state: ParserState = ParserState.BasicHeader;
   #chunkSize = DEFAULT_CHUNK_SIZE;
   #bytesReceived = 0;
   #failure: EdgeError | null = null;
+  /** Capacity of every reassembly buffer held now (what maxBufferedBytes bounds). */
+  #bufferedBytes = 0;
+  /** The message the last #drain step completed, if any. */
+  #ready: RtmpMessage | null = null;
 
   // The chunk being parsed.
   #fmt = 0;
@@ -91,8 +118,32 @@ export class ChunkDecoder {
   /** Payload bytes still expected in the current chunk. */
   #chunkRemaining = 0;
 
-  constructor(limits: ChunkDecoderLimits) {
+  /**
+   * @param budget the edge-wide reassembly budget this connection's
+   *   partial messages also count against; none when absent (tests, clients).
+   */
+  constructor(limits: ChunkDecoderLimits, budget?: ReassemblyBudget) {
     this.#limits = limits;
+    this.#budget = budget ?? null;
+  }
+
+  /**
+   * Replaces the limits for headers and chunks parsed from now on (a
+   * session allows more once connect was accepted). Bytes already buffered
+   * are not re-checked.
+   */
+  setLimits(limits: ChunkDecoderLimits): void {
+    this.#limits = limits;
+  }
+
+  /** Bytes the partial messages hold now (reassembly buffer capacity). */
+  get bufferedBytes(): number {
+    return this.#bufferedBytes;
+  }
+
+  /** Unparsed input held (at most a partial header once next() returned null). */
+  get queuedBytes(): number {
+    return this.#queue.length;
   }
 
   /** Every byte pushed so far (what Acknowledgement sequence numbers count, before wrapping). */
@@ -115,33 +166,70 @@ export class ChunkDecoder {
    *   on every later call.
    */
   push(bytes: Buffer): RtmpMessage[] {
-    if (this.#failure !== null) throw this.#failure;
-    this.#bytesReceived += bytes.length;
-    this.#queue.push(bytes);
+    this.write(bytes);
     const messages: RtmpMessage[] = [];
-    try {
-      this.#drain(messages);
-    } catch (error) {
-      if (error instanceof EdgeError) this.#failure = error;
-      throw error;
-    }
+    for (let message = this.next(); message !== null; message = this.next()) messages.push(message);
     return messages;
   }
 
-  #drain(messages: RtmpMessage[]): void {
+  /**
+   * Queues `bytes` without parsing them; next() parses. Lets a caller take
+   * one message at a time and stop (backpressure, fairness) with the rest
+   * left unparsed. The same aliasing rule as push() applies.
+   */
+  write(bytes: Buffer): void {
+    if (this.#failure !== null) throw this.#failure;
+    this.#bytesReceived += bytes.length;
+    this.#queue.push(bytes);
+  }
+
+  /**
+   * Parses queued bytes up to the end of the next complete message and
+   * returns it, or null once the queue holds no complete message. Throws
+   * as push() does.
+   */
+  next(): RtmpMessage | null {
+    if (this.#failure !== null) throw this.#failure;
+    try {
+      return this.#drain();
+    } catch (error) {
+      if (error instanceof EdgeError) {
+        this.#failure = error;
+        this.close();
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Releases every reassembly buffer (and its share of the budget). Call
+   * when the connection ends; the decoder must not be used afterwards.
+   */
+  close(): void {
+    for (const stream of this.#streams.values()) this.#dropPartial(stream);
+    this.#failure ??= new EdgeError(EdgeErrorCode.ChunkInvalid, "chunk decoder closed");
+  }
+
+  #drain(): RtmpMessage | null {
     const queue = this.#queue;
     for (;;) {
+      const ready = this.#ready;
+      if (ready !== null) {
+        this.#ready = null;
+        return ready;
+      }
       switch (this.#state) {
         case ParserState.BasicHeader: {
-          if (queue.length < 1) return;
+          if (queue.length < 1) return null;
           const first = queue.peekByte(0);
           const low = first & 0x3f;
           const size = low === 0 ? 2 : low === 1 ? 3 : 1;
-          if (queue.length < size) return;
-          const header = queue.consume(size);
+          if (queue.length < size) return null;
           let csid = low;
-          if (low === 0) csid = header[1]! + 64;
-          else if (low === 1) csid = header[2]! * 256 + header[1]! + 64;
+          if (low === 0) csid = queue.peekByte(1) + 64;
+          else if (low === 1) csid = queue.peekByte(2) * 256 + queue.peekByte(1) + 64;
+          // Read in place: at chunk size 1 this runs once per payload byte.
+          queue.skip(size);
           this.#fmt = first >> 6;
           this.#stream = this.#lookup(csid, this.#fmt);
           this.#state = ParserState.MessageHeader;
@@ -149,7 +237,7 @@ export class ChunkDecoder {
         }
         case ParserState.MessageHeader: {
           const size = MESSAGE_HEADER_SIZE[this.#fmt as 0 | 1 | 2 | 3];
-          if (queue.length < size) return;
+          if (queue.length < size) return null;
           const stream = this.#stream!;
           if (this.#fmt !== 3) {
             if (stream.inProgress) {
@@ -162,25 +250,31 @@ export class ChunkDecoder {
           if (stream.extended) {
             this.#state = ParserState.ExtendedTimestamp;
           } else {
-            this.#startChunk(stream, this.#fmt === 3 ? stream.delta : this.#timestampField, messages);
+            this.#startChunk(stream, this.#fmt === 3 ? stream.delta : this.#timestampField);
           }
           break;
         }
         case ParserState.ExtendedTimestamp: {
-          if (queue.length < 4) return;
-          this.#startChunk(this.#stream!, queue.consume(4).readUInt32BE(0), messages);
+          if (queue.length < 4) return null;
+          this.#startChunk(this.#stream!, queue.consume(4).readUInt32BE(0));
           break;
         }
         case ParserState.Payload: {
-          if (queue.length === 0) return;
+          if (queue.length === 0) return null;
           const stream = this.#stream!;
           const take = Math.min(queue.length, this.#chunkRemaining);
-          queue.consumeInto(take, stream.pieces);
+          if (stream.received === 0 && take === stream.length) {
+            // The whole message in one piece of input: no copy.
+            stream.whole = queue.consume(take);
+          } else {
+            this.#reserve(stream, stream.received + take);
+            queue.copyInto(take, stream.buffer!, stream.received);
+          }
           stream.received += take;
           this.#chunkRemaining -= take;
-          if (this.#chunkRemaining > 0) return;
-          if (stream.received === stream.length) this.#finishMessage(stream, messages);
+          if (this.#chunkRemaining > 0) return null;
           this.#state = ParserState.BasicHeader;
+          if (stream.received === stream.length) this.#finishMessage(stream);
           break;
         }
       }
@@ -208,7 +302,8 @@ export class ChunkDecoder {
       extended: false,
       inProgress: false,
       received: 0,
-      pieces: [],
+      buffer: null,
+      whole: null,
     };
     this.#streams.set(csid, stream);
     return stream;
@@ -237,7 +332,7 @@ export class ChunkDecoder {
    * extended timestamp, or for fmt 3 the remembered delta) and moves to the
    * payload.
    */
-  #startChunk(stream: ChunkStream, field: number, messages: RtmpMessage[]): void {
+  #startChunk(stream: ChunkStream, field: number): void {
     if (!stream.inProgress) {
       if (this.#fmt === 0) {
         // An absolute timestamp. Like ffmpeg and SRS, a following fmt 3 chunk
@@ -249,7 +344,6 @@ export class ChunkDecoder {
       stream.delta = field;
       stream.inProgress = true;
       stream.received = 0;
-      stream.pieces = [];
     }
     // A continuation chunk's extended timestamp (if any) repeats the first
     // chunk's and is ignored.
@@ -259,20 +353,62 @@ export class ChunkDecoder {
       return;
     }
     // Only an empty message gets here: it is complete with its header.
-    this.#finishMessage(stream, messages);
     this.#state = ParserState.BasicHeader;
+    this.#finishMessage(stream);
   }
 
-  #finishMessage(stream: ChunkStream, messages: RtmpMessage[]): void {
-    const pieces = stream.pieces;
-    const payload =
-      pieces.length === 1
-        ? pieces[0]!
-        : pieces.length === 0
-          ? Buffer.alloc(0)
-          : Buffer.concat(pieces, stream.length);
-    stream.pieces = [];
+  /**
+   * Makes the stream's reassembly buffer hold at least `needed` bytes,
+   * doubling (at least MIN_REASSEMBLY_CAPACITY, at most the declared
+   * length), and charges the growth to both bounds before allocating.
+   */
+  #reserve(stream: ChunkStream, needed: number): void {
+    const old = stream.buffer;
+    const oldCapacity = old === null ? 0 : old.length;
+    if (needed <= oldCapacity) return;
+    const capacity = Math.min(stream.length, Math.max(needed, oldCapacity * 2, MIN_REASSEMBLY_CAPACITY));
+    const growth = capacity - oldCapacity;
+    const perConnection = this.#limits.maxBufferedBytes;
+    if (perConnection !== undefined && this.#bufferedBytes + growth > perConnection) {
+      throw new EdgeError(
+        EdgeErrorCode.ReassemblyLimit,
+        `partial messages would hold ${this.#bufferedBytes + growth} bytes (chunk stream ${stream.id}, ${stream.received} of ${stream.length} bytes received), above the limit of ${perConnection} per connection`,
+      );
+    }
+    if (this.#budget !== null && !this.#budget.tryReserve(growth)) {
+      throw new EdgeError(
+        EdgeErrorCode.ReassemblyBudget,
+        `the edge-wide reassembly budget of ${this.#budget.limitBytes} bytes is spent (${this.#budget.usedBytes} in use); chunk stream ${stream.id} needed ${growth} more`,
+      );
+    }
+    this.#bufferedBytes += growth;
+    // Its own allocation, not a slice of Node's shared pool, so what is charged is what is held.
+    const buffer = Buffer.allocUnsafeSlow(capacity);
+    if (old !== null) old.copy(buffer, 0, 0, stream.received);
+    stream.buffer = buffer;
+  }
+
+  /** Forgets the stream's partial message and returns its buffer's charge. */
+  #dropPartial(stream: ChunkStream): void {
+    const buffer = stream.buffer;
+    if (buffer !== null) {
+      this.#bufferedBytes -= buffer.length;
+      this.#budget?.release(buffer.length);
+    }
+    stream.buffer = null;
+    stream.whole = null;
     stream.inProgress = false;
+    stream.received = 0;
+  }
+
+  #finishMessage(stream: ChunkStream): void {
+    const buffer = stream.buffer;
+    let payload: Buffer;
+    if (stream.whole !== null) payload = stream.whole;
+    else if (buffer === null) payload = Buffer.alloc(0);
+    else payload = buffer.length === stream.length ? buffer : buffer.subarray(0, stream.length);
+    // The payload now belongs to whoever handles the message; it is no longer buffered here.
+    this.#dropPartial(stream);
     const message: RtmpMessage = {
       chunkStreamId: stream.id,
       messageTypeId: stream.typeId,
@@ -281,7 +417,7 @@ export class ChunkDecoder {
       payload,
     };
     this.#applyControl(message);
-    messages.push(message);
+    this.#ready = message;
   }
 
   /** SetChunkSize and Abort change how the following chunks parse, so they take effect here. */
@@ -299,11 +435,7 @@ export class ChunkDecoder {
     } else if (message.messageTypeId === MessageType.Abort) {
       const csid = readControlUint32(message, "Abort");
       const stream = this.#streams.get(csid);
-      if (stream?.inProgress) {
-        stream.inProgress = false;
-        stream.pieces = [];
-        stream.received = 0;
-      }
+      if (stream?.inProgress) this.#dropPartial(stream);
     }
   }
 }

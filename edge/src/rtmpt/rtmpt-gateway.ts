@@ -255,6 +255,20 @@ export class RtmptGateway {
       const protocol = session.start(body[0]!);
       if (protocol !== null)
         this.#deps.accept(session.stream, protocol, this.#admissions.get(session.id) ?? null);
+      // The RTMP side stops reading while its answers are not being taken;
+      // what the client sends meanwhile waits here, and is bounded too.
+      const unread = session.stream.readableLength + body.length;
+      if (unread > this.#limits.highWaterMark) {
+        this.#closeOverflowing(
+          session,
+          EdgeErrorCode.RtmptBacklog,
+          `RTMPT session holds ${unread} unread client bytes (max ${this.#limits.highWaterMark})`,
+        );
+        this.#forget(session, "input backlog");
+        this.#count(command.kind, RtmptResult.Closed);
+        this.#reply(res, closedAnswer());
+        return;
+      }
       session.stream.deliver(body);
     }
     // Answer after the RTMP session has handled these bytes (it reads them
@@ -326,19 +340,23 @@ export class RtmptGateway {
   #checkQueue(session: TunnelSession): void {
     const queued = session.stream.writableLength;
     if (queued <= this.#limits.maxQueuedBytes) return;
-    this.#deps.metrics?.sessionErrors.inc({ code: EdgeErrorCode.SlowViewer });
+    this.#closeOverflowing(
+      session,
+      EdgeErrorCode.SlowViewer,
+      `RTMPT queue of ${queued} bytes (max ${this.#limits.maxQueuedBytes})`,
+    );
+  }
+
+  /** Ends a tunnel that broke a byte bound, with a log line and the session-errors count. */
+  #closeOverflowing(session: TunnelSession, code: EdgeErrorCode, message: string): void {
+    this.#deps.metrics?.sessionErrors.inc({ code });
     this.#noisy.warn(
       this.#deps.logger,
-      `closing:${EdgeErrorCode.SlowViewer}:rtmpt`,
-      { code: EdgeErrorCode.SlowViewer, session: session.id, queued },
-      "RTMPT session queue over its bound; closing",
+      `closing:${code}:rtmpt`,
+      { code, session: session.id, err: message },
+      "RTMPT session over a byte bound; closing",
     );
-    session.stream.destroy(
-      new EdgeError(
-        EdgeErrorCode.SlowViewer,
-        `RTMPT queue of ${queued} bytes (max ${this.#limits.maxQueuedBytes})`,
-      ),
-    );
+    session.stream.destroy(new EdgeError(code, message));
   }
 
   #sweepSessions(): void {

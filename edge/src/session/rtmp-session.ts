@@ -13,7 +13,7 @@ import type { RangeSource } from "../media/range-source.js";
 import { type EdgeMetrics, LookupCommand, type Protocol } from "../metrics.js";
 import { OpenPurpose } from "../origin/shield-origin.js";
 import type { AmfObject, AmfValue } from "../rtmp/amf0.js";
-import { ChunkDecoder } from "../rtmp/chunk-decoder.js";
+import { ChunkDecoder, type ChunkDecoderLimits } from "../rtmp/chunk-decoder.js";
 import { encodeMessages } from "../rtmp/chunk-encoder.js";
 import { decodeCommand, type RtmpCommand } from "../rtmp/command.js";
 import {
@@ -32,6 +32,7 @@ import {
   type RtmpMessage,
   UserControlEvent,
 } from "../rtmp/message-types.js";
+import type { ReassemblyBudget } from "../rtmp/reassembly-budget.js";
 import type { RtmpeCiphers } from "../rtmp/rtmpe/stream-cipher.js";
 import { parseStreamName } from "../stream-name.js";
 import { LookupBudget } from "./lookup-budget.js";
@@ -48,6 +49,8 @@ export interface SessionContext {
   readonly protocol: Protocol;
   /** Encodes media once for all viewers of the same bytes. */
   readonly encoder: SharedEncoder;
+  /** The edge-wide bound on bytes of partly received messages, shared by every session. */
+  readonly reassemblyBudget: ReassemblyBudget;
   resolveDistribution(host: string): Distribution | LookupFailure;
   /** null when the object does not exist. */
   openObject(bucket: string, key: string, purpose?: OpenPurpose): Promise<RangeSource | null>;
@@ -77,6 +80,36 @@ type SessionState = (typeof SessionState)[keyof typeof SessionState];
 const windowSize = 2_500_000;
 /** Streams one connection may create; Flash players use one or two. */
 const maxStreams = 8;
+/**
+ * Messages handled in one go before the session yields to the event loop
+ * (setImmediate), so a peer flooding cheap requests (pings, unknown calls)
+ * shares the loop with every other viewer instead of holding it for a
+ * whole socket read (64 KiB of 7-byte pings is ~9,000 messages).
+ */
+const messagesPerTurn = 64;
+/**
+ * onBWCheck payloads (32 KiB each, for a ~40-byte request) one connection
+ * may ask for; later checkBandwidth calls get the last result at once, so a
+ * client cannot use the edge as a 800× bandwidth amplifier.
+ */
+const maxBandwidthChecks = 3;
+/**
+ * Room above twice max-queued-bytes before a viewer is dropped at once: a
+ * media batch the player sent while the queue was just under the bound
+ * (up to 1 MiB and its last tag) must fit, so only a peer that is not
+ * reading ever gets there.
+ */
+const queueSlackBytes = 2 * 1024 * 1024;
+/**
+ * Reply bytes a peer's requests may add while its queue is at
+ * max-queued-bytes, before its input is paused: a viewer whose queue is
+ * full of media (it reads at the stream's rate) still gets its seek or
+ * pause handled at once, while a peer whose queue fills with its own
+ * answers stops being read.
+ */
+const replyAllowanceBytes = 64 * 1024;
+/** The largest chunk size a peer may set; what it costs is bounded by max-reassembly-bytes. */
+const maxPeerChunkSize = 16 * 1024 * 1024;
 
 /**
  * One viewer connection: handshake, connect, createStream, play. It owns the
@@ -94,6 +127,9 @@ export class RtmpSession {
   /** The client connected with AMF3 command messages (type 17): answer in kind. */
   #amf3Commands = false;
   #bandwidthCheck: { readonly txn: number; readonly sentAt: number; readonly bytes: number } | null = null;
+  #bandwidthChecks = 0;
+  /** The last onBWDone arguments, for checkBandwidth calls past maxBandwidthChecks. */
+  #lastBandwidth: AmfValue[] = [0, 0, 0, 0];
   #state: SessionState = SessionState.Handshake;
   #distribution: Distribution | null = null;
   /** The connect's application past cfx/st/: the front of every play name (connect-url.ts). */
@@ -111,6 +147,19 @@ export class RtmpSession {
   /** Armed when a play fails: closes a connection that then plays nothing and says nothing. */
   #failedPlayTimer: NodeJS.Timeout | null = null;
   readonly #lookups: LookupBudget;
+  /** Reading from the peer is paused: its queue is over max-queued-bytes, or a turn is scheduled. */
+  #inputPaused = false;
+  #nextTurn: NodeJS.Immediate | null = null;
+  /**
+   * Replies produced while handling input, written as one buffer when the
+   * turn ends: one socket write per turn instead of one per reply (a
+   * buffered write costs ~100 bytes of bookkeeping, more than a ping answer).
+   */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #inTurn = false;
+  /** Bytes of replies to the peer's requests since its queue last drained. */
+  #replyBytesSinceDrain = 0;
   #onClose: () => void;
 
   constructor(socket: ViewerTransport, ctx: SessionContext, onClose: () => void) {
@@ -127,16 +176,20 @@ export class RtmpSession {
       now: () => performance.now(),
     });
     this.#handshake = new ServerHandshake({ randomBytes, nowMs: () => Date.now() });
-    this.#decoder = new ChunkDecoder({
-      maxMessageBytes: ctx.config.maxMessageBytes,
-      maxChunkStreams: ctx.config.maxChunkStreams,
-      maxChunkSize: 16 * 1024 * 1024,
-    });
+    // Until connect is accepted the peer is anonymous: far smaller bounds.
+    this.#decoder = new ChunkDecoder(
+      {
+        ...decoderLimits(ctx.config),
+        maxMessageBytes: Math.min(ctx.config.maxMessageBytes, ctx.config.maxConnectBytes),
+        maxBufferedBytes: Math.min(ctx.config.maxReassemblyBytes, ctx.config.maxConnectBytes),
+      },
+      ctx.reassemblyBudget,
+    );
     socket.setNoDelay?.(true);
     socket.setTimeout?.(ctx.config.idleTimeoutMs);
     socket.on("timeout", () => this.#fail(new EdgeError(EdgeErrorCode.IdleTimeout, "idle timeout")));
     socket.on("data", (bytes: Buffer) => this.#onData(bytes));
-    socket.on("drain", () => this.#releaseDrainWaiters());
+    socket.on("drain", () => this.#onDrain());
     socket.on("error", (error) => {
       this.#logger.debug({ err: error }, "socket error");
     });
@@ -181,15 +234,69 @@ export class RtmpSession {
         bytes = step.rest;
       }
       // RTMPE: everything after the handshake is RC4 in both directions.
-      const messages = this.#decoder.push(this.#rtmpe ? this.#rtmpe.decrypt.update(bytes) : bytes);
-      this.#maybeAcknowledge();
-      for (const message of messages) {
+      this.#decoder.write(this.#rtmpe ? this.#rtmpe.decrypt.update(bytes) : bytes);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (this.#nextTurn === null) this.#turn();
+  }
+
+  /**
+   * Handles queued input: at most messagesPerTurn messages, and none while
+   * the bytes queued for the peer are at max-queued-bytes and its requests
+   * already added replyAllowanceBytes since it last drained — a peer that
+   * does not read gets no more answers, and its requests stay unread in
+   * the kernel (reading resumes on 'drain'). Replies go out together at
+   * the end of the turn.
+   */
+  #turn(): void {
+    this.#nextTurn = null;
+    if (this.#isClosed()) return;
+    this.#inTurn = true;
+    try {
+      for (let handled = 0; ; handled++) {
+        if (
+          this.#queuedBytes() >= this.#ctx.config.maxQueuedBytes &&
+          this.#replyBytesSinceDrain >= replyAllowanceBytes
+        ) {
+          // 'drain' resumes; the slow-viewer timer drops a peer that never reads.
+          this.#pauseInput();
+          this.#armSlowViewerTimer();
+          break;
+        }
+        if (handled === messagesPerTurn) {
+          this.#pauseInput();
+          this.#nextTurn = setImmediate(() => this.#turn());
+          break;
+        }
+        const message = this.#decoder.next();
+        if (message === null) {
+          this.#resumeInput();
+          break;
+        }
         this.#onMessage(message);
         if (this.#isClosed()) return;
       }
+      this.#maybeAcknowledge();
     } catch (error) {
       this.#fail(error);
+    } finally {
+      this.#inTurn = false;
+      this.#flush();
     }
+  }
+
+  #pauseInput(): void {
+    if (this.#inputPaused) return;
+    this.#inputPaused = true;
+    this.#socket.pause();
+  }
+
+  #resumeInput(): void {
+    if (!this.#inputPaused) return;
+    this.#inputPaused = false;
+    this.#socket.resume();
   }
 
   /** The peer asked for acknowledgements every #peerWindow bytes. */
@@ -339,6 +446,7 @@ export class RtmpSession {
     this.#distribution = found;
     this.#streamPrefix = target.streamPrefix;
     this.#state = SessionState.Connected;
+    this.#decoder.setLimits(decoderLimits(this.#ctx.config));
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = null;
     const objectEncoding = typeof obj?.objectEncoding === "number" ? obj.objectEncoding : 0;
@@ -365,6 +473,7 @@ export class RtmpSession {
     this.#logger.info({ reason }, `connect rejected: ${detail}`);
     this.#send([connectRejected(txn, reason, detail)]);
     this.#state = SessionState.Closed;
+    this.#flush();
     this.#socket.end();
   }
 
@@ -477,6 +586,11 @@ export class RtmpSession {
    */
   #startBandwidthCheck(): void {
     if (this.#bandwidthCheck) return;
+    if (this.#bandwidthChecks >= maxBandwidthChecks) {
+      this.#send([commandMessage(0, "onBWDone", 0, null, ...this.#lastBandwidth)]);
+      return;
+    }
+    this.#bandwidthChecks++;
     const bytes = 32 * 1024;
     const txn = 1_000_000 + Math.floor(Math.random() * 1_000_000);
     this.#bandwidthCheck = { txn, sentAt: performance.now(), bytes };
@@ -489,18 +603,8 @@ export class RtmpSession {
     this.#bandwidthCheck = null;
     const elapsedMs = Math.max(1, performance.now() - check.sentAt);
     const kbitDown = Math.round((check.bytes * 8) / elapsedMs);
-    this.#send([
-      commandMessage(
-        0,
-        "onBWDone",
-        0,
-        null,
-        kbitDown,
-        check.bytes / 1024,
-        elapsedMs / 1000,
-        Math.round(elapsedMs),
-      ),
-    ]);
+    this.#lastBandwidth = [kbitDown, check.bytes / 1024, elapsedMs / 1000, Math.round(elapsedMs)];
+    this.#send([commandMessage(0, "onBWDone", 0, null, ...this.#lastBandwidth)]);
   }
 
   readonly #sink: PlayerSink = {
@@ -541,6 +645,11 @@ export class RtmpSession {
       }
     }
     flushSmall();
+    if (this.#inTurn) {
+      for (const encoded of out) this.#enqueue(this.#rtmpe ? this.#rtmpe.encrypt.update(encoded) : encoded);
+      this.#checkQueue();
+      return;
+    }
     let bytes = 0;
     socket.cork();
     for (const encoded of out) {
@@ -550,11 +659,66 @@ export class RtmpSession {
     }
     socket.uncork();
     this.#ctx.metrics.bytesOut[this.#ctx.protocol] += bytes;
+    this.#checkQueue();
   }
 
   #write(bytes: Buffer): void {
     this.#socket.write(bytes);
     this.#ctx.metrics.bytesOut[this.#ctx.protocol] += bytes.length;
+    this.#checkQueue();
+  }
+
+  /** Holds a reply produced during a turn for the turn's single write. */
+  #enqueue(bytes: Buffer): void {
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
+    this.#replyBytesSinceDrain += bytes.length;
+  }
+
+  /** Writes the replies held during a turn, as one buffer. */
+  #flush(): void {
+    if (this.#pendingBytes === 0) return;
+    const pending = this.#pending;
+    const bytes = this.#pendingBytes;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    if (!this.#socket.writable) return;
+    this.#socket.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending, bytes));
+    this.#ctx.metrics.bytesOut[this.#ctx.protocol] += bytes;
+  }
+
+  /**
+   * Every byte queued for the peer and not yet sent: replies held for the
+   * turn's write plus the transport's own queue, which for a socket counts
+   * the bytes handed to it until the kernel took them, and for an RTMPT
+   * tunnel the bytes no poll has taken yet.
+   */
+  #queuedBytes(): number {
+    return this.#pendingBytes + this.#socket.writableLength;
+  }
+
+  /**
+   * The one bound on what a peer may have queued: at max-queued-bytes the
+   * session stops producing (input paused, media waits) and the
+   * slow-viewer clock runs; past twice that plus queueSlackBytes — more
+   * than a reading viewer ever holds — the peer is dropped at once.
+   */
+  #checkQueue(): void {
+    if (this.#isClosed()) return;
+    const queued = this.#queuedBytes();
+    const max = this.#ctx.config.maxQueuedBytes;
+    const hard = 2 * max + queueSlackBytes;
+    if (queued > hard) {
+      this.#ctx.metrics.slowViewerDrops.inc();
+      this.#fail(
+        new EdgeError(
+          EdgeErrorCode.SlowViewer,
+          `${queued} bytes queued for a viewer that is not reading (max ${max}, dropped past ${hard})`,
+        ),
+      );
+      return;
+    }
+    if (queued >= max) this.#armSlowViewerTimer();
   }
 
   /**
@@ -563,23 +727,33 @@ export class RtmpSession {
    * the stream plays: it is dropped, so its queue never grows without bound.
    */
   #waitWritable(): Promise<void> {
-    if (this.#isClosed() || this.#socket.writableLength < this.#ctx.config.maxQueuedBytes) {
+    if (this.#isClosed() || this.#queuedBytes() < this.#ctx.config.maxQueuedBytes) {
       return Promise.resolve();
     }
-    if (!this.#slowViewerTimer) {
-      this.#slowViewerTimer = setTimeout(() => {
-        this.#slowViewerTimer = null;
-        this.#ctx.metrics.slowViewerDrops.inc();
-        this.#fail(
-          new EdgeError(
-            EdgeErrorCode.SlowViewer,
-            `viewer kept ${this.#socket.writableLength} bytes unread for ${this.#ctx.config.slowViewerTimeoutMs} ms`,
-          ),
-        );
-      }, this.#ctx.config.slowViewerTimeoutMs);
-      this.#slowViewerTimer.unref();
-    }
+    this.#armSlowViewerTimer();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #armSlowViewerTimer(): void {
+    if (this.#slowViewerTimer) return;
+    this.#slowViewerTimer = setTimeout(() => {
+      this.#slowViewerTimer = null;
+      this.#ctx.metrics.slowViewerDrops.inc();
+      this.#fail(
+        new EdgeError(
+          EdgeErrorCode.SlowViewer,
+          `viewer kept ${this.#queuedBytes()} bytes unread for ${this.#ctx.config.slowViewerTimeoutMs} ms`,
+        ),
+      );
+    }, this.#ctx.config.slowViewerTimeoutMs);
+    this.#slowViewerTimer.unref();
+  }
+
+  /** The queue emptied: media may go on and the peer's requests are read again. */
+  #onDrain(): void {
+    this.#replyBytesSinceDrain = 0;
+    this.#releaseDrainWaiters();
+    if (this.#inputPaused && this.#nextTurn === null) this.#turn();
   }
 
   #releaseDrainWaiters(): void {
@@ -639,6 +813,12 @@ export class RtmpSession {
     this.#state = SessionState.Closed;
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#disarmFailedPlayTimer();
+    if (this.#nextTurn) clearImmediate(this.#nextTurn);
+    this.#nextTurn = null;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    // Returns this connection's share of the edge-wide reassembly budget.
+    this.#decoder.close();
     for (const stream of this.#streams.values()) stream.close();
     this.#streams.clear();
     this.#releaseDrainWaiters();
@@ -650,6 +830,16 @@ export class RtmpSession {
 /** A connect field for a log line: its query values (a signed URL's among them) redacted. */
 function shownConnectField(value: AmfValue | undefined): string | undefined {
   return JSON.stringify(typeof value === "string" ? redactQuery(value, { all: true }) : value);
+}
+
+/** The decoder's bounds once connect was accepted. */
+function decoderLimits(config: EdgeConfig): ChunkDecoderLimits {
+  return {
+    maxMessageBytes: config.maxMessageBytes,
+    maxChunkStreams: config.maxChunkStreams,
+    maxChunkSize: maxPeerChunkSize,
+    maxBufferedBytes: config.maxReassemblyBytes,
+  };
 }
 
 function isObject(value: AmfValue): value is AmfObject {
