@@ -97,7 +97,7 @@ export const controllerSettings = {
     flag: "api-port",
     doc: "CloudFront control API port (the AWS SDK's/CLI's --endpoint-url). 0 picks a free port.",
     schema: port(),
-    default: 7002,
+    default: 7003,
   }),
   apiPublicUrl: setting<string>({
     env: "STREAMFRONT_CONTROLLER_API_PUBLIC_URL",

@@ -43,7 +43,7 @@ export const localSettings = {
     flag: "api-port",
     doc: "The controller's CloudFront control API port (--endpoint-url http://127.0.0.1:<port>). 0 picks a free port.",
     schema: port(),
-    default: 7002,
+    default: 7003,
   }),
   bucket: setting({
     env: "STREAMFRONT_LOCAL_BUCKET",

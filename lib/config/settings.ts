@@ -66,7 +66,7 @@ export function loadConfig<S extends Settings>(settings: S, sources: ConfigSourc
   let flags: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     flags = parseArgs({
-      args: [...(sources.argv ?? [])],
+      args: joinNegativeValues(sources.argv ?? [], options),
       options,
       strict: true,
       allowPositionals: false,
@@ -103,6 +103,34 @@ export function loadConfig<S extends Settings>(settings: S, sources: ConfigSourc
   return Object.freeze(out) as ConfigOf<S>;
 }
 
+/**
+ * `--name -1` as `--name=-1`. parseArgs reads an argument that starts with a
+ * dash as an option, so a negative number after a flag that takes a value
+ * (`--http-port -1`) would be refused as ambiguous; every setting here takes
+ * a value and none has a short form, so a dash followed by a digit after a
+ * known flag can only be that flag's value.
+ */
+function joinNegativeValues(argv: readonly string[], options: Readonly<Record<string, unknown>>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    const next = argv[i + 1];
+    if (
+      arg.startsWith("--") &&
+      !arg.includes("=") &&
+      Object.hasOwn(options, arg.slice(2)) &&
+      next !== undefined &&
+      /^-[0-9]/.test(next)
+    ) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /** Markdown rows (| env | flag | default | description |) for the README. */
 export function describeSettings(settings: Settings): string[] {
   return Object.values(settings).map(
@@ -114,4 +142,23 @@ function formatDefault(value: unknown): string {
   if (value === undefined || value === "") return "(none)";
   if (Array.isArray(value)) return value.length === 0 ? "(none)" : value.join(",");
   return String(value);
+}
+
+/** True when argv asks for the settings list instead of a run (`--help`, `-h`). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes("--help") || argv.includes("-h");
+}
+
+/**
+ * The `--help` text: every setting with its flag, environment variable,
+ * default and description, in declaration order.
+ */
+export function formatHelp(settings: Settings, usage: string): string {
+  const lines = [usage, "", "Settings (a flag wins over the environment, which wins over the default):", ""];
+  for (const s of Object.values(settings)) {
+    lines.push(`  --${s.flag} <value>   ${s.env}   default: ${formatDefault(s.default)}`);
+    lines.push(`      ${s.doc}`);
+  }
+  lines.push("", "Flags take --name value or --name=value.", "");
+  return lines.join("\n");
 }

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { boolean, hostPort, integer, list, oneOf, port, text } from "../config/schemas.js";
-import { ConfigError, describeSettings, loadConfig, setting } from "../config/settings.js";
+import {
+  ConfigError,
+  describeSettings,
+  formatHelp,
+  loadConfig,
+  setting,
+  wantsHelp,
+} from "../config/settings.js";
 
 const settings = {
   port: setting({ env: "T_PORT", flag: "port", doc: "a port", schema: port(), default: 1935 }),
@@ -73,4 +80,29 @@ test("describeSettings gives one README row per setting", () => {
   const rows = describeSettings(settings);
   assert.equal(rows.length, Object.keys(settings).length);
   assert.equal(rows[0], "| `T_PORT` | `--port` | `1935` | a port |");
+});
+
+test("a negative number after a flag is that flag's value (--count -1 as --count=-1)", () => {
+  assert.equal(loadConfig(settings, { env: {}, argv: ["--count", "-1"] }).count, -1);
+  assert.equal(loadConfig(settings, { env: {}, argv: ["--count", "-1", "--port", "7"] }).port, 7);
+  // Still validated as any other value, naming the flag.
+  assert.throws(
+    () => loadConfig(settings, { env: {}, argv: ["--count", "-2"] }),
+    /invalid setting count \(--count\): "-2": must be at least -1/,
+  );
+  // An unknown flag followed by a number is still refused, not swallowed.
+  assert.throws(() => loadConfig(settings, { env: {}, argv: ["--nope", "-1"] }), /Unknown option '--nope'/);
+});
+
+test("formatHelp lists every setting with its flag, variable, default and description", () => {
+  const help = formatHelp(settings, "usage: test [options]");
+  assert.match(help, /^usage: test \[options\]/);
+  for (const s of Object.values(settings)) {
+    assert.ok(help.includes(`--${s.flag} <value>`), s.flag);
+    assert.ok(help.includes(s.env), s.env);
+    assert.ok(help.includes(s.doc), s.doc);
+  }
+  assert.match(help, /--port <value> {3}T_PORT {3}default: 1935/);
+  assert.match(help, /--peers <value> {3}T_PEERS {3}default: \(none\)/);
+  assert.ok(wantsHelp(["--port=1", "--help"]) && wantsHelp(["-h"]) && !wantsHelp(["--port", "1"]));
 });
