@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -6,12 +7,18 @@ import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/c
 import S3rver from "s3rver";
 import type { Logger } from "../../lib/log.js";
 import { createS3Client } from "../../lib/s3-client.js";
+import { checkS3Request, type S3Refusal, s3ErrorXml } from "./s3-auth.js";
 
 export interface EmbeddedS3Options {
   /** Where s3rver keeps buckets and objects (a temp directory in tests). */
   readonly directory: string;
-  /** Loopback by default: the embedded S3 has no real authentication. */
+  /** Loopback by default. */
   readonly host?: string;
+  /**
+   * The one key pair every request must be signed with (SigV4, checked by
+   * s3-auth.ts in front of s3rver). @default embeddedS3Credentials
+   */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** 0 picks a free port. */
   readonly port?: number;
   readonly logger?: Logger;
@@ -47,7 +54,12 @@ interface MutableRecord {
   outcome: "pending" | "finished" | "aborted";
 }
 
-/** Credentials s3rver accepts (it checks signatures against these). */
+/**
+ * The default key pair of an EmbeddedS3 (tests). `npm start` generates its
+ * own pair and keeps it in its state folder. s3rver itself knows only this
+ * access key id, so a request verified against another pair reaches s3rver
+ * with its Credential renamed to this id.
+ */
 export const embeddedS3Credentials = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
 
 const contentTypes: Readonly<Record<string, string>> = {
@@ -71,6 +83,7 @@ export class EmbeddedS3 {
   #server: S3rver | undefined;
   #client: S3Client | undefined;
   #endpoint = "";
+  readonly #publicRead: string[] = [];
 
   constructor(options: EmbeddedS3Options) {
     this.#options = options;
@@ -102,24 +115,33 @@ export class EmbeddedS3 {
     });
     const address = await server.run();
     this.#server = server;
-    // An extra 'request' listener sees every request before s3rver's Koa
-    // handler answers it, without changing how s3rver behaves.
-    server.httpServer?.prependListener("request", (req: IncomingMessage, res: ServerResponse) =>
-      this.#record(req, res),
-    );
+    this.#guard(server);
     const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
     this.#endpoint = `http://${shownHost}:${address.port}`;
     this.#client = createS3Client({
       endpoint: this.#endpoint,
       region: "us-east-1",
       forcePathStyle: true,
-      ...embeddedS3Credentials,
+      ...this.credentials,
     });
     this.#options.logger?.info(
       { endpoint: this.#endpoint, directory: this.#options.directory },
       "embedded S3 listening",
     );
     return { endpoint: this.#endpoint };
+  }
+
+  /** The key pair requests must be signed with. */
+  get credentials(): { readonly accessKeyId: string; readonly secretAccessKey: string } {
+    return this.#options.credentials ?? embeddedS3Credentials;
+  }
+
+  /**
+   * Lets anonymous GET and HEAD read keys under `prefix` in `bucket`, as a
+   * public-read bucket policy would (tests of anonymous clients).
+   */
+  allowAnonymousRead(bucket: string, prefix = ""): void {
+    this.#publicRead.push(`${bucket}/${prefix}`);
   }
 
   /** Creates the bucket unless it exists. */
@@ -183,6 +205,61 @@ export class EmbeddedS3 {
     // connections; close() alone would wait for them.
     server.httpServer?.closeAllConnections();
     await closed;
+  }
+
+  /**
+   * Puts the signature check in front of s3rver's own handler: s3rver's
+   * 'request' (and 'checkContinue') listeners are taken off the server and
+   * called only for requests checkS3Request lets through. A request with
+   * Expect: 100-continue is checked before its body is asked for.
+   */
+  #guard(server: S3rver): void {
+    const http = server.httpServer;
+    if (!http) throw new Error("s3rver did not expose its HTTP server");
+    const handlers = http.listeners("request") as ((req: IncomingMessage, res: ServerResponse) => void)[];
+    http.removeAllListeners("request");
+    const { accessKeyId } = this.credentials;
+    const gate = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
+      this.#record(req, res);
+      checkS3Request(
+        { method: req.method ?? "", rawPath: req.url ?? "/", headers: req.headers },
+        { credentials: this.credentials, publicReadPrefixes: this.#publicRead },
+      ).then(
+        (refusal) => {
+          if (refusal) return this.#refuse(req, res, refusal);
+          // s3rver looks the access key id up in its own one-key registry.
+          const authorization = req.headers.authorization;
+          if (authorization && accessKeyId !== embeddedS3Credentials.accessKeyId) {
+            req.headers.authorization = authorization.replace(
+              `Credential=${accessKeyId}/`,
+              `Credential=${embeddedS3Credentials.accessKeyId}/`,
+            );
+          }
+          if (expectsContinue) res.writeContinue();
+          for (const handler of handlers) handler.call(http, req, res);
+        },
+        (error: unknown) =>
+          this.#refuse(req, res, { status: 500, code: "InternalError", message: String(error) }),
+      );
+    };
+    http.on("request", (req: IncomingMessage, res: ServerResponse) => gate(req, res, false));
+    http.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => gate(req, res, true));
+  }
+
+  #refuse(req: IncomingMessage, res: ServerResponse, refusal: S3Refusal): void {
+    this.#options.logger?.warn(
+      { method: req.method, url: req.url?.slice(0, 256), code: refusal.code },
+      "embedded S3 refused a request",
+    );
+    const body =
+      req.method === "HEAD" ? "" : s3ErrorXml(refusal, randomBytes(8).toString("hex").toUpperCase());
+    // The body of a refused upload is never read: close the connection after the answer.
+    res.writeHead(refusal.status, {
+      "content-type": "application/xml",
+      "content-length": Buffer.byteLength(body),
+      connection: "close",
+    });
+    res.end(body);
   }
 
   #record(req: IncomingMessage, res: ServerResponse): void {

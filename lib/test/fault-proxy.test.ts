@@ -80,6 +80,8 @@ describe("FaultProxy in front of s3rver", () => {
     s3 = new EmbeddedS3({ directory, host: "127.0.0.1", port: 0 });
     await s3.start();
     await s3.ensureBucket(bucket);
+    // The raw requests below are unsigned: let them read, as a public-read bucket policy would.
+    s3.allowAnonymousRead(bucket);
     object = randomBytes(256 * 1024);
     await s3.putObject(bucket, key, object);
     proxy = new FaultProxy({ upstream: s3.endpoint });

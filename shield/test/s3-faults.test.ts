@@ -725,6 +725,8 @@ describe("createS3Client and S3ClientPool", () => {
 
   before(async () => {
     faulty = await startFaultyS3(bucket);
+    // A public-read prefix, as a bucket policy grants it: the embedded S3 refuses anonymous requests otherwise.
+    faulty.s3.s3.allowAnonymousRead(bucket, "public/");
     await faulty.s3.s3.putObject(bucket, "public/file.txt", Buffer.from("public bytes"));
   });
 
