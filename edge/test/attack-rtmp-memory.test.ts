@@ -43,7 +43,12 @@ before(async () => {
   rig = await startEdgeProcess({
     bucket,
     objects: { "videos/sample.flv": readFileSync(sample) },
-    edgeEnv: { STREAMFRONT_EDGE_SLOW_VIEWER_TIMEOUT_MS: String(slowViewerTimeoutMs) },
+    edgeEnv: {
+      STREAMFRONT_EDGE_SLOW_VIEWER_TIMEOUT_MS: String(slowViewerTimeoutMs),
+      // The 50 attackers and the viewer share 127.0.0.1 (rtmpdump cannot pick its address): this file
+      // tests memory bounds, so the per-address pre-play cap (transport-hardening.test.ts) must not refuse the viewer.
+      STREAMFRONT_EDGE_MAX_PRE_PLAY_CONNECTIONS_PER_IP: "200",
+    },
   });
   source = await probePackets(sample);
   // Warm up (first play: shield, cache, codecs) so the baseline is a working edge's.
