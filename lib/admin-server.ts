@@ -2,11 +2,16 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { Logger } from "./log.js";
-import { listen } from "./net/listen.js";
+import { listen, type PortSetting } from "./net/listen.js";
+
+/** Prometheus, kubelet probes and an operator's curl: far fewer than this at once. */
+const maxAdminConnections = 64;
 
 export interface AdminServerOptions {
   readonly host: string;
   readonly port: number;
+  /** Where the port is configured, named when it cannot be bound. */
+  readonly portSetting?: PortSetting;
   readonly registry: Registry;
   readonly logger: Logger;
   /** Whether the component can take traffic now; /readyz answers 503 otherwise. */
@@ -61,10 +66,12 @@ export class AdminServer {
     // Admin requests are tiny; a slow or stuck client must not hold a socket.
     this.#server.requestTimeout = 10_000;
     this.#server.headersTimeout = 5_000;
+    // Scrapers and probes need a handful of sockets; an open port must not take unbounded ones.
+    this.#server.maxConnections = maxAdminConnections;
   }
 
   async listen(): Promise<AddressInfo> {
-    return listen(this.#server, this.#options.port, this.#options.host);
+    return listen(this.#server, this.#options.port, this.#options.host, this.#options.portSetting);
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,7 @@ import {
 } from "./api/auth/access-keys.js";
 import { RequestAuthenticator } from "./api/auth/authenticator.js";
 import { StreamingApi } from "./api/streaming-api.js";
-import type { ControllerConfig } from "./config.js";
+import { type ControllerConfig, controllerSettings } from "./config.js";
 import { ConfigService } from "./config-service.js";
 import { DeploymentTracker } from "./deployment.js";
 import {
@@ -139,8 +139,17 @@ export class ControllerServer {
   /** Creates the demo distribution when configured, binds gRPC and the API; resolves with the gRPC host:port. */
   async start(): Promise<string> {
     if (this.#config.demoBucket) await this.#createDemo();
-    this.#address = await bindGrpc(this.#server, this.#config.host, this.#config.grpcPort);
-    const api = await this.#apiServer.listen(this.#config.apiPort, this.#config.apiHost);
+    this.#address = await bindGrpc(
+      this.#server,
+      this.#config.host,
+      this.#config.grpcPort,
+      controllerSettings.grpcPort,
+    );
+    const api = await this.#apiServer.listen(
+      this.#config.apiPort,
+      this.#config.apiHost,
+      controllerSettings.apiPort,
+    );
     this.#apiAddress = formatAddress(api.address, api.port);
     return this.#address;
   }

@@ -2,7 +2,7 @@ import { AdminServer } from "../../lib/admin-server.js";
 import { createLogger } from "../../lib/log.js";
 import { createRegistry } from "../../lib/metrics/registry.js";
 import { runComponent } from "../../lib/process/run-component.js";
-import { loadControllerConfig } from "./config.js";
+import { controllerSettings, loadControllerConfig } from "./config.js";
 import { ControllerServer } from "./controller-server.js";
 
 await runComponent("controller", async () => {
@@ -13,6 +13,7 @@ await runComponent("controller", async () => {
   const admin = new AdminServer({
     host: config.adminHost,
     port: config.adminPort,
+    portSetting: controllerSettings.adminPort,
     registry,
     logger,
     isReady: () => controller.isReady(),

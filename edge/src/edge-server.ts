@@ -1,9 +1,9 @@
 import type { Server as HttpServer } from "node:http";
 import type { Registry } from "prom-client";
 import { type Logger, LogRateLimiter } from "../../lib/log.js";
-import { formatAddress } from "../../lib/net/listen.js";
+import { formatAddress, type PortSetting } from "../../lib/net/listen.js";
 import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
-import type { EdgeConfig } from "./config.js";
+import { type EdgeConfig, edgeSettings } from "./config.js";
 import { type Admission, ConnectionLimits } from "./connection-limits.js";
 import { DistributionTable, type LookupFailure } from "./distribution-table.js";
 import { EdgeErrorCode } from "./errors.js";
@@ -151,15 +151,17 @@ export class EdgeServer {
     // OpenSSL checks the RTMPE group's prime once (~50–90 ms); do it now, not in a viewer's handshake.
     prepareDiffieHellman();
     const addresses: Record<string, string> = {};
-    const specs: { name: string; port: number; http: boolean }[] = [
-      { name: "rtmp", port: config.rtmpPort, http: false },
+    const specs: { name: string; port: number; setting: PortSetting; http: boolean }[] = [
+      { name: "rtmp", port: config.rtmpPort, setting: edgeSettings.rtmpPort, http: false },
     ];
-    if (config.httpPort >= 0) specs.push({ name: "http", port: config.httpPort, http: true });
+    if (config.httpPort >= 0)
+      specs.push({ name: "http", port: config.httpPort, setting: edgeSettings.httpPort, http: true });
     for (const spec of specs) {
       const listener = new RtmpListener({
         name: spec.name,
         host: config.host,
         port: spec.port,
+        portSetting: spec.setting,
         logger,
         metrics: this.#metrics,
         limits: this.#limits,

@@ -5,7 +5,7 @@ import { createLogger } from "../../lib/log.js";
 import { createRegistry } from "../../lib/metrics/registry.js";
 import { formatAddress } from "../../lib/net/listen.js";
 import { runComponent } from "../../lib/process/run-component.js";
-import { loadEdgeConfig } from "./config.js";
+import { edgeSettings, loadEdgeConfig } from "./config.js";
 import { EdgeServer } from "./edge-server.js";
 import { metadataCacheOf } from "./origin/metadata-cache.js";
 import { ShieldOrigin } from "./origin/shield-origin.js";
@@ -60,6 +60,7 @@ await runComponent("edge", async () => {
   const admin = new AdminServer({
     host: config.adminHost,
     port: config.adminPort,
+    portSetting: edgeSettings.adminPort,
     registry,
     logger,
     // Not ready until the controller's config is in and at least one shield replica is known (dns: names resolved).

@@ -2,7 +2,7 @@ import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
 import type { Logger, LogRateLimiter } from "../../lib/log.js";
-import { listen } from "../../lib/net/listen.js";
+import { listen, type PortSetting } from "../../lib/net/listen.js";
 import type { Admission, ConnectionLimits } from "./connection-limits.js";
 import { EdgeErrorCode } from "./errors.js";
 import type { HttpDeadlines } from "./http-deadlines.js";
@@ -16,6 +16,8 @@ export interface ListenerOptions {
   readonly name: string;
   readonly host: string;
   readonly port: number;
+  /** Where the port is configured, named when it cannot be bound. */
+  readonly portSetting?: PortSetting;
   readonly logger: Logger;
   readonly metrics: EdgeMetrics;
   readonly limits: ConnectionLimits;
@@ -120,7 +122,7 @@ export class RtmpListener {
   }
 
   async listen(): Promise<AddressInfo> {
-    return listen(this.#server, this.#options.port, this.#options.host);
+    return listen(this.#server, this.#options.port, this.#options.host, this.#options.portSetting);
   }
 
   /** Stops accepting and closes every open connection. */

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
-import type { ListeningReport } from "./run-component.js";
+import { StreamfrontError } from "../errors.js";
+import type { FailedReport, ListeningReport } from "./run-component.js";
 
 export interface LaunchedComponent {
   readonly child: ChildProcess;
@@ -8,6 +9,24 @@ export interface LaunchedComponent {
   /** SIGTERM, then waits for exit; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
+
+/**
+ * A component that exited before it listened. Its code is the component's own
+ * (carried over IPC, e.g. LISTEN_ERR_ADDRESS_IN_USE) when it reported one, so
+ * the error keeps its meaning across the process boundary.
+ */
+export class ComponentStartError extends StreamfrontError {
+  readonly exitCode: number | null;
+
+  constructor(message: string, componentCode: string, exitCode: number | null) {
+    super(componentCode || exitedBeforeListening, message);
+    this.name = "ComponentStartError";
+    this.exitCode = exitCode;
+  }
+}
+
+/** The code of a component that exited without saying why (README: Error codes). */
+export const exitedBeforeListening = "PROCESS_ERR_EXITED_BEFORE_LISTENING";
 
 export interface LaunchOptions {
   readonly args?: readonly string[];
@@ -38,16 +57,27 @@ export async function launchComponent(
       child.kill("SIGKILL");
       reject(new Error(`${entry} did not report listening within ${options.startTimeoutMs ?? 20_000} ms`));
     }, options.startTimeoutMs ?? 20_000);
+    let failure: FailedReport | undefined;
     child.on("message", (message: unknown) => {
-      const m = message as Partial<ListeningReport>;
-      if (m && m.type === "listening") {
+      const m = message as Partial<ListeningReport | FailedReport>;
+      if (m?.type === "listening") {
         clearTimeout(timer);
         resolve(m as ListeningReport);
+      } else if (m?.type === "failed") {
+        failure = m as FailedReport;
       }
     });
     exited.then(([code, signal]) => {
       clearTimeout(timer);
-      reject(new Error(`${entry} exited before listening (code ${code}, signal ${signal})`));
+      reject(
+        failure
+          ? new ComponentStartError(`${failure.component}: ${failure.message}`, failure.code, code)
+          : new ComponentStartError(
+              `${entry} exited before listening (code ${code}, signal ${signal})`,
+              "",
+              code,
+            ),
+      );
     });
   });
   return {

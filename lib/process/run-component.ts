@@ -1,5 +1,5 @@
 import { ConfigError } from "../config/settings.js";
-import { errorMessage } from "../errors.js";
+import { errorCode, errorMessage } from "../errors.js";
 
 /** What a started component tells its launcher: where each listener is. */
 export interface ListeningReport {
@@ -7,6 +7,16 @@ export interface ListeningReport {
   readonly component: string;
   /** e.g. { rtmp: "127.0.0.1:1935", admin: "127.0.0.1:9101" } */
   readonly addresses: Readonly<Record<string, string>>;
+}
+
+/** What a component that could not start tells its launcher before it exits. */
+export interface FailedReport {
+  readonly type: "failed";
+  readonly component: string;
+  /** The error's stable code (e.g. LISTEN_ERR_ADDRESS_IN_USE), or "" when it has none. */
+  readonly code: string;
+  /** Why, as the component wrote it to stderr (without its name). */
+  readonly message: string;
 }
 
 export interface RunningComponent {
@@ -20,15 +30,23 @@ export interface RunningComponent {
  * it listens (on stdout as a log line by the component itself, and to a
  * parent process over IPC when there is one), and on SIGINT/SIGTERM close it
  * and exit 0. A bad setting exits 2 with a one-line message naming it; any
- * other start-up failure exits 1.
+ * other start-up failure exits 1 — at once, with a FailedReport to the
+ * parent, so nothing waits on a component that has no listener.
  */
 export async function runComponent(name: string, start: () => Promise<RunningComponent>): Promise<void> {
   let running: RunningComponent;
   try {
     running = await start();
   } catch (error) {
-    process.stderr.write(`streamfront ${name}: ${errorMessage(error)}\n`);
-    process.exitCode = error instanceof ConfigError ? 2 : 1;
+    const message = errorMessage(error);
+    const report: FailedReport = { type: "failed", component: name, code: errorCode(error) ?? "", message };
+    if (process.send) process.send(report);
+    // Exit now, not when the loop drains: what start() opened before the
+    // failure (a controller watch, timers) would keep a process with no
+    // listener alive, and a launcher waiting for it.
+    process.stderr.write(`streamfront ${name}: ${message}\n`, () =>
+      process.exit(error instanceof ConfigError ? 2 : 1),
+    );
     return;
   }
   const report: ListeningReport = { type: "listening", component: name, addresses: running.addresses };

@@ -3,7 +3,7 @@ import { createLogger } from "../../lib/log.js";
 import { createRegistry } from "../../lib/metrics/registry.js";
 import { runComponent } from "../../lib/process/run-component.js";
 import { createS3Client } from "../../lib/s3-client.js";
-import { loadShieldConfig } from "./config.js";
+import { loadShieldConfig, shieldSettings } from "./config.js";
 import { ShieldServer } from "./shield-server.js";
 
 await runComponent("shield", async () => {
@@ -21,6 +21,7 @@ await runComponent("shield", async () => {
   const admin = new AdminServer({
     host: config.adminHost,
     port: config.adminPort,
+    portSetting: shieldSettings.adminPort,
     registry,
     logger,
     isReady: () => shield.isReady(),

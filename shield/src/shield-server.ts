@@ -8,7 +8,7 @@ import { bindGrpc } from "../../lib/net/listen.js";
 import { ShieldServiceService } from "../../proto/gen/streamfront/shield/v1/shield.js";
 import { BucketAllowlist } from "./bucket-allowlist.js";
 import { CachingOrigin } from "./cache/caching-origin.js";
-import type { ShieldConfig } from "./config.js";
+import { type ShieldConfig, shieldSettings } from "./config.js";
 import { ShieldMetrics } from "./metrics.js";
 import { S3Origin } from "./s3-origin.js";
 import { ShieldService } from "./shield-service.js";
@@ -147,7 +147,12 @@ export class ShieldServer {
   async start(): Promise<string> {
     // The disk tier's index is rebuilt before the first call can miss it.
     await this.cache?.open();
-    this.#address = await bindGrpc(this.#server, this.#config.host, this.#config.grpcPort);
+    this.#address = await bindGrpc(
+      this.#server,
+      this.#config.host,
+      this.#config.grpcPort,
+      shieldSettings.grpcPort,
+    );
     this.#watcher?.start();
     return this.#address;
   }

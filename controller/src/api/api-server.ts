@@ -5,7 +5,7 @@ import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
 import { errorMessage } from "../../../lib/errors.js";
 import type { Logger } from "../../../lib/log.js";
-import { listen } from "../../../lib/net/listen.js";
+import { listen, type PortSetting } from "../../../lib/net/listen.js";
 import { AddressBudget, clientAddress } from "./address-budget.js";
 import { ApiError, fallbackApiVersion, isApiErrorCode, renderError, toApiError } from "./api-error.js";
 import { AuthError } from "./auth/auth-error.js";
@@ -145,8 +145,8 @@ export class ApiServer {
     );
   }
 
-  listen(port: number, host: string): Promise<AddressInfo> {
-    return listen(this.#server, port, host);
+  listen(port: number, host: string, setting?: PortSetting): Promise<AddressInfo> {
+    return listen(this.#server, port, host, setting);
   }
 
   async close(): Promise<void> {
