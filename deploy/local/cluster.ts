@@ -3,9 +3,49 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type AccessKeyPair, generateDevelopmentKeyPair } from "../../controller/src/api/auth/access-keys.js";
-import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
+import { errorMessage } from "../../lib/errors.js";
+import { ComponentStartError, type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
 import { EmbeddedS3, embeddedS3Credentials } from "./embedded-s3.js";
 import { describeObject, urlPathFor } from "./play-names.js";
+import { RestartPolicy, type RestartPolicyOptions } from "./restart-policy.js";
+
+export type ComponentName = "controller" | "shield" | "edge";
+
+/**
+ * What happens to a component while the cluster runs; `npm start` prints
+ * each as a line, tests wait for them.
+ */
+export type ClusterEvent =
+  /** It exited without being asked; it is started again after restartInMs. */
+  | {
+      readonly type: "exited";
+      readonly component: ComponentName;
+      readonly code: number | null;
+      readonly signal: string | null;
+      readonly restartInMs: number;
+      readonly attempt: number;
+    }
+  /** Started again, on the ports it had (so its peers still find it). */
+  | { readonly type: "restarted"; readonly component: ComponentName; readonly pid: number }
+  /** A restart could not start (counts as another death). */
+  | { readonly type: "restart-failed"; readonly component: ComponentName; readonly message: string }
+  /** It kept dying: no more restarts. `npm start` stops everything and exits 1. */
+  | {
+      readonly type: "gave-up";
+      readonly component: ComponentName;
+      readonly deaths: number;
+      readonly windowMs: number;
+    };
+
+interface Supervised {
+  readonly name: ComponentName;
+  readonly entry: string;
+  /** The environment of the next launch: after the first, its ports are pinned to the ones it had. */
+  env: Record<string, string>;
+  current: LaunchedComponent;
+  readonly policy: RestartPolicy;
+  timer: NodeJS.Timeout | null;
+}
 
 export interface LocalClusterOptions {
   /** Folder whose files become the bucket's objects (keys = relative paths). */
@@ -21,6 +61,10 @@ export interface LocalClusterOptions {
   readonly logLevel: string;
   /** How the children's logs show: on this terminal, or nowhere (tests). */
   readonly stdio: "inherit" | "ignore";
+  /** How a component that dies is restarted; false: it is not (it stays dead). @default RestartPolicy's defaults */
+  readonly restart?: RestartPolicyOptions | false;
+  /** Hears each component's exits and restarts (npm start prints them). */
+  readonly onEvent?: (event: ClusterEvent) => void;
 }
 
 /** One object as a viewer plays it. */
@@ -49,7 +93,8 @@ export class LocalCluster {
   readonly options: LocalClusterOptions;
   /** The control API's key pair for this run (printed by npm start, used by tests). */
   readonly apiKeys: AccessKeyPair = generateDevelopmentKeyPair();
-  readonly #children: LaunchedComponent[] = [];
+  readonly #components = new Map<ComponentName, Supervised>();
+  #stopping = false;
   #s3: EmbeddedS3 | null = null;
   #dataDir: string | null = null;
   #addresses: Record<string, Readonly<Record<string, string>>> = {};
@@ -87,16 +132,23 @@ export class LocalCluster {
     return portOf(this.#addresses.edge?.http ?? "");
   }
 
+  /** The running edge process (another one after a restart). */
   get edge(): LaunchedComponent {
-    return this.#children[2]!;
+    return this.#component("edge");
   }
 
   get shield(): LaunchedComponent {
-    return this.#children[1]!;
+    return this.#component("shield");
   }
 
   get controller(): LaunchedComponent {
-    return this.#children[0]!;
+    return this.#component("controller");
+  }
+
+  #component(name: ComponentName): LaunchedComponent {
+    const supervised = this.#components.get(name);
+    if (!supervised) throw new Error(`${name} not started`);
+    return supervised.current;
   }
 
   async start(): Promise<void> {
@@ -159,27 +211,113 @@ export class LocalCluster {
     }
   }
 
-  async #launch(component: string, env: Record<string, string>): Promise<Readonly<Record<string, string>>> {
+  async #launch(
+    component: ComponentName,
+    env: Record<string, string>,
+  ): Promise<Readonly<Record<string, string>>> {
     // The component from the same build as this file (dist/ or any other build folder).
     const entry = fileURLToPath(new URL(`../../${component}/src/main.js`, import.meta.url));
-    const child = await launchComponent(entry, {
-      env,
-      stdio: this.options.stdio,
-    });
-    this.#children.push(child);
+    const child = await launchComponent(entry, { env, stdio: this.options.stdio });
+    const supervised: Supervised = {
+      name: component,
+      entry,
+      env: { ...env, ...pinnedPorts(component, child.addresses) },
+      current: child,
+      policy: new RestartPolicy(this.options.restart || {}),
+      timer: null,
+    };
+    this.#components.set(component, supervised);
     this.#addresses[component] = child.addresses;
+    this.#watch(supervised);
     return child.addresses;
+  }
+
+  /** Restarts the component when it exits on its own (a crash, an OOM kill, a kill -9 by hand). */
+  #watch(supervised: Supervised): void {
+    const { child } = supervised.current;
+    child.once("exit", (code, signal) => {
+      if (this.#stopping || this.options.restart === false) return;
+      this.#died(supervised, () => ({ type: "exited", component: supervised.name, code, signal }));
+    });
+  }
+
+  #died(
+    supervised: Supervised,
+    describe: () => Omit<Extract<ClusterEvent, { type: "exited" }>, "restartInMs" | "attempt">,
+  ): void {
+    const decision = supervised.policy.died(Date.now());
+    if (decision.action === "give-up") {
+      this.#emit({
+        type: "gave-up",
+        component: supervised.name,
+        deaths: decision.deaths,
+        windowMs: decision.windowMs,
+      });
+      return;
+    }
+    this.#emit({ ...describe(), restartInMs: decision.delayMs, attempt: decision.attempt });
+    supervised.timer = setTimeout(() => {
+      supervised.timer = null;
+      void this.#relaunch(supervised);
+    }, decision.delayMs);
+  }
+
+  async #relaunch(supervised: Supervised): Promise<void> {
+    if (this.#stopping) return;
+    try {
+      const child = await launchComponent(supervised.entry, {
+        env: supervised.env,
+        stdio: this.options.stdio,
+      });
+      if (this.#stopping) {
+        await child.stop();
+        return;
+      }
+      supervised.current = child;
+      this.#watch(supervised);
+      this.#emit({ type: "restarted", component: supervised.name, pid: child.child.pid ?? 0 });
+    } catch (error) {
+      if (this.#stopping) return;
+      this.#emit({ type: "restart-failed", component: supervised.name, message: errorMessage(error) });
+      const code = error instanceof ComponentStartError ? error.exitCode : null;
+      this.#died(supervised, () => ({ type: "exited", component: supervised.name, code, signal: null }));
+    }
+  }
+
+  #emit(event: ClusterEvent): void {
+    this.options.onEvent?.(event);
   }
 
   /** Stops edge, shield, controller (in that order) and the embedded S3. */
   async stop(): Promise<void> {
-    const children = this.#children.splice(0).reverse();
-    for (const child of children) await child.stop();
+    this.#stopping = true;
+    const components = [...this.#components.values()].reverse();
+    this.#components.clear();
+    for (const supervised of components) {
+      if (supervised.timer) clearTimeout(supervised.timer);
+      await supervised.current.stop();
+    }
     await this.#s3?.close();
     this.#s3 = null;
     if (this.#dataDir) await rm(this.#dataDir, { recursive: true, force: true });
     this.#dataDir = null;
   }
+}
+
+/**
+ * The environment that binds a restarted component where the first one
+ * listened: its peers were given those addresses, and viewers those ports.
+ * Address names map to settings as STREAMFRONT_<COMPONENT>_<NAME>_PORT
+ * (edge rtmp → STREAMFRONT_EDGE_RTMP_PORT, controller api → …_API_PORT).
+ */
+function pinnedPorts(
+  component: ComponentName,
+  addresses: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, address] of Object.entries(addresses))
+    env[`STREAMFRONT_${component.toUpperCase()}_${name.toUpperCase()}_PORT`] = String(portOf(address));
+  return env;
 }
 
 function portOf(address: string): number {

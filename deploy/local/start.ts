@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from "../../lib/config/settings.js";
 import { errorMessage } from "../../lib/errors.js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
-import { LocalCluster } from "./cluster.js";
+import { type ClusterEvent, LocalCluster } from "./cluster.js";
 import { localSettings } from "./settings.js";
 
 async function main(): Promise<void> {
@@ -17,20 +17,15 @@ async function main(): Promise<void> {
   // January 2027 need Node 22; the lockfile pins a release that runs here,
   // so the demo keeps its terminal for the URLs. (README: Node versions.)
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  const cluster = new LocalCluster({
-    ...config,
-    mediaDir: config.media || fromRepoRoot("deploy", "local", "media"),
-    stdio: "inherit",
-  });
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (reason: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(`\n${signal}: stopping streamfront…\n`);
+    process.stdout.write(`\n${reason}: stopping streamfront…\n`);
     cluster.stop().then(
       () => {
         process.stdout.write("stopped.\n");
-        process.exitCode = 0;
+        process.exitCode = exitCode;
       },
       (error: unknown) => {
         process.stderr.write(`streamfront: stop failed: ${errorMessage(error)}\n`);
@@ -38,6 +33,15 @@ async function main(): Promise<void> {
       },
     );
   };
+  const cluster = new LocalCluster({
+    ...config,
+    mediaDir: config.media || fromRepoRoot("deploy", "local", "media"),
+    stdio: "inherit",
+    onEvent: (event) => {
+      process.stderr.write(`streamfront: ${describeEvent(event)}\n`);
+      if (event.type === "gave-up") stop(`${event.component} gave up`, 1);
+    },
+  });
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
   try {
@@ -61,12 +65,12 @@ async function main(): Promise<void> {
   ];
   const first = cluster.objects[0];
   if (first) {
-    const app = first.url.slice(0, first.url.indexOf("/cfx/st") + "/cfx/st".length);
     lines.push(
       "Try:",
       `  ffplay "${first.url}"`,
       `  ffmpeg -i "${first.url}" -c copy out.flv`,
-      `  rtmpdump -r "${app}/" -y "${first.playName}" -o out.flv`,
+      // librtmp connects to application cfx/st/<folder> with this URL, which the edge takes as the key's front.
+      `  rtmpdump -r "${first.url}" -o out.flv`,
       "",
     );
   }
@@ -91,6 +95,26 @@ async function main(): Promise<void> {
     "",
   );
   process.stdout.write(lines.join("\n"));
+}
+
+/** One line per supervision event (printed on stderr, beside the components' own logs). */
+function describeEvent(event: ClusterEvent): string {
+  switch (event.type) {
+    case "exited": {
+      const how = event.signal ? `was killed (${event.signal})` : `exited with code ${event.code}`;
+      return `${event.component} ${how}; restarting it in ${formatMs(event.restartInMs)} (restart ${event.attempt})`;
+    }
+    case "restarted":
+      return `${event.component} restarted (pid ${event.pid}), on the same ports`;
+    case "restart-failed":
+      return `${event.component} could not be restarted: ${event.message}`;
+    case "gave-up":
+      return `${event.component} died ${event.deaths} times within ${formatMs(event.windowMs)}; not restarting it again`;
+  }
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }
 
 await main();
