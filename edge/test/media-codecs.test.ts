@@ -18,7 +18,7 @@ import { assertSamePackets, probePackets, probeStreams, runTool } from "./suppor
  */
 let harness: EdgeHarness;
 let work: string;
-const files = { mp3InMp4: "", hevc: "", ogv: "" };
+const files = { mp3InMp4: "", hevc: "", hevcOnly: "", ogv: "" };
 const lavfi = [
   "-f",
   "lavfi",
@@ -37,6 +37,7 @@ before(async () => {
   files.mp3InMp4 = join(work, "mp3-in.mp4");
   files.hevc = join(work, "hevc.mp4");
   files.ogv = join(work, "clip.ogv");
+  files.hevcOnly = join(work, "hevc-only.mp4");
   const common = ["-v", "error", "-y", ...lavfi, "-map", "0:v", "-map", "1:a", "-pix_fmt", "yuv420p"];
   await runTool("ffmpeg", [
     ...common,
@@ -68,10 +69,16 @@ before(async () => {
     "32k",
     files.hevc,
   ]);
+  await runTool("ffmpeg", [
+    ...["-v", "error", "-y", ...lavfi.slice(0, 4), "-t", "2", "-pix_fmt", "yuv420p"],
+    ...["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error", "-tag:v", "hvc1"],
+    files.hevcOnly,
+  ]);
   await runTool("ffmpeg", [...common, "-c:v", "libtheora", "-c:a", "libvorbis", files.ogv]);
   harness = await startEdgeHarness();
   await harness.s3.s3.putObject(harness.bucket, "codecs/mp3-in.mp4", readFileSync(files.mp3InMp4));
   await harness.s3.s3.putObject(harness.bucket, "codecs/hevc.mp4", readFileSync(files.hevc));
+  await harness.s3.s3.putObject(harness.bucket, "codecs/hevc-only.mp4", readFileSync(files.hevcOnly));
 });
 after(async () => {
   await harness?.close();
@@ -120,6 +127,25 @@ describe("HEVC + AAC in MP4", () => {
       await harness.metricsText(),
       /^streamfront_edge_media_skipped_tracks_total\{codec="hevc",reason="codec_not_in_flv"\} 2$/m,
     );
+  });
+});
+
+describe("HEVC only in MP4 (nothing RTMP can carry)", () => {
+  test("the play fails, and the left-out track is still logged and counted", async () => {
+    const counted = async () =>
+      Number(
+        /^streamfront_edge_media_skipped_tracks_total\{codec="hevc",reason="codec_not_in_flv"\} (\d+)$/m.exec(
+          await harness.metricsText(),
+        )?.[1] ?? 0,
+      );
+    const before = await counted();
+    await assert.rejects(play("mp4:codecs/hevc-only.mp4", join(work, "hevc-only.flv")));
+    assert.equal(await counted(), before + 1, "one more HEVC track counted for the failed play");
+    const warned = harness.logLines.filter(
+      (l) => l.msg === "object plays without tracks RTMP cannot carry" && l.key === "codecs/hevc-only.mp4",
+    );
+    assert.equal(warned.length, 1, "the object is named in the log");
+    assert.deepEqual(warned[0]!.skipped, ["video hevc (codec_not_in_flv)"]);
   });
 });
 

@@ -1,4 +1,5 @@
 import { EdgeError, EdgeErrorCode } from "../errors.js";
+import type { SkippedTrack } from "./media-tag.js";
 
 /**
  * Container parsers run on bytes chosen by whoever uploaded the object, so
@@ -8,6 +9,21 @@ import { EdgeError, EdgeErrorCode } from "../errors.js";
  */
 export function mediaInvalid(message: string, options?: ErrorOptions): EdgeError {
   return new EdgeError(EdgeErrorCode.MediaInvalid, message, options);
+}
+
+/**
+ * MediaInvalid for a movie none of whose tracks RTMP can carry (HEVC only,
+ * Opus only…). It names what was left out so the play's failure is logged
+ * and counted in the skipped-tracks metric like a partly played movie.
+ */
+export class NoPlayableTrackError extends EdgeError {
+  readonly skippedTracks: readonly SkippedTrack[];
+
+  constructor(message: string, skippedTracks: readonly SkippedTrack[]) {
+    super(EdgeErrorCode.MediaInvalid, message);
+    this.name = "NoPlayableTrackError";
+    this.skippedTracks = skippedTracks;
+  }
 }
 
 export function mediaTooLarge(message: string): EdgeError {

@@ -7,6 +7,7 @@ import type { EdgeConfig } from "../config.js";
 import { parseConnectTarget } from "../connect-url.js";
 import { type LookupFailure, lookupFailureDetail } from "../distribution-table.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
+import { NoPlayableTrackError } from "../media/media-error.js";
 import type { SkippedTrack } from "../media/media-tag.js";
 import { openMedia } from "../media/open-media.js";
 import type { RangeSource } from "../media/range-source.js";
@@ -572,7 +573,15 @@ export class RtmpSession {
     if (!request) return { ok: false, notFound: true, container: null, why: "invalid stream name" };
     const source = await this.#ctx.openObject(this.#distribution!.originBucket, request.key);
     if (!source) return { ok: false, notFound: true, container: request.container, why: "no such object" };
-    const reader = await openMedia(request.container, source);
+    let reader: Awaited<ReturnType<typeof openMedia>>;
+    try {
+      reader = await openMedia(request.container, source);
+    } catch (error) {
+      // Nothing playable is still worth naming: the log line and metric say which tracks and why.
+      if (error instanceof NoPlayableTrackError && error.skippedTracks.length > 0)
+        this.#ctx.reportSkipped?.(this.#distribution!.originBucket, request.key, error.skippedTracks);
+      throw error;
+    }
     this.#ctx.onPlaying?.();
     if (reader.skippedTracks && reader.skippedTracks.length > 0)
       this.#ctx.reportSkipped?.(this.#distribution!.originBucket, request.key, reader.skippedTracks);

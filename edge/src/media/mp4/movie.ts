@@ -1,4 +1,4 @@
-import { mediaInvalid, need } from "../media-error.js";
+import { mediaInvalid, NoPlayableTrackError, need } from "../media-error.js";
 import { type SkippedTrack, SkipReason } from "../media-tag.js";
 import { type BoxHeader, childBoxes, findBox, readFullBoxHeader, requireBox } from "./box.js";
 import { readSampleEntry, type SampleEntry } from "./sample-entry.js";
@@ -61,8 +61,9 @@ export function parseMoov(bytes: Buffer, maxSamplesPerTrack: number): Movie {
   }
   if (!movie.video && !movie.audio) {
     const skipped = movie.skipped.map((s) => `${s.kind} ${s.codec}`).join(", ");
-    throw mediaInvalid(
+    throw new NoPlayableTrackError(
       skipped ? `no track RTMP can carry (skipped: ${skipped})` : "no H.264, AAC or MP3 track found",
+      movie.skipped,
     );
   }
   return movie;
