@@ -289,8 +289,11 @@ export class StreamPlayer {
       .catch((error: unknown) => this.#failed(error))
       .finally(() => {
         this.#running = null;
-        // A play appended while the loop was finishing starts a new loop.
-        if (!this.#closed && this.#queue.length > 0) this.#ensureRunning();
+        // A play appended while the loop was finishing starts a new loop — only
+        // while the loop could run: with the sink closed it would return at once,
+        // and re-arming from here would spin the microtask queue for good
+        // (the connection's close, which ends the player, could never run).
+        if (!this.#closed && !this.#o.sink.isClosed() && this.#queue.length > 0) this.#ensureRunning();
       });
   }
 
