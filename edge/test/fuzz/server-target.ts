@@ -277,10 +277,14 @@ async function runCase(c: ServerCase, port: number, timeoutMs: number): Promise<
   socket.once("close", () => {
     closed = true;
   });
+  // A frozen edge stops accepting: its backlog fills and a connect would wait
+  // for the kernel's SYN retries (minutes). Bounded, and the probe says why.
+  const connectTimer = setTimeout(() => socket.destroy(), connectTimeoutMs);
   const connected = await new Promise<boolean>((resolve) => {
     socket.once("connect", () => resolve(true));
     socket.once("close", () => resolve(false));
   });
+  clearTimeout(connectTimer);
   if (!connected) return true;
   for (const piece of c.pieces) {
     if (closed) break;
@@ -301,6 +305,33 @@ async function runCase(c: ServerCase, port: number, timeoutMs: number): Promise<
   await done;
   clearTimeout(timer);
   return !gaveUp;
+}
+
+/** How long a case's connect may take; a live edge accepts in well under a millisecond. */
+const connectTimeoutMs = 10_000;
+/** How long a liveness probe (a whole play's start, or /healthz) may take before the edge counts as hung. */
+const probeTimeoutMs = 30_000;
+
+/** Rejects when `work` has not settled within ms: every wait of the campaign is bounded, a hung edge included. */
+async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms (edge hung?)`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A real play of the sample through the edge, then /healthz, bounded in time. */
+async function probeEdge(edge: EdgeProcess): Promise<void> {
+  await within(probePlay(edge.rtmpPort), probeTimeoutMs, "liveness play");
+  const health = await fetch(`http://127.0.0.1:${edge.adminPort}/healthz`, {
+    signal: AbortSignal.timeout(probeTimeoutMs),
+  });
+  if (health.status !== 200) throw new Error(`/healthz answered ${health.status}`);
 }
 
 /** A real play of the sample through the edge: connect, createStream, play, first video. */
@@ -334,7 +365,7 @@ export async function fuzzEdge(edge: EdgeProcess, options: ServerCampaignOptions
   let closedByEdge = 0;
   let probes = 0;
 
-  await probePlay(edge.rtmpPort);
+  await probeEdge(edge);
   const baselineRss = (await edge.memory()).rss;
   let peakRss = baselineRss;
   const fail = (what: string) => failures.push({ what, inFlight: [...inFlight].sort((a, b) => a - b) });
@@ -370,9 +401,7 @@ export async function fuzzEdge(edge: EdgeProcess, options: ServerCampaignOptions
           sinceProbe = 0;
           probes++;
           try {
-            await probePlay(edge.rtmpPort);
-            const health = await fetch(`http://127.0.0.1:${edge.adminPort}/healthz`);
-            if (health.status !== 200) fail(`/healthz answered ${health.status}`);
+            await probeEdge(edge);
           } catch (error) {
             fail(`liveness probe failed: ${error instanceof Error ? error.message : String(error)}`);
           }
@@ -386,7 +415,7 @@ export async function fuzzEdge(edge: EdgeProcess, options: ServerCampaignOptions
     if (failures.length === 0) {
       probes++;
       try {
-        await probePlay(edge.rtmpPort);
+        await probeEdge(edge);
       } catch (error) {
         fail(`final liveness probe failed: ${error instanceof Error ? error.message : String(error)}`);
       }
