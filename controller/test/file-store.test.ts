@@ -10,6 +10,7 @@ import { ConfigError } from "../../lib/config/settings.js";
 import { loadControllerConfig } from "../src/config.js";
 import { ControllerErrorCode } from "../src/errors.js";
 import { FileStore, StoreFileError } from "../src/store/file-store.js";
+import { startTestController } from "./helpers.js";
 import { describeStoreContract, hasCode, makeDistribution } from "./store-contract.js";
 
 const root = mkdtempSync(join(tmpdir(), "streamfront-file-store-"));
@@ -165,6 +166,40 @@ describe("FileStore", () => {
       () => FileStore.open(join(root, "no-such-folder", "distributions.json")),
       (error: unknown) => error instanceof StoreFileError && /cannot write store file/.test(error.message),
     );
+  });
+});
+
+describe("the demo distribution with a store-file", () => {
+  const env = (path: string) => ({
+    STREAMFRONT_CONTROLLER_STORE_FILE: path,
+    STREAMFRONT_CONTROLLER_DEMO_BUCKET: "demo-media",
+    STREAMFRONT_CONTROLLER_DEMO_CNAME: "localhost",
+  });
+
+  it("is made once; a restart finds it, disabled or renamed, and leaves it as it is; a deleted one is made again", async () => {
+    const path = newPath();
+    const first = await startTestController({ env: env(path) });
+    const demo = first.server.demoDistribution!;
+    assert.equal(demo.callerReference, "streamfront-demo");
+    // The operator disables it and moves it to another CNAME.
+    await first.server.store.update(demo.id, { enabled: false, cnames: ["demo.example"] });
+    await first.server.close();
+
+    const second = await startTestController({ env: env(path) });
+    const list = await second.server.store.list();
+    assert.equal(list.length, 1, "not duplicated");
+    assert.equal(second.server.demoDistribution?.id, demo.id);
+    assert.equal(list[0]!.enabled, false, "stays disabled");
+    assert.deepEqual(list[0]!.cnames, ["demo.example"]);
+    await second.server.store.delete(demo.id);
+    await second.server.close();
+
+    const third = await startTestController({ env: env(path) });
+    const remade = await third.server.store.list();
+    assert.equal(remade.length, 1);
+    assert.notEqual(remade[0]!.id, demo.id, "a new one, under a new id");
+    assert.deepEqual(remade[0]!.cnames, ["localhost"]);
+    await third.server.close();
   });
 });
 
