@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { access, mkdir, mkdtemp, open, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type AccessKeyPair, generateDevelopmentKeyPair } from "../../controller/src/api/auth/access-keys.js";
 import { StreamfrontError } from "../../lib/errors.js";
 
@@ -26,6 +26,7 @@ const settingName = "state-dir (--state-dir, STREAMFRONT_LOCAL_STATE_DIR)";
  *   s3-keys             the embedded S3's key pair (AKID:SECRET, mode 0600)
  *   s3/                 the embedded S3's buckets and objects (s3rver's folder)
  *   distributions.json  the controller's distributions (its store-file)
+ *   lock                the pid of the npm start using the folder (removed at stop)
  *
  * Each key pair is generated the first time and read back afterwards.
  */
@@ -59,16 +60,59 @@ export class StateDir {
   static async open(path: string): Promise<StateDir> {
     const ephemeral = path === ephemeralStateDir;
     const dir = ephemeral ? await mkdtemp(join(tmpdir(), "streamfront-state-")) : path;
-    if (!ephemeral) await usableFolder(dir);
+    if (!ephemeral) {
+      await usableFolder(dir);
+      await lock(join(dir, "lock"));
+    }
     const apiKeys = await keyPairFile(join(dir, "api-keys"));
     const s3Keys = await keyPairFile(join(dir, "s3-keys"));
     await mkdir(join(dir, "s3"), { recursive: true });
     return new StateDir(dir, ephemeral, apiKeys, s3Keys);
   }
 
-  /** Deletes an ephemeral folder; a kept one stays. */
+  /** Deletes an ephemeral folder; a kept one stays, unlocked. */
   async remove(): Promise<void> {
     if (this.ephemeral) await rm(this.dir, { recursive: true, force: true });
+    else await rm(join(this.dir, "lock"), { force: true });
+  }
+}
+
+/**
+ * One npm start per folder: two would overwrite each other's distributions
+ * and objects. The lock file holds the owner's pid; one whose process is
+ * gone (a crash, a kill -9) is taken over.
+ */
+async function lock(file: string): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(file, "wx", 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+        throw new StateDirError(`${settingName}: cannot write ${file}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    }
+    const owner = Number.parseInt(await readFile(file, "utf8").catch(() => ""), 10);
+    if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
+      throw new StateDirError(
+        `${settingName}: ${dirname(file)} is in use by another npm start (pid ${owner}); stop it, choose another folder, or delete ${file} if no npm start is running`,
+      );
+    }
+    await rm(file, { force: true });
+  }
+  throw new StateDirError(`${settingName}: could not lock ${file}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

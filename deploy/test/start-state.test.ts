@@ -128,6 +128,10 @@ test("npm start keeps its key pairs, distributions and S3 objects in --state-dir
       },
     }),
   );
+  // A second npm start on the same folder is refused while the first runs.
+  const twin = run(["--state-dir", state, ...quietPorts]);
+  assert.equal((await twin.exited)[0], 1);
+  assert.match(twin.err(), /state-dir .* is in use by another npm start \(pid \d+\)/);
   const id = created.StreamingDistribution!.Id!;
   const etag = created.ETag!;
   await one.s3.send(

@@ -23,11 +23,25 @@ describe("StateDir", () => {
     );
     assert.ok(statSync(first.s3DataDir).isDirectory());
     assert.equal(first.storeFile, join(dir, "distributions.json"));
+    await assert.rejects(StateDir.open(dir), /is in use by another npm start \(pid \d+\)/);
     await first.remove();
     assert.ok(existsSync(dir), "a kept folder stays");
+    assert.ok(!existsSync(join(dir, "lock")), "unlocked at stop");
     const second = await StateDir.open(dir);
     assert.deepEqual(second.apiKeys, first.apiKeys);
     assert.deepEqual(second.s3Keys, first.s3Keys);
+    await second.remove();
+  });
+
+  it("takes over the lock of a process that is gone", async () => {
+    const dir = join(root, "stale");
+    const state = await StateDir.open(dir);
+    // A pid above the kernel's maximum (4194304) belongs to no process.
+    writeFileSync(join(dir, "lock"), "99999999\n");
+    const again = await StateDir.open(dir);
+    assert.equal(readFileSync(join(dir, "lock"), "utf8"), `${process.pid}\n`);
+    await again.remove();
+    await state.remove();
   });
 
   it("none is a temporary folder that remove() deletes", async () => {
@@ -42,7 +56,7 @@ describe("StateDir", () => {
     const file = join(root, "a-file");
     writeFileSync(file, "x");
     const damaged = join(root, "damaged");
-    await StateDir.open(damaged);
+    await (await StateDir.open(damaged)).remove();
     writeFileSync(join(damaged, "api-keys"), "not a key pair");
     for (const [path, reason] of [
       [file, /is a file|is not a folder/],
