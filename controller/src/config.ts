@@ -1,5 +1,6 @@
 import { integer, list, port, text } from "../../lib/config/schemas.js";
 import {
+  ConfigError,
   type ConfigOf,
   type ConfigSources,
   loadConfig,
@@ -200,6 +201,16 @@ export const controllerSettings = {
     schema: text({ min: 0, max: 4096 }),
     default: "",
   }),
+  storeFile: setting<string>({
+    env: "STREAMFRONT_CONTROLLER_STORE_FILE",
+    flag: "store-file",
+    doc:
+      "Without redis-url: a JSON file that keeps the embedded store's distributions across restarts " +
+      "(loaded at start, rewritten atomically after every change; a corrupt file stops start-up). " +
+      "Empty: in memory only.",
+    schema: text({ min: 0, max: 4096 }),
+    default: "",
+  }),
   redisPrefix: setting({
     env: "STREAMFRONT_CONTROLLER_REDIS_PREFIX",
     flag: "redis-prefix",
@@ -222,5 +233,13 @@ export const controllerSettings = {
 export type ControllerConfig = ConfigOf<typeof controllerSettings>;
 
 export function loadControllerConfig(sources: ConfigSources): ControllerConfig {
-  return loadConfig(controllerSettings, sources);
+  const config = loadConfig(controllerSettings, sources);
+  if (config.redisUrl !== "" && config.storeFile !== "") {
+    const { redisUrl, storeFile } = controllerSettings;
+    throw new ConfigError(
+      `set only one of redis-url (${redisUrl.env}, --${redisUrl.flag}) and store-file ` +
+        `(${storeFile.env}, --${storeFile.flag}): distributions live in Redis or in the file`,
+    );
+  }
+  return config;
 }

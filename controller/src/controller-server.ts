@@ -24,9 +24,13 @@ import {
 } from "./distribution.js";
 import { registerApiMetrics, registerControllerMetrics } from "./metrics.js";
 import type { DistributionStore } from "./store/distribution-store.js";
+import { FileStore } from "./store/file-store.js";
 import { MemoryStore } from "./store/memory-store.js";
 import { parseRedisUrl } from "./store/redis-connection.js";
 import { RedisStore } from "./store/redis-store.js";
+
+/** The CallerReference of the distribution made from demo-bucket. */
+const demoCallerReference = "streamfront-demo";
 
 export interface ControllerServerDeps {
   readonly config: ControllerConfig;
@@ -207,9 +211,18 @@ export class ControllerServer {
     if (this.#ownsStore) await this.store.close();
   }
 
+  /**
+   * The demo distribution is made once per store: a restart on a kept store
+   * (store-file, Redis) finds it by its CallerReference, or any distribution
+   * holding the demo CNAME, and leaves it as the operator left it (disabled,
+   * other CNAMEs). Only when neither exists (a new store, or the operator
+   * deleted it) is one created.
+   */
   async #createDemo(): Promise<void> {
     const cname = this.#config.demoCname.toLowerCase();
-    const existing = (await this.store.list()).find((d) => d.cnames.includes(cname));
+    const existing =
+      (await this.store.getByCallerReference(demoCallerReference)) ??
+      (await this.store.list()).find((d) => d.cnames.includes(cname));
     if (existing) {
       this.#demo = existing;
       this.#logger.info(
@@ -223,7 +236,7 @@ export class ControllerServer {
       cnames: [cname],
       enabled: true,
       kind: DistributionKind.Streaming,
-      callerReference: "streamfront-demo",
+      callerReference: demoCallerReference,
       comment: "created at start-up from demo-bucket",
     });
     this.#logger.info(
@@ -233,9 +246,17 @@ export class ControllerServer {
   }
 }
 
-/** The embedded store, or Redis when redis-url is set. */
+/** The embedded store (in a store-file when set), or Redis when redis-url is set. */
 function createStore(config: ControllerConfig, logger: Logger): DistributionStore {
-  if (config.redisUrl === "") return new MemoryStore();
+  if (config.redisUrl === "") {
+    if (config.storeFile === "") return new MemoryStore();
+    const store = FileStore.open(config.storeFile);
+    logger.info(
+      { storeFile: config.storeFile, distributions: store.exportState().distributions.length },
+      "store file loaded",
+    );
+    return store;
+  }
   return new RedisStore({
     connection: parseRedisUrl(config.redisUrl),
     prefix: config.redisPrefix,

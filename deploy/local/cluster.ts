@@ -1,13 +1,14 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type AccessKeyPair, generateDevelopmentKeyPair } from "../../controller/src/api/auth/access-keys.js";
+import { DeleteObjectCommand } from "@aws-sdk/client-s3";
+import type { AccessKeyPair } from "../../controller/src/api/auth/access-keys.js";
 import { errorMessage } from "../../lib/errors.js";
 import { ComponentStartError, type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
-import { EmbeddedS3, embeddedS3Credentials } from "./embedded-s3.js";
+import { EmbeddedS3 } from "./embedded-s3.js";
+import { listFolder, type MediaChange, MediaMirror } from "./media-mirror.js";
 import { describeObject, urlPathFor } from "./play-names.js";
 import { RestartPolicy, type RestartPolicyOptions } from "./restart-policy.js";
+import { ephemeralStateDir, StateDir } from "./state-dir.js";
 
 export type ComponentName = "controller" | "shield" | "edge";
 
@@ -65,7 +66,24 @@ export interface LocalClusterOptions {
   readonly restart?: RestartPolicyOptions | false;
   /** Hears each component's exits and restarts (npm start prints them). */
   readonly onEvent?: (event: ClusterEvent) => void;
+  /**
+   * Folder of what outlives a run (keys, the bucket, distributions; see
+   * state-dir.ts), or "none" for a temporary one removed at stop. @default "none"
+   */
+  readonly stateDir?: string;
+  /** Poll interval of the media folder while running (media-mirror.ts); 0 never. @default 0 */
+  readonly mediaPollMs?: number;
+  /** Told of each file added, replaced or removed in the media folder while running. */
+  readonly onMediaUpdate?: (update: MediaUpdate) => void;
+  /** Told when a media change could not be applied (it is retried at the next poll). */
+  readonly onMediaError?: (error: unknown, key: string | undefined) => void;
 }
+
+/** One media-folder change as applied to the bucket, for the terminal. */
+export type MediaUpdate =
+  | { readonly kind: "added" | "replaced"; readonly key: string; readonly object: PlayableObject }
+  | { readonly kind: "added" | "replaced"; readonly key: string; readonly unplayable: UnplayableObject }
+  | { readonly kind: "removed"; readonly key: string };
 
 /** One object as a viewer plays it. */
 export interface PlayableObject {
@@ -91,18 +109,35 @@ export interface UnplayableObject {
  */
 export class LocalCluster {
   readonly options: LocalClusterOptions;
-  /** The control API's key pair for this run (printed by npm start, used by tests). */
-  readonly apiKeys: AccessKeyPair = generateDevelopmentKeyPair();
   readonly #components = new Map<ComponentName, Supervised>();
   #stopping = false;
   #s3: EmbeddedS3 | null = null;
-  #dataDir: string | null = null;
+  #state: StateDir | null = null;
+  #mirror: MediaMirror | null = null;
+  #base = "";
   #addresses: Record<string, Readonly<Record<string, string>>> = {};
   #objects: PlayableObject[] = [];
   #unplayable: UnplayableObject[] = [];
 
   constructor(options: LocalClusterOptions) {
     this.options = options;
+  }
+
+  /** The control API's key pair (kept in the state folder; printed by npm start, used by tests). */
+  get apiKeys(): AccessKeyPair {
+    if (!this.#state) throw new Error("cluster not started");
+    return this.#state.apiKeys;
+  }
+
+  /** The state folder in use (a temporary one with stateDir "none"). */
+  get stateDir(): string {
+    if (!this.#state) throw new Error("cluster not started");
+    return this.#state.dir;
+  }
+
+  /** True when the state folder is a temporary one, removed at stop (stateDir "none"). */
+  get stateIsTemporary(): boolean {
+    return this.#state?.ephemeral ?? true;
   }
 
   get s3(): EmbeddedS3 {
@@ -154,10 +189,18 @@ export class LocalCluster {
   async start(): Promise<void> {
     const o = this.options;
     try {
-      this.#dataDir = await mkdtemp(join(tmpdir(), "streamfront-s3-"));
-      this.#s3 = new EmbeddedS3({ directory: this.#dataDir, host: "127.0.0.1", port: 0 });
+      const state = await StateDir.open(o.stateDir ?? ephemeralStateDir);
+      this.#state = state;
+      this.#s3 = new EmbeddedS3({
+        directory: state.s3DataDir,
+        host: "127.0.0.1",
+        port: 0,
+        credentials: state.s3Keys,
+      });
       const { endpoint } = await this.#s3.start();
       await this.#s3.ensureBucket(o.bucket);
+      // Listed before the upload: a file changed meanwhile differs from it and is uploaded again.
+      const baseline = await listFolder(o.mediaDir);
       const keys = await this.#s3.uploadDirectory(o.bucket, o.mediaDir);
       const controller = await this.#launch("controller", {
         STREAMFRONT_CONTROLLER_HOST: "127.0.0.1",
@@ -165,7 +208,8 @@ export class LocalCluster {
         STREAMFRONT_CONTROLLER_ADMIN_PORT: "0",
         STREAMFRONT_CONTROLLER_API_HOST: "127.0.0.1",
         STREAMFRONT_CONTROLLER_API_PORT: String(o.apiPort),
-        STREAMFRONT_CONTROLLER_API_ACCESS_KEYS: `${this.apiKeys.accessKeyId}:${this.apiKeys.secretAccessKey}`,
+        STREAMFRONT_CONTROLLER_API_ACCESS_KEYS: `${state.apiKeys.accessKeyId}:${state.apiKeys.secretAccessKey}`,
+        STREAMFRONT_CONTROLLER_STORE_FILE: state.storeFile,
         STREAMFRONT_CONTROLLER_DEMO_BUCKET: o.bucket,
         STREAMFRONT_CONTROLLER_DEMO_CNAME: o.host,
         STREAMFRONT_CONTROLLER_LOG_LEVEL: o.logLevel,
@@ -176,8 +220,8 @@ export class LocalCluster {
         STREAMFRONT_SHIELD_ADMIN_PORT: "0",
         STREAMFRONT_SHIELD_S3_ENDPOINT: endpoint,
         STREAMFRONT_SHIELD_S3_FORCE_PATH_STYLE: "true",
-        STREAMFRONT_SHIELD_S3_ACCESS_KEY_ID: embeddedS3Credentials.accessKeyId,
-        STREAMFRONT_SHIELD_S3_SECRET_ACCESS_KEY: embeddedS3Credentials.secretAccessKey,
+        STREAMFRONT_SHIELD_S3_ACCESS_KEY_ID: state.s3Keys.accessKeyId,
+        STREAMFRONT_SHIELD_S3_SECRET_ACCESS_KEY: state.s3Keys.secretAccessKey,
         STREAMFRONT_SHIELD_CONTROLLER: controller.grpc!,
         STREAMFRONT_SHIELD_LOG_LEVEL: o.logLevel,
       });
@@ -193,22 +237,68 @@ export class LocalCluster {
       });
       await waitReady([controller.admin!, shield.admin!, edge.admin!]);
       const port = portOf(edge.rtmp!);
-      const base = `rtmp://${o.host}${port === 1935 ? "" : `:${port}`}/cfx/st`;
-      for (const key of keys) {
-        const listed = await describeObject(key, join(o.mediaDir, key));
-        if (listed.playName === null) this.#unplayable.push({ key, reason: listed.note });
-        else
-          this.#objects.push({
-            key,
-            playName: listed.playName,
-            url: `${base}/${urlPathFor(listed.playName)}`,
-            note: listed.note,
-          });
+      this.#base = `rtmp://${o.host}${port === 1935 ? "" : `:${port}`}/cfx/st`;
+      for (const key of keys) await this.#list(key, join(o.mediaDir, key));
+      const intervalMs = o.mediaPollMs ?? 0;
+      if (intervalMs > 0) {
+        this.#mirror = new MediaMirror({
+          dir: o.mediaDir,
+          intervalMs,
+          apply: (change) => this.#applyMediaChange(change),
+          onError: (error, change) => o.onMediaError?.(error, change?.key),
+        });
+        this.#mirror.start(baseline);
       }
     } catch (error) {
       await this.stop();
       throw error;
     }
+  }
+
+  /** Adds key to the listing (objects or unplayable), replacing an earlier entry; returns the entry. */
+  async #list(key: string, file: string): Promise<PlayableObject | UnplayableObject> {
+    this.#forget(key);
+    const listed = await describeObject(key, file);
+    if (listed.playName === null) {
+      const entry = { key, reason: listed.note };
+      this.#unplayable.push(entry);
+      return entry;
+    }
+    const entry = {
+      key,
+      playName: listed.playName,
+      url: `${this.#base}/${urlPathFor(listed.playName)}`,
+      note: listed.note,
+    };
+    this.#objects.push(entry);
+    return entry;
+  }
+
+  #forget(key: string): void {
+    this.#objects = this.#objects.filter((o) => o.key !== key);
+    this.#unplayable = this.#unplayable.filter((u) => u.key !== key);
+  }
+
+  /**
+   * A file added or replaced in the media folder is uploaded; one removed
+   * is deleted from the bucket (objects put through S3 under other keys are
+   * never touched).
+   */
+  async #applyMediaChange(change: MediaChange): Promise<void> {
+    const bucket = this.options.bucket;
+    if (change.kind === "removed") {
+      await this.s3.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: change.key }));
+      this.#forget(change.key);
+      this.options.onMediaUpdate?.({ kind: "removed", key: change.key });
+      return;
+    }
+    await this.s3.uploadFile(bucket, change.key, change.file);
+    const entry = await this.#list(change.key, change.file);
+    this.options.onMediaUpdate?.(
+      "url" in entry
+        ? { kind: change.kind, key: change.key, object: entry }
+        : { kind: change.kind, key: change.key, unplayable: entry },
+    );
   }
 
   async #launch(
@@ -288,9 +378,14 @@ export class LocalCluster {
     this.options.onEvent?.(event);
   }
 
-  /** Stops edge, shield, controller (in that order) and the embedded S3. */
+  /**
+   * Stops the media mirror, then edge, shield, controller (in that order)
+   * and the embedded S3; a temporary state folder is removed.
+   */
   async stop(): Promise<void> {
     this.#stopping = true;
+    await this.#mirror?.stop();
+    this.#mirror = null;
     const components = [...this.#components.values()].reverse();
     this.#components.clear();
     for (const supervised of components) {
@@ -299,8 +394,8 @@ export class LocalCluster {
     }
     await this.#s3?.close();
     this.#s3 = null;
-    if (this.#dataDir) await rm(this.#dataDir, { recursive: true, force: true });
-    this.#dataDir = null;
+    await this.#state?.remove();
+    this.#state = null;
   }
 }
 
@@ -318,6 +413,19 @@ function pinnedPorts(
   for (const [name, address] of Object.entries(addresses))
     env[`STREAMFRONT_${component.toUpperCase()}_${name.toUpperCase()}_PORT`] = String(portOf(address));
   return env;
+}
+
+/** How npm start prints a media update: the start listing's lines under a heading. */
+export function formatMediaUpdate(update: MediaUpdate): string {
+  if (update.kind === "removed") {
+    return `\nRemoved from the media folder (deleted from the bucket):\n  ${update.key}\n`;
+  }
+  const heading = update.kind === "added" ? "Added to the media folder" : "Replaced in the media folder";
+  if ("object" in update) {
+    const o = update.object;
+    return `\n${heading}, play it:\n  ${o.url}${o.note ? `   (${o.note})` : ""}\n`;
+  }
+  return `\n${heading}, not playable over RTMP:\n  ${update.key}: ${update.unplayable.reason}\n`;
 }
 
 function portOf(address: string): number {

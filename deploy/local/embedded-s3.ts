@@ -165,6 +165,20 @@ export class EmbeddedS3 {
     );
   }
 
+  /** Uploads one file as key (streamed, with its content type). */
+  async uploadFile(bucket: string, key: string, file: string): Promise<void> {
+    const { size } = await stat(file);
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: createReadStream(file),
+        ContentLength: size,
+        ContentType: contentTypeOf(key),
+      }),
+    );
+  }
+
   /**
    * Uploads every file under dir; keys are the paths relative to dir with
    * "/" separators. Returns the keys uploaded.
@@ -173,16 +187,7 @@ export class EmbeddedS3 {
     const keys: string[] = [];
     for (const file of await listFiles(dir)) {
       const key = relative(dir, file).split(sep).join("/");
-      const { size } = await stat(file);
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: createReadStream(file),
-          ContentLength: size,
-          ContentType: contentTypeOf(key),
-        }),
-      );
+      await this.uploadFile(bucket, key, file);
       keys.push(key);
     }
     this.#options.logger?.info({ bucket, objects: keys.length }, "uploaded directory to embedded S3");

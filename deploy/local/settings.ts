@@ -11,6 +11,25 @@ export const localSettings = {
     schema: text({ min: 1, max: 4096 }),
     default: "",
   }),
+  stateDir: setting({
+    env: "STREAMFRONT_LOCAL_STATE_DIR",
+    flag: "state-dir",
+    doc:
+      "Folder kept across runs: the control API and embedded S3 key pairs (generated once, mode 0600), the " +
+      "bucket's objects and the distributions. A relative path is below the repository; none: a temporary " +
+      "folder removed at stop.",
+    schema: text({ min: 1, max: 4096 }),
+    default: ".streamfront",
+  }),
+  mediaPollMs: setting({
+    env: "STREAMFRONT_LOCAL_MEDIA_POLL_MS",
+    flag: "media-poll-ms",
+    doc:
+      "How often the media folder is compared with what was uploaded (size and mtime): new or replaced " +
+      "files are uploaded once their size holds for one interval, removed ones deleted. 0: never.",
+    schema: integer(0, 3_600_000),
+    default: 2000,
+  }),
   host: setting({
     env: "STREAMFRONT_LOCAL_HOST",
     flag: "host",

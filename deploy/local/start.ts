@@ -1,10 +1,16 @@
-import { ConfigError, loadConfig } from "../../lib/config/settings.js";
+import { resolve } from "node:path";
+import { ConfigError, formatHelp, loadConfig, wantsHelp } from "../../lib/config/settings.js";
 import { errorMessage } from "../../lib/errors.js";
-import { fromRepoRoot } from "../../lib/testing/paths.js";
-import { type ClusterEvent, LocalCluster } from "./cluster.js";
+import { fromRepoRoot, repoRoot } from "../../lib/testing/paths.js";
+import { type ClusterEvent, formatMediaUpdate, LocalCluster } from "./cluster.js";
 import { localSettings } from "./settings.js";
+import { ephemeralStateDir } from "./state-dir.js";
 
 async function main(): Promise<void> {
+  if (wantsHelp(process.argv.slice(2))) {
+    process.stdout.write(formatHelp(localSettings, "usage: npm start -- [--setting value]…"));
+    return;
+  }
   let config: ReturnType<typeof loadConfig<typeof localSettings>>;
   try {
     config = loadConfig(localSettings, { env: process.env, argv: process.argv.slice(2) });
@@ -36,6 +42,10 @@ async function main(): Promise<void> {
   const cluster = new LocalCluster({
     ...config,
     mediaDir: config.media || fromRepoRoot("deploy", "local", "media"),
+    stateDir: config.stateDir === ephemeralStateDir ? config.stateDir : resolve(repoRoot, config.stateDir),
+    onMediaUpdate: (update) => process.stdout.write(formatMediaUpdate(update)),
+    onMediaError: (error, key) =>
+      process.stderr.write(`streamfront: media folder${key ? ` (${key})` : ""}: ${errorMessage(error)}\n`),
     stdio: "inherit",
     onEvent: (event) => {
       process.stderr.write(`streamfront: ${describeEvent(event)}\n`);
@@ -85,6 +95,11 @@ async function main(): Promise<void> {
     "CloudFront control API (streaming distributions; AWS SDK/CLI, SigV4, region us-east-1):",
     `  export AWS_ACCESS_KEY_ID=${keys.accessKeyId} AWS_SECRET_ACCESS_KEY=${keys.secretAccessKey} AWS_DEFAULT_REGION=us-east-1`,
     `  aws cloudfront list-streaming-distributions --endpoint-url http://${a.controller?.api}`,
+    "",
+    `State (key pairs, the bucket's objects, distributions): ${cluster.stateDir}${cluster.stateIsTemporary ? "   (temporary: removed at stop)" : ""}`,
+    "",
+    `Embedded S3 (bucket ${config.bucket}):`,
+    `  AWS_ACCESS_KEY_ID=${cluster.s3.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${cluster.s3.credentials.secretAccessKey} aws s3 ls s3://${config.bucket} --endpoint-url ${cluster.s3.endpoint}`,
     "",
     "Metrics:",
     `  edge        http://${a.edge?.admin}/metrics`,

@@ -99,6 +99,7 @@ test("npm start exits 1 promptly when its RTMP port is taken, and says which por
       `--rtmp-port=${port}`,
       "--http-port=-1",
       "--api-port=0",
+      "--state-dir=none",
       "--log-level=silent",
     ],
     { stdio: ["ignore", "pipe", "pipe"] },

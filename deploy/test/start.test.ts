@@ -23,8 +23,12 @@ after(() => {
   for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
 });
 
+/** Runs start.js; without a --state-dir, with a temporary state (never the repository's .streamfront). */
 function run(args: string[]) {
-  const child = spawn(process.execPath, [startScript, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const state = args.some((a) => a.startsWith("--state-dir")) ? [] : ["--state-dir=none"];
+  const child = spawn(process.execPath, [startScript, ...state, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.push(child);
   let stdout = "";
   let stderr = "";

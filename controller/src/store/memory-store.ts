@@ -12,6 +12,7 @@ import type {
   WatcherRole,
   WatcherState,
 } from "./distribution-store.js";
+import { StoreDataError } from "./store-codec.js";
 import {
   byId,
   callerReferenceInUse,
@@ -48,6 +49,21 @@ export interface MemoryStoreOptions {
    * from hearing of it. @default process.emitWarning
    */
   readonly onListenerError?: (error: unknown) => void;
+  /**
+   * Distributions to start with (a FileStore's saved state). They are
+   * indexed by the same rules as create; a conflict throws StoreDataError.
+   * The version starts at the larger of the saved one and initialVersion.
+   */
+  readonly restore?: MemoryStoreState;
+}
+
+/** Everything a MemoryStore must keep to be the same store after a restart. */
+export interface MemoryStoreState {
+  readonly version: number;
+  readonly distributions: readonly Distribution[];
+  /** Ids and domain names ever stored, deleted ones included (never reused). */
+  readonly usedIds: readonly string[];
+  readonly usedDomains: readonly string[];
 }
 
 interface MutableWatcher {
@@ -91,6 +107,48 @@ export class MemoryStore implements DistributionStore {
     this.#onListenerError =
       options.onListenerError ??
       ((error) => process.emitWarning(`a distribution store listener threw: ${String(error)}`));
+    if (options.restore) this.#restore(options.restore);
+  }
+
+  /**
+   * The distributions (tags included), used ids and domains and the version,
+   * for a FileStore to save. Readable after close, so a last write can happen.
+   */
+  exportState(): MemoryStoreState {
+    return {
+      version: this.#version,
+      distributions: this.#sorted(),
+      usedIds: [...this.#usedIds].sort(),
+      usedDomains: [...this.#usedDomains].sort(),
+    };
+  }
+
+  #restore(state: MemoryStoreState): void {
+    this.#version = Math.max(this.#version, state.version);
+    for (const id of state.usedIds) this.#usedIds.add(id);
+    for (const domain of state.usedDomains) this.#usedDomains.add(domain);
+    for (const d of state.distributions) {
+      if (this.#byId.has(d.id)) throw new StoreDataError(`distribution ${d.id} appears twice`);
+      for (const host of [d.domainName, ...d.cnames]) {
+        const owner = this.#hosts.get(host);
+        if (owner !== undefined) throw new StoreDataError(`${host} belongs to both ${owner} and ${d.id}`);
+      }
+      const refOwner = this.#callerReferences.get(d.callerReference);
+      if (refOwner !== undefined) {
+        throw new StoreDataError(
+          `CallerReference ${d.callerReference} is used by both ${refOwner} and ${d.id}`,
+        );
+      }
+      if (d.configVersion > state.version) {
+        throw new StoreDataError(
+          `distribution ${d.id} is at version ${d.configVersion}, after the store's ${state.version}`,
+        );
+      }
+      this.#index(d);
+      this.#callerReferences.set(d.callerReference, d.id);
+      this.#usedIds.add(d.id);
+      this.#usedDomains.add(d.domainName);
+    }
   }
 
   async create(distribution: Distribution, options: CreateOptions = {}): Promise<Distribution> {

@@ -73,7 +73,8 @@ export function decodeDistribution(raw: string, what: string, expectedId?: strin
   return checkedDistribution(parseJson(raw, what), what, expectedId);
 }
 
-function checkedDistribution(value: unknown, what: string, expectedId?: string): Distribution {
+/** Like decodeDistribution, for a value already parsed from JSON (a FileStore's file). */
+export function checkedDistribution(value: unknown, what: string, expectedId?: string): Distribution {
   const parsed = distributionSchema.safeParse(value);
   if (!parsed.success) {
     throw new StoreDataError(`${what} is malformed: ${z.prettifyError(parsed.error)}`);
