@@ -454,7 +454,7 @@ describe("ChunkDecoder randomized round trips", () => {
 
   it("decodes compressed (fmt 1/2/3), interleaved chunk streams", () => {
     const prng = new Prng(777);
-    const fmtCounts = [0, 0, 0, 0];
+    const fmtCounts: [number, number, number, number] = [0, 0, 0, 0];
     for (let trial = 0; trial < 30; trial += 1) {
       const writer = new CompressingChunkWriter();
       const chunkSize = prng.pick([1, 3, 50, 128, 300, 4096]);
