@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Prng } from "../../edge/test/helpers/prng.js";
+import { Prng } from "../../lib/testing/prng.js";
 import { ApiError, isApiErrorCode } from "../src/api/api-error.js";
 import { configsEqual, toDistributionInput } from "../src/api/streaming-config.js";
 import { codec2009 } from "../src/api/xml-2009.js";

@@ -11,11 +11,11 @@ import {
 } from "@aws-sdk/client-cloudfront";
 import { parseRedisUrl } from "../../controller/src/store/redis-connection.js";
 import { RedisStore } from "../../controller/src/store/redis-store.js";
-import { assertSamePackets, probePackets, rtmpdump } from "../../edge/test/support/ffprobe.js";
+import { assertSamePackets, probePackets, rtmpdump } from "../../lib/testing/ffprobe.js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
+import { ProcessCluster } from "../../lib/testing/process-cluster.js";
 import { RedisServer } from "../../lib/testing/redis-server.js";
 import { delay, eventually } from "../../lib/testing/wait.js";
-import { ProcessCluster } from "./support/process-cluster.js";
 
 /**
  * Deployment tracking and resilience with real processes: two controller

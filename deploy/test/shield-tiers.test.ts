@@ -8,16 +8,16 @@ import {
   CreateStreamingDistributionCommand,
   GetStreamingDistributionCommand,
 } from "@aws-sdk/client-cloudfront";
+import { FaultKind, FaultProxy } from "../../lib/testing/fault-proxy.js";
 import {
   assertSamePackets,
   type ProbedPacket,
   probePackets,
   rtmpdump,
   runTool,
-} from "../../edge/test/support/ffprobe.js";
-import { FaultKind, FaultProxy } from "../../lib/testing/fault-proxy.js";
+} from "../../lib/testing/ffprobe.js";
+import { ProcessCluster } from "../../lib/testing/process-cluster.js";
 import { eventually } from "../../lib/testing/wait.js";
-import { ProcessCluster } from "./support/process-cluster.js";
 
 /**
  * The cache tiers with real processes: edges with their slice caches, two

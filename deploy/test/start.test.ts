@@ -12,7 +12,7 @@ import {
   GetStreamingDistributionCommand,
   ListStreamingDistributionsCommand,
 } from "@aws-sdk/client-cloudfront";
-import { probePackets, probeStreams, rtmpdump } from "../../edge/test/support/ffprobe.js";
+import { probePackets, probeStreams, rtmpdump } from "../../lib/testing/ffprobe.js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
 
 /** `npm start`'s program, as a newcomer runs it (ports 0 so tests never collide). */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { after, describe, test } from "node:test";
-import { probePackets } from "../../edge/test/support/ffprobe.js";
+import { probePackets } from "../../lib/testing/ffprobe.js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
 import { type ClusterEvent, type ComponentName, LocalCluster } from "../local/cluster.js";
 import { RestartPolicy } from "../local/restart-policy.js";

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { assertSamePackets, probePackets, rtmpdump } from "../../lib/testing/ffprobe.js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
 import { delay, eventually } from "../../lib/testing/wait.js";
 import { createAmfObject } from "../src/rtmp/amf0.js";
@@ -18,7 +19,6 @@ import {
   processMemory,
   startEdgeProcess,
 } from "./support/edge-process-rig.js";
-import { assertSamePackets, probePackets, rtmpdump } from "./support/ffprobe.js";
 import { RtmpTestClient, statusCode } from "./support/rtmp-test-client.js";
 import { RawHttpConnection, RtmptTestSession } from "./support/rtmpt-http-client.js";
 

@@ -5,14 +5,14 @@ import { Registry } from "prom-client";
 import { loadConfig } from "../../lib/config/settings.js";
 import { createLogger } from "../../lib/log.js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
-import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import {
   silentLogger,
   startTestS3,
   startTestShield,
   type TestS3,
   type TestShield,
-} from "../../shield/test/helpers.js";
+} from "../../lib/testing/shield.js";
+import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import { edgeSettings } from "../src/config.js";
 import { EdgeServer } from "../src/edge-server.js";
 import { ShieldOrigin } from "../src/origin/shield-origin.js";

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { describeObject } from "../../deploy/local/play-names.js";
+import { assertSamePackets, probePackets, probeStreams, runTool } from "../../lib/testing/ffprobe.js";
 import { type EdgeHarness, startEdgeHarness } from "./support/edge-harness.js";
-import { assertSamePackets, probePackets, probeStreams, runTool } from "./support/ffprobe.js";
 
 /**
  * Issue 9 item 15: media that used to be skipped or trimmed silently. The

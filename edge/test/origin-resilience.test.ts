@@ -6,14 +6,20 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, type TestContext, test } from "node:test";
 import { FaultKind, FaultProxy } from "../../lib/testing/fault-proxy.js";
+import {
+  assertSamePackets,
+  type ProbedPacket,
+  probePackets,
+  rtmpdump,
+  runTool,
+} from "../../lib/testing/ffprobe.js";
+import { startTestS3, type TestS3 } from "../../lib/testing/shield.js";
 import { delay, eventually } from "../../lib/testing/wait.js";
-import { startTestS3, type TestS3 } from "../../shield/test/helpers.js";
 import { edgeSettings } from "../src/config.js";
 import { EdgeErrorCode } from "../src/errors.js";
 import { decodeCommand } from "../src/rtmp/command.js";
 import { MessageType } from "../src/rtmp/message-types.js";
 import { type EdgeHarness, startEdgeHarness } from "./support/edge-harness.js";
-import { assertSamePackets, type ProbedPacket, probePackets, rtmpdump, runTool } from "./support/ffprobe.js";
 import { isCommand, RtmpTestClient, statusCode } from "./support/rtmp-test-client.js";
 import { type ShieldProcess, startShieldProcess } from "./support/shield-process.js";
 import {

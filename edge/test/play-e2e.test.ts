@@ -4,8 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { LocalCluster } from "../../deploy/local/cluster.js";
+import {
+  assertSamePackets,
+  probePackets,
+  probeStreams,
+  rtmpdump,
+  runTool,
+} from "../../lib/testing/ffprobe.js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
-import { assertSamePackets, probePackets, probeStreams, rtmpdump, runTool } from "./support/ffprobe.js";
 
 /**
  * The whole data path with real parts: s3rver holds the sample media, the

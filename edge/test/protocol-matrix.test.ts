@@ -3,9 +3,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import {
+  assertSamePackets,
+  type ProbedPacket,
+  probePackets,
+  rtmpdump,
+  runTool,
+} from "../../lib/testing/ffprobe.js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
 import { type EdgeHarness, startEdgeHarness } from "./support/edge-harness.js";
-import { assertSamePackets, type ProbedPacket, probePackets, rtmpdump, runTool } from "./support/ffprobe.js";
 
 /**
  * Every protocol a viewer may use, on both ports, with each container:

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Prng } from "../../lib/testing/prng.js";
 import { EdgeErrorCode } from "../src/errors.js";
 import { type AmfObject, type AmfValue, createAmfObject, decodeAmf0, encodeAmf0 } from "../src/rtmp/amf0.js";
 import { assertEdgeError, onlyEdgeErrors } from "./helpers/edge-error.js";
 import { toPlain } from "./helpers/plain.js";
-import { Prng } from "./helpers/prng.js";
 
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ""), "hex");
 const decodePlain = (bytes: Buffer): AmfValue[] => decodeAmf0(bytes).map(toPlain);

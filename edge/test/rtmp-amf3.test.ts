@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Prng } from "../../lib/testing/prng.js";
 import { EdgeErrorCode } from "../src/errors.js";
 import { type AmfValue, decodeAmf0 } from "../src/rtmp/amf0.js";
 import { decodeCommand } from "../src/rtmp/command.js";
 import { MessageType } from "../src/rtmp/message-types.js";
 import { assertEdgeError, onlyEdgeErrors } from "./helpers/edge-error.js";
 import { toPlain } from "./helpers/plain.js";
-import { Prng } from "./helpers/prng.js";
 
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ""), "hex");
 const ascii = (text: string): string => Buffer.from(text, "ascii").toString("hex");

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { CompressingChunkWriter } from "../../lib/testing/chunk-writer.js";
+import { Prng } from "../../lib/testing/prng.js";
 import { EdgeErrorCode } from "../src/errors.js";
 import { ChunkDecoder, type ChunkDecoderLimits } from "../src/rtmp/chunk-decoder.js";
 import { basicHeaderSize, chunkedSize, encodeMessage, encodeMessages } from "../src/rtmp/chunk-encoder.js";
 import { abort, setChunkSize } from "../src/rtmp/control-messages.js";
 import { MessageType, type RtmpMessage } from "../src/rtmp/message-types.js";
 import { ReassemblyBudget } from "../src/rtmp/reassembly-budget.js";
-import { CompressingChunkWriter } from "./helpers/chunk-writer.js";
 import { assertEdgeError, onlyEdgeErrors } from "./helpers/edge-error.js";
 import { everyFeeding, randomPieces } from "./helpers/feed.js";
-import { Prng } from "./helpers/prng.js";
 
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ""), "hex");
 const LIMITS: ChunkDecoderLimits = { maxMessageBytes: 1 << 20, maxChunkStreams: 64, maxChunkSize: 1 << 20 };
@@ -454,7 +454,7 @@ describe("ChunkDecoder randomized round trips", () => {
 
   it("decodes compressed (fmt 1/2/3), interleaved chunk streams", () => {
     const prng = new Prng(777);
-    const fmtCounts = [0, 0, 0, 0];
+    const fmtCounts: [number, number, number, number] = [0, 0, 0, 0];
     for (let trial = 0; trial < 30; trial += 1) {
       const writer = new CompressingChunkWriter();
       const chunkSize = prng.pick([1, 3, 50, 128, 300, 4096]);

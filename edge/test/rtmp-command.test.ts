@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Prng } from "../../lib/testing/prng.js";
 import { EdgeErrorCode } from "../src/errors.js";
 import { encodeAmf0 } from "../src/rtmp/amf0.js";
 import { ChunkDecoder } from "../src/rtmp/chunk-decoder.js";
@@ -8,7 +9,6 @@ import { decodeCommand, encodeCommand } from "../src/rtmp/command.js";
 import { MessageType } from "../src/rtmp/message-types.js";
 import { assertEdgeError, onlyEdgeErrors } from "./helpers/edge-error.js";
 import { toPlain } from "./helpers/plain.js";
-import { Prng } from "./helpers/prng.js";
 
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ""), "hex");
 

@@ -4,6 +4,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { describe, it } from "node:test";
+import { Prng } from "../../lib/testing/prng.js";
 import { EdgeErrorCode } from "../src/errors.js";
 import { ChunkDecoder } from "../src/rtmp/chunk-decoder.js";
 import { decodeCommand } from "../src/rtmp/command.js";
@@ -20,7 +21,6 @@ import {
 import { MessageType } from "../src/rtmp/message-types.js";
 import { assertEdgeError } from "./helpers/edge-error.js";
 import { everyFeeding, joinBuffers } from "./helpers/feed.js";
-import { Prng } from "./helpers/prng.js";
 
 /*
  * The client side is re-implemented here from the spec (not with the

@@ -3,12 +3,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { rtmpdump } from "../../lib/testing/ffprobe.js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
 import { type MediaTag, TagKind } from "../src/media/media-tag.js";
 import { type ContainerKind, openMedia } from "../src/media/open-media.js";
 import { bufferSource } from "../src/media/range-source.js";
 import { type EdgeHarness, startEdgeHarness } from "./support/edge-harness.js";
-import { rtmpdump } from "./support/ffprobe.js";
 
 /**
  * rtmpdump -A <start> -B <stop> (play's start and len) against a real edge:

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
+import { Prng } from "../../lib/testing/prng.js";
 import { Blowfish, blowfishInitialState } from "../src/rtmp/rtmpe/blowfish.js";
 import { createRc4, NATIVE_RC4_AVAILABLE, Rc4 } from "../src/rtmp/rtmpe/rc4.js";
 import { encryptSignature } from "../src/rtmp/rtmpe/signature.js";
 import { RTMPE8_XTEA_KEYS, RTMPE9_BLOWFISH_KEYS_HEX } from "../src/rtmp/rtmpe/signature-keys.js";
 import { createRtmpeCiphers, RTMPE_KEYSTREAM_SKIP, rtmpeRc4Key } from "../src/rtmp/rtmpe/stream-cipher.js";
 import { xteaEncrypt } from "../src/rtmp/rtmpe/xtea.js";
-import { Prng } from "./helpers/prng.js";
 import { signatureCipher } from "./helpers/rtmpe-client.js";
 
 /** RFC 6229 §2: keystream bytes at the given offsets (16 bytes each) for two of its keys. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Prng } from "../../lib/testing/prng.js";
 import { EdgeErrorCode } from "../src/errors.js";
 import {
   DH_KEY_SIZE,
@@ -9,7 +10,6 @@ import {
   OAKLEY_GROUP_2_PRIME,
 } from "../src/rtmp/rtmpe/diffie-hellman.js";
 import { assertEdgeError } from "./helpers/edge-error.js";
-import { Prng } from "./helpers/prng.js";
 import { badPublicKeys, modPow, oakleyPrime, toBigInt, toBytes128 } from "./helpers/rtmpe-client.js";
 
 const P = toBigInt(OAKLEY_GROUP_2_PRIME);

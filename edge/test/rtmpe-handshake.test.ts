@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Prng } from "../../lib/testing/prng.js";
 import { EdgeErrorCode } from "../src/errors.js";
 import { type HandshakeStep, ServerHandshake, type ServerHandshakeOptions } from "../src/rtmp/handshake.js";
 import { isValidDhPublicKey } from "../src/rtmp/rtmpe/diffie-hellman.js";
@@ -7,7 +8,6 @@ import { NATIVE_RC4_AVAILABLE } from "../src/rtmp/rtmpe/rc4.js";
 import type { RtmpeCiphers } from "../src/rtmp/rtmpe/stream-cipher.js";
 import { assertEdgeError, onlyEdgeErrors } from "./helpers/edge-error.js";
 import { everyFeeding, randomPieces } from "./helpers/feed.js";
-import { Prng } from "./helpers/prng.js";
 import {
   badPublicKeys,
   clientDhOffset,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { Prng } from "../../lib/testing/prng.js";
 import {
   classifyRtmptRequest,
   formatRtmptPath,
@@ -10,7 +11,6 @@ import {
   RtmptRequestError,
 } from "../src/rtmpt/request-path.js";
 import { newSessionId, sessionIdPattern } from "../src/rtmpt/session-id.js";
-import { Prng } from "./helpers/prng.js";
 
 const id = "00112233445566778899aabbccddeeff";
 

@@ -6,8 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, type TestContext, test } from "node:test";
+import {
+  assertSamePackets,
+  type ProbedPacket,
+  probePackets,
+  rtmpdump,
+  runTool,
+} from "../../lib/testing/ffprobe.js";
+import { silentLogger, startTestS3, type TestS3 } from "../../lib/testing/shield.js";
 import { eventually } from "../../lib/testing/wait.js";
-import { silentLogger, startTestS3, type TestS3 } from "../../shield/test/helpers.js";
 import { EdgeError, EdgeErrorCode } from "../src/errors.js";
 import { rankReplicas } from "../src/origin/rendezvous.js";
 import { routeKey, ShieldOrigin } from "../src/origin/shield-origin.js";
@@ -15,7 +22,6 @@ import { ShieldResult } from "../src/origin/shield-pool.js";
 import { SliceCache } from "../src/origin/slice-cache.js";
 import { decodeCommand } from "../src/rtmp/command.js";
 import { startEdgeHarness } from "./support/edge-harness.js";
-import { assertSamePackets, type ProbedPacket, probePackets, rtmpdump, runTool } from "./support/ffprobe.js";
 import { isCommand, RtmpTestClient, statusCode } from "./support/rtmp-test-client.js";
 import { type ShieldProcess, startShieldProcess } from "./support/shield-process.js";
 import { metric, statusOf, timedPlay, waitForMediaAt, worstLatenessMs } from "./support/timed-play.js";

@@ -8,7 +8,7 @@ import {
   startTestShield,
   type TestS3,
   type TestShield,
-} from "../../shield/test/helpers.js";
+} from "../../lib/testing/shield.js";
 import { EdgeError, EdgeErrorCode } from "../src/errors.js";
 import { BufferedReader } from "../src/media/range-source.js";
 import { ShieldOrigin } from "../src/origin/shield-origin.js";

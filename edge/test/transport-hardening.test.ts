@@ -4,10 +4,10 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { rtmpdump } from "../../lib/testing/ffprobe.js";
 import { delay, eventually } from "../../lib/testing/wait.js";
 import { MessageType } from "../src/rtmp/message-types.js";
 import { EdgeProcess, type MediaOrigin, startMediaOrigin } from "./support/edge-process.js";
-import { rtmpdump } from "./support/ffprobe.js";
 import { RtmpTestClient, statusCode } from "./support/rtmp-test-client.js";
 
 /**

@@ -5,8 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { urlPathFor } from "../../deploy/local/play-names.js";
-import { fromRepoRoot } from "../../lib/testing/paths.js";
-import { type EdgeHarness, startEdgeHarness } from "./support/edge-harness.js";
 import {
   assertSamePackets,
   type ProbedPacket,
@@ -14,7 +12,9 @@ import {
   probeStreams,
   rtmpdump,
   runTool,
-} from "./support/ffprobe.js";
+} from "../../lib/testing/ffprobe.js";
+import { fromRepoRoot } from "../../lib/testing/paths.js";
+import { type EdgeHarness, startEdgeHarness } from "./support/edge-harness.js";
 
 /**
  * Issue 9 items 14 and 16: every URL `npm start` prints plays in every

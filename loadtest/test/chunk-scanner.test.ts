@@ -3,8 +3,8 @@ import { test } from "node:test";
 import { ChunkDecoder } from "../../edge/src/rtmp/chunk-decoder.js";
 import { setChunkSize } from "../../edge/src/rtmp/control-messages.js";
 import { MessageType, type RtmpMessage } from "../../edge/src/rtmp/message-types.js";
-import { CompressingChunkWriter } from "../../edge/test/helpers/chunk-writer.js";
-import { Prng } from "../../edge/test/helpers/prng.js";
+import { CompressingChunkWriter } from "../../lib/testing/chunk-writer.js";
+import { Prng } from "../../lib/testing/prng.js";
 import { ChunkScanner } from "../src/rtmp-load/chunk-scanner.js";
 
 interface Seen {

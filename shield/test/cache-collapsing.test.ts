@@ -1,12 +1,19 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import {
+  delay,
+  eventually,
+  GatedOrigin,
+  silentLogger,
+  startTestS3,
+  type TestS3,
+} from "../../lib/testing/shield.js";
 import { CachingOrigin, type CachingOriginOptions } from "../src/cache/caching-origin.js";
 import { sliceId } from "../src/cache/slice-key.js";
 import { ShieldError, ShieldErrorCode } from "../src/errors.js";
 import type { Origin } from "../src/origin.js";
 import { S3Origin } from "../src/s3-origin.js";
-import { delay, eventually, GatedOrigin, silentLogger, startTestS3, type TestS3 } from "./helpers.js";
 
 const bucket = "collapse-bucket";
 const sliceBytes = 64 * 1024;

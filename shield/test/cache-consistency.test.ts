@@ -4,10 +4,10 @@ import { after, before, describe, it } from "node:test";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
 import { createS3Client } from "../../lib/s3-client.js";
+import { silentLogger, startTestS3, type TestS3 } from "../../lib/testing/shield.js";
 import { CachingOrigin, type CachingOriginOptions } from "../src/cache/caching-origin.js";
 import { ShieldError, ShieldErrorCode } from "../src/errors.js";
 import { S3Origin } from "../src/s3-origin.js";
-import { silentLogger, startTestS3, type TestS3 } from "./helpers.js";
 
 const bucket = "consistency-bucket";
 const sliceBytes = 64 * 1024;

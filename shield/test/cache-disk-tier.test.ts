@@ -4,11 +4,11 @@ import { mkdtemp, open, readdir, rm, stat, truncate, writeFile } from "node:fs/p
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { silentLogger } from "../../lib/testing/shield.js";
 import { newCacheStats } from "../src/cache/cache-stats.js";
 import { DiskTier } from "../src/cache/disk-tier.js";
 import type { CachedSlice } from "../src/cache/memory-tier.js";
 import { encodeSliceHeader, sliceHeaderFixedBytes, verifySliceFile } from "../src/cache/slice-file.js";
-import { silentLogger } from "./helpers.js";
 
 const sliceBytes = 64 * 1024;
 

@@ -7,10 +7,10 @@ import { credentials } from "@grpc/grpc-js";
 import { Registry } from "prom-client";
 import { embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
 import { createS3Client } from "../../lib/s3-client.js";
+import { silentLogger, startTestS3, startTestShield, stat, type TestS3 } from "../../lib/testing/shield.js";
 import { type ReadRangeResponse, ShieldServiceClient } from "../../proto/gen/streamfront/shield/v1/shield.js";
 import { loadShieldConfig } from "../src/config.js";
 import { ShieldServer } from "../src/shield-server.js";
-import { silentLogger, startTestS3, startTestShield, stat, type TestS3 } from "./helpers.js";
 
 /**
  * Memory stays within the configured budgets under a run that reads ten

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { eventually, silentLogger, startTestS3, type TestS3 } from "../../lib/testing/shield.js";
 import { CachingOrigin } from "../src/cache/caching-origin.js";
 import { FetchBudget } from "../src/cache/fetch-budget.js";
 import { ReadAhead } from "../src/cache/read-ahead.js";
 import { S3Origin } from "../src/s3-origin.js";
-import { eventually, silentLogger, startTestS3, type TestS3 } from "./helpers.js";
 
 const sliceBytes = 64 * 1024;
 const hour = 3_600_000;

@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
-import type { ReadRangeResponse } from "../../proto/gen/streamfront/shield/v1/shield.js";
 import {
   delay,
   eventually,
@@ -16,7 +15,8 @@ import {
   stat,
   type TestS3,
   type TestShield,
-} from "./helpers.js";
+} from "../../lib/testing/shield.js";
+import type { ReadRangeResponse } from "../../proto/gen/streamfront/shield/v1/shield.js";
 
 const bucket = "cached-media";
 const mib = 1024 * 1024;

@@ -5,6 +5,7 @@ import { embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
 import { loadConfig } from "../../lib/config/settings.js";
 import { createS3Client } from "../../lib/s3-client.js";
 import { FaultProxy } from "../../lib/testing/fault-proxy.js";
+import { silentLogger, startTestS3, type TestS3, type TestShield } from "../../lib/testing/shield.js";
 import { ShieldServiceClient } from "../../proto/gen/streamfront/shield/v1/shield.js";
 import { shieldSettings } from "../src/config.js";
 import type { OriginRange } from "../src/origin.js";
@@ -16,7 +17,6 @@ import {
   type S3OriginOptions,
 } from "../src/s3-origin.js";
 import { ShieldServer } from "../src/shield-server.js";
-import { silentLogger, startTestS3, type TestS3, type TestShield } from "./helpers.js";
 
 /** A real s3rver, the fault proxy in front of it, and a client that goes through the proxy. */
 export interface FaultyS3 {

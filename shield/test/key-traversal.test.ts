@@ -2,8 +2,15 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { type ServiceError, status } from "@grpc/grpc-js";
+import {
+  readAll,
+  startTestS3,
+  startTestShield,
+  stat,
+  type TestS3,
+  type TestShield,
+} from "../../lib/testing/shield.js";
 import { errorCodeMetadataKey, ShieldErrorCode } from "../src/errors.js";
-import { readAll, startTestS3, startTestShield, stat, type TestS3, type TestShield } from "./helpers.js";
 
 // Issue 9 item 6: with path-style addressing the SDK sends the key in the
 // URL path as it is and s3rver (like other S3 servers and proxies)

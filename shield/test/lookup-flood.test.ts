@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
+import { eventually, readAll, stat } from "../../lib/testing/shield.js";
 import {
   ShieldServiceClient,
   type StatObjectResponse,
@@ -12,7 +13,6 @@ import {
 } from "../../proto/gen/streamfront/shield/v1/shield.js";
 import { errorCodeMetadataKey, ShieldErrorCode } from "../src/errors.js";
 import { type FaultyS3, sampleValue, startFaultyS3 } from "./fault-helpers.js";
-import { eventually, readAll, stat } from "./helpers.js";
 
 // Issue 9 item 8: getStreamLength for random names makes the shield HEAD
 // S3 once per name; 6,000 of them filled the per-bucket queue and a

@@ -5,8 +5,8 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { credentials } from "@grpc/grpc-js";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
+import { eventually, startTestS3, stat, type TestS3 } from "../../lib/testing/shield.js";
 import { ShieldServiceClient } from "../../proto/gen/streamfront/shield/v1/shield.js";
-import { eventually, startTestS3, stat, type TestS3 } from "./helpers.js";
 
 // The entry points of the same build as this test.
 const shieldMain = fileURLToPath(new URL("../src/main.js", import.meta.url));

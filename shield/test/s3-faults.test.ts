@@ -6,6 +6,7 @@ import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
 import { createS3Client, S3ClientPool } from "../../lib/s3-client.js";
 import { FaultKind, S3ErrorCode, seededRandom } from "../../lib/testing/fault-proxy.js";
+import { delay, eventually, readAll, stat } from "../../lib/testing/shield.js";
 import { BucketLimiter, Lane } from "../src/bucket-limiter.js";
 import { ShieldError, ShieldErrorCode } from "../src/errors.js";
 import { backoffDelayMs, sleep } from "../src/retry.js";
@@ -20,7 +21,6 @@ import {
   startShieldBehindProxy,
   testOrigin,
 } from "./fault-helpers.js";
-import { delay, eventually, readAll, stat } from "./helpers.js";
 
 const bucket = "faulty-origin";
 const otherBucket = "quiet-origin";

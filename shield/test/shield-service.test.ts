@@ -4,8 +4,6 @@ import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
-import type { ReadRangeResponse } from "../../proto/gen/streamfront/shield/v1/shield.js";
-import { maxRangeBytes } from "../src/shield-service.js";
 import {
   delay,
   eventually,
@@ -16,7 +14,9 @@ import {
   stat,
   type TestS3,
   type TestShield,
-} from "./helpers.js";
+} from "../../lib/testing/shield.js";
+import type { ReadRangeResponse } from "../../proto/gen/streamfront/shield/v1/shield.js";
+import { maxRangeBytes } from "../src/shield-service.js";
 
 const bucket = "media-origin";
 const pieceBytes = 64 * 1024;

@@ -1,4 +1,5 @@
 import { EdgeError, EdgeErrorCode } from "../errors.js";
+import type { AmfObject, AmfValue } from "./amf-value.js";
 import { type AmfBudget, decodeAmf3Value } from "./amf3.js";
 
 /**
@@ -30,10 +31,7 @@ import { type AmfBudget, decodeAmf3Value } from "./amf3.js";
  * the empty name `00 00` followed by the marker 0x09.
  */
 
-export type AmfValue = number | boolean | string | null | undefined | Date | AmfObject | AmfValue[];
-export interface AmfObject {
-  [key: string]: AmfValue;
-}
+export type { AmfObject, AmfValue } from "./amf-value.js";
 
 export interface AmfLimits {
   /** Nesting depth of objects/arrays allowed; deeper input throws AmfTooDeep. Default 32. */

@@ -1,5 +1,5 @@
 import { EdgeError, EdgeErrorCode } from "../errors.js";
-import type { AmfObject, AmfValue } from "./amf0.js";
+import type { AmfObject, AmfValue } from "./amf-value.js";
 
 /**
  * AMF3 decoding, for the values Flash Player switches to AMF3 inside AMF0

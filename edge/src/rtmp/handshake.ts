@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
+import type { DigestScheme } from "./digest-scheme.js";
 import { DH_KEY_SIZE, dhExchange, dhKeyOffset } from "./rtmpe/diffie-hellman.js";
 import { NATIVE_RC4_AVAILABLE, type Rc4Implementation } from "./rtmpe/rc4.js";
 import { encryptSignature } from "./rtmpe/signature.js";
@@ -56,13 +57,7 @@ export const GENUINE_FMS_KEY_SHORT: Buffer = GENUINE_FMS_KEY.subarray(0, 36);
 /** The version this server writes into S1 of a digest handshake (librtmp's server uses the same). */
 const SERVER_VERSION = Buffer.from([3, 5, 1, 1]);
 
-/**
- * Where the digest sits inside a 1536-byte C1/S1:
- *   scheme 1 — offset = (sum of bytes 8..11) % 728 + 12
- *   scheme 2 — offset = (sum of bytes 772..775) % 728 + 776
- * Flash Player uses scheme 1 for plain RTMP and scheme 2 for RTMPE.
- */
-export type DigestScheme = 1 | 2;
+export type { DigestScheme } from "./digest-scheme.js";
 
 export function digestOffset(packet: Buffer, scheme: DigestScheme): number {
   const base = scheme === 1 ? 8 : 772;

@@ -1,6 +1,6 @@
 import { getHeapStatistics } from "node:v8";
+import { Prng } from "../../../lib/testing/prng.js";
 import { EdgeError, type EdgeErrorCode } from "../../src/errors.js";
-import { Prng } from "../helpers/prng.js";
 
 /**
  * A small property-fuzzing harness for the edge's pure decoders.

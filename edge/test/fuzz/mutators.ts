@@ -1,4 +1,4 @@
-import type { Prng } from "../helpers/prng.js";
+import type { Prng } from "../../../lib/testing/prng.js";
 
 /**
  * Byte-level mutations shared by the targets. Each returns a new Buffer and

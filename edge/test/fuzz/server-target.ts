@@ -1,9 +1,9 @@
 import { connect, type Socket } from "node:net";
+import { Prng } from "../../../lib/testing/prng.js";
 import { createAmfObject } from "../../src/rtmp/amf0.js";
 import { encodeMessage } from "../../src/rtmp/chunk-encoder.js";
 import { encodeCommand } from "../../src/rtmp/command.js";
 import { MessageType } from "../../src/rtmp/message-types.js";
-import { Prng } from "../helpers/prng.js";
 import { EdgeProcess, type MediaOrigin, startMediaOrigin } from "../support/edge-process.js";
 import { RtmpTestClient, statusCode } from "../support/rtmp-test-client.js";
 import { mutate, randomBytes } from "./mutators.js";

@@ -1,4 +1,4 @@
-import type { Prng } from "./prng.js";
+import type { Prng } from "../../../lib/testing/prng.js";
 
 /**
  * Ways to deliver `bytes` to an incremental parser, as lists of pieces:

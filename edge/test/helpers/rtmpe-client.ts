@@ -1,9 +1,9 @@
 import { createHmac, getDiffieHellman } from "node:crypto";
+import type { Prng } from "../../../lib/testing/prng.js";
 import { Blowfish } from "../../src/rtmp/rtmpe/blowfish.js";
 import { Rc4 } from "../../src/rtmp/rtmpe/rc4.js";
 import { RTMPE8_XTEA_KEYS, RTMPE9_BLOWFISH_KEYS_HEX } from "../../src/rtmp/rtmpe/signature-keys.js";
 import { xteaEncrypt } from "../../src/rtmp/rtmpe/xtea.js";
-import type { Prng } from "./prng.js";
 
 /*
  * A test-only RTMPE client, written from the handshake description

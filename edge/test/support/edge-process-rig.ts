@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { CreateStreamingDistributionCommand } from "@aws-sdk/client-cloudfront";
-import { ProcessCluster } from "../../../deploy/test/support/process-cluster.js";
 import { type LaunchedComponent, launchComponent } from "../../../lib/process/launcher.js";
+import { ProcessCluster } from "../../../lib/testing/process-cluster.js";
 import { eventually } from "../../../lib/testing/wait.js";
 
 /**

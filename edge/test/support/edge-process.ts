@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type LaunchedComponent, launchComponent } from "../../../lib/process/launcher.js";
 import { fromRepoRoot } from "../../../lib/testing/paths.js";
-import type { TestS3, TestShield } from "../../../shield/test/helpers.js";
-import { startTestS3, startTestShield } from "../../../shield/test/helpers.js";
+import type { TestS3, TestShield } from "../../../lib/testing/shield.js";
+import { startTestS3, startTestShield } from "../../../lib/testing/shield.js";
 
 /**
  * The sample media in a real s3rver behind a real shield (both in the test

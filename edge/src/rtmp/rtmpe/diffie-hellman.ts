@@ -1,6 +1,6 @@
 import { createDiffieHellman, type DiffieHellman } from "node:crypto";
 import { EdgeError, EdgeErrorCode } from "../../errors.js";
-import type { DigestScheme } from "../handshake.js";
+import type { DigestScheme } from "../digest-scheme.js";
 
 /**
  * The Diffie-Hellman exchange of RTMPE.

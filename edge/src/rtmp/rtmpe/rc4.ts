@@ -1,5 +1,5 @@
 import { type Cipher, createCipheriv, getCiphers } from "node:crypto";
-import type { StreamCipher } from "./stream-cipher.js";
+import type { StreamCipher } from "./keystream.js";
 
 /**
  * RC4 (ARC4), the stream cipher of RTMPE, in two interchangeable forms.

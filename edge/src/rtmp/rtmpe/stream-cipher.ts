@@ -1,15 +1,8 @@
 import { createHmac } from "node:crypto";
+import type { StreamCipher } from "./keystream.js";
 import { createRc4, type Rc4Implementation } from "./rc4.js";
 
-/**
- * A keystream cipher. `update` returns a new Buffer and never touches its
- * argument, so a Buffer shared with other connections can be passed in.
- * Each call continues the keystream: bytes must go through it in exactly
- * the order they cross the wire, each byte once.
- */
-export interface StreamCipher {
-  update(bytes: Buffer): Buffer;
-}
+export type { StreamCipher } from "./keystream.js";
 
 /** The two RC4 streams of one RTMPE connection, seen from this side. */
 export interface RtmpeCiphers {

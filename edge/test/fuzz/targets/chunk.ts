@@ -1,8 +1,8 @@
+import { CompressingChunkWriter } from "../../../../lib/testing/chunk-writer.js";
 import { EdgeError, EdgeErrorCode } from "../../../src/errors.js";
 import { ChunkDecoder, type ChunkDecoderLimits } from "../../../src/rtmp/chunk-decoder.js";
 import { encodeMessage } from "../../../src/rtmp/chunk-encoder.js";
 import { MessageType, type RtmpMessage } from "../../../src/rtmp/message-types.js";
-import { CompressingChunkWriter } from "../../helpers/chunk-writer.js";
 import { check, defineTarget, type Prng, type Target } from "../fuzz-harness.js";
 import {
   describePlan,

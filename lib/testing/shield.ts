@@ -4,19 +4,19 @@ import { join } from "node:path";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
 import { Registry } from "prom-client";
 import { EmbeddedS3, embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
-import { type ConfigSources, loadConfig } from "../../lib/config/settings.js";
-import { createLogger, type Logger } from "../../lib/log.js";
-import { createS3Client } from "../../lib/s3-client.js";
 import {
   type ReadRangeRequest,
   type ReadRangeResponse,
   ShieldServiceClient,
   type StatObjectResponse,
 } from "../../proto/gen/streamfront/shield/v1/shield.js";
-import { shieldSettings } from "../src/config.js";
-import { ShieldError, ShieldErrorCode } from "../src/errors.js";
-import type { ObjectInfo, Origin, OriginRange, StatOptions } from "../src/origin.js";
-import { ShieldServer } from "../src/shield-server.js";
+import { shieldSettings } from "../../shield/src/config.js";
+import { ShieldError, ShieldErrorCode } from "../../shield/src/errors.js";
+import type { ObjectInfo, Origin, OriginRange, StatOptions } from "../../shield/src/origin.js";
+import { ShieldServer } from "../../shield/src/shield-server.js";
+import { type ConfigSources, loadConfig } from "../config/settings.js";
+import { createLogger, type Logger } from "../log.js";
+import { createS3Client } from "../s3-client.js";
 
 export function silentLogger(component = "test"): Logger {
   return createLogger({ component, level: process.env.STREAMFRONT_TEST_LOG_LEVEL ?? "silent" });
@@ -257,4 +257,4 @@ export class GatedOrigin implements Origin {
   }
 }
 
-export { delay, eventually } from "../../lib/testing/wait.js";
+export { delay, eventually } from "./wait.js";

@@ -4,12 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
-import {
-  type AccessKeyPair,
-  generateDevelopmentKeyPair,
-} from "../../../controller/src/api/auth/access-keys.js";
-import { type LaunchedComponent, launchComponent } from "../../../lib/process/launcher.js";
-import { EmbeddedS3, embeddedS3Credentials } from "../../local/embedded-s3.js";
+import { type AccessKeyPair, generateDevelopmentKeyPair } from "../../controller/src/api/auth/access-keys.js";
+import { EmbeddedS3, embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
+import { type LaunchedComponent, launchComponent } from "../process/launcher.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
@@ -186,7 +183,7 @@ export class ProcessCluster {
 }
 
 function launch(component: string, env: Record<string, string>): Promise<LaunchedComponent> {
-  return launchComponent(fileURLToPath(new URL(`../../../${component}/src/main.js`, import.meta.url)), {
+  return launchComponent(fileURLToPath(new URL(`../../${component}/src/main.js`, import.meta.url)), {
     env,
     stdio: logLevel === "silent" ? "ignore" : "inherit",
   });

@@ -1,4 +1,4 @@
-import type { RtmpMessage } from "../../src/rtmp/message-types.js";
+import type { RtmpMessage } from "../../edge/src/rtmp/message-types.js";
 
 /**
  * A test-only chunk writer that compresses headers the way a real peer
