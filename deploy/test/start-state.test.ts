@@ -22,7 +22,7 @@ import {
   ListStreamingDistributionsCommand,
 } from "@aws-sdk/client-cloudfront";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { probeStreams } from "../../edge/test/support/ffprobe.js";
+import { probeStreams } from "../../lib/testing/ffprobe.js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
 import { localSettings } from "../local/settings.js";
 
