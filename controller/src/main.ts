@@ -5,44 +5,48 @@ import { runComponent } from "../../lib/process/run-component.js";
 import { controllerSettings, loadControllerConfig } from "./config.js";
 import { ControllerServer } from "./controller-server.js";
 
-await runComponent("controller", async () => {
-  const config = loadControllerConfig({ env: process.env, argv: process.argv.slice(2) });
-  const logger = createLogger({ component: "controller", level: config.logLevel });
-  const registry = createRegistry("controller");
-  const controller = new ControllerServer({ config, logger, registry });
-  const admin = new AdminServer({
-    host: config.adminHost,
-    port: config.adminPort,
-    portSetting: controllerSettings.adminPort,
-    registry,
-    logger,
-    isReady: () => controller.isReady(),
-  });
-  const close = async () => {
-    await admin.close();
-    await controller.close();
-    logger.flush();
-  };
-  try {
-    const grpc = await controller.start();
-    const adminAddress = await admin.listen();
-    const addresses = {
-      grpc,
-      api: controller.apiAddress,
-      admin: `${adminAddress.address}:${adminAddress.port}`,
+await runComponent(
+  "controller",
+  async () => {
+    const config = loadControllerConfig({ env: process.env, argv: process.argv.slice(2) });
+    const logger = createLogger({ component: "controller", level: config.logLevel });
+    const registry = createRegistry("controller");
+    const controller = new ControllerServer({ config, logger, registry });
+    const admin = new AdminServer({
+      host: config.adminHost,
+      port: config.adminPort,
+      portSetting: controllerSettings.adminPort,
+      registry,
+      logger,
+      isReady: () => controller.isReady(),
+    });
+    const close = async () => {
+      await admin.close();
+      await controller.close();
+      logger.flush();
     };
-    logger.info({ addresses, baseDomain: config.baseDomain }, "listening");
-    const dev = controller.developmentKeys;
-    if (dev) {
-      // No keys configured: this run's generated pair, shown once so the CLI can be pointed at it.
-      logger.warn(
-        { accessKeyId: dev.accessKeyId, secretAccessKey: dev.secretAccessKey },
-        "no API access keys configured (STREAMFRONT_CONTROLLER_API_ACCESS_KEYS[_FILE]); generated a development pair for this run",
-      );
+    try {
+      const grpc = await controller.start();
+      const adminAddress = await admin.listen();
+      const addresses = {
+        grpc,
+        api: controller.apiAddress,
+        admin: `${adminAddress.address}:${adminAddress.port}`,
+      };
+      logger.info({ addresses, baseDomain: config.baseDomain }, "listening");
+      const dev = controller.developmentKeys;
+      if (dev) {
+        // No keys configured: this run's generated pair, shown once so the CLI can be pointed at it.
+        logger.warn(
+          { accessKeyId: dev.accessKeyId, secretAccessKey: dev.secretAccessKey },
+          "no API access keys configured (STREAMFRONT_CONTROLLER_API_ACCESS_KEYS[_FILE]); generated a development pair for this run",
+        );
+      }
+      return { addresses, close };
+    } catch (error) {
+      await close();
+      throw error;
     }
-    return { addresses, close };
-  } catch (error) {
-    await close();
-    throw error;
-  }
-});
+  },
+  controllerSettings,
+);

@@ -13,74 +13,78 @@ import { ShieldPool } from "./origin/shield-pool.js";
 import { SliceCache } from "./origin/slice-cache.js";
 
 /** Runs one edge pod: viewers in on RTMP, objects from the shield, config from the controller. */
-await runComponent("edge", async () => {
-  const config = loadEdgeConfig(process.env, process.argv.slice(2));
-  const logger = createLogger({ component: "edge", level: config.logLevel });
-  const registry = createRegistry("edge");
-  const nodeId = config.nodeId || hostname();
-  const watcher = new ConfigWatcher({
-    address: config.controller,
-    nodeId,
-    role: "edge",
-    logger,
-    heartbeatMs: config.controllerHeartbeatMs,
-    stateFile: config.configStateFile,
-  });
-  const cache =
-    config.cacheBytes > 0
-      ? new SliceCache({
-          sliceBytes: config.cacheSliceBytes,
-          maxBytes: Math.max(config.cacheBytes, config.cacheSliceBytes),
-        })
-      : undefined;
-  const metadata = metadataCacheOf(config);
-  const shieldPool = new ShieldPool({
-    targets: config.shield,
-    logger,
-    penaltyMs: config.shieldPenaltyMs,
-    dnsRefreshMs: config.shieldDnsRefreshMs,
-  });
-  const origin = new ShieldOrigin({
-    pool: shieldPool,
-    logger,
-    idleTimeoutMs: config.shieldIdleTimeoutMs,
-    ...(cache ? { cache } : {}),
-    ...(metadata ? { metadata } : {}),
-  });
-  const edge = new EdgeServer({
-    config,
-    logger,
-    registry,
-    distributions: watcher,
-    origin,
-    shieldPool,
-    ...(cache ? { cache } : {}),
-    ...(metadata ? { metadata } : {}),
-  });
-  const admin = new AdminServer({
-    host: config.adminHost,
-    port: config.adminPort,
-    portSetting: edgeSettings.adminPort,
-    registry,
-    logger,
-    // Not ready until the controller's config is in and at least one shield replica is known (dns: names resolved).
-    isReady: () => watcher.isSynced() && shieldPool.replicas.length > 0,
-  });
-  watcher.start();
-  const addresses = await edge.start();
-  const adminAddress = await admin.listen();
-  addresses.admin = formatAddress(adminAddress.address, adminAddress.port);
-  logger.info({ addresses, nodeId }, "listening");
-  return {
-    addresses,
-    async close() {
-      await edge.close();
-      watcher.stop();
-      origin.close();
-      shieldPool.close();
-      await admin.close();
-      logger.info("stopped");
-      logger.flush();
-    },
-  };
-});
+await runComponent(
+  "edge",
+  async () => {
+    const config = loadEdgeConfig(process.env, process.argv.slice(2));
+    const logger = createLogger({ component: "edge", level: config.logLevel });
+    const registry = createRegistry("edge");
+    const nodeId = config.nodeId || hostname();
+    const watcher = new ConfigWatcher({
+      address: config.controller,
+      nodeId,
+      role: "edge",
+      logger,
+      heartbeatMs: config.controllerHeartbeatMs,
+      stateFile: config.configStateFile,
+    });
+    const cache =
+      config.cacheBytes > 0
+        ? new SliceCache({
+            sliceBytes: config.cacheSliceBytes,
+            maxBytes: Math.max(config.cacheBytes, config.cacheSliceBytes),
+          })
+        : undefined;
+    const metadata = metadataCacheOf(config);
+    const shieldPool = new ShieldPool({
+      targets: config.shield,
+      logger,
+      penaltyMs: config.shieldPenaltyMs,
+      dnsRefreshMs: config.shieldDnsRefreshMs,
+    });
+    const origin = new ShieldOrigin({
+      pool: shieldPool,
+      logger,
+      idleTimeoutMs: config.shieldIdleTimeoutMs,
+      ...(cache ? { cache } : {}),
+      ...(metadata ? { metadata } : {}),
+    });
+    const edge = new EdgeServer({
+      config,
+      logger,
+      registry,
+      distributions: watcher,
+      origin,
+      shieldPool,
+      ...(cache ? { cache } : {}),
+      ...(metadata ? { metadata } : {}),
+    });
+    const admin = new AdminServer({
+      host: config.adminHost,
+      port: config.adminPort,
+      portSetting: edgeSettings.adminPort,
+      registry,
+      logger,
+      // Not ready until the controller's config is in and at least one shield replica is known (dns: names resolved).
+      isReady: () => watcher.isSynced() && shieldPool.replicas.length > 0,
+    });
+    watcher.start();
+    const addresses = await edge.start();
+    const adminAddress = await admin.listen();
+    addresses.admin = formatAddress(adminAddress.address, adminAddress.port);
+    logger.info({ addresses, nodeId }, "listening");
+    return {
+      addresses,
+      async close() {
+        await edge.close();
+        watcher.stop();
+        origin.close();
+        shieldPool.close();
+        await admin.close();
+        logger.info("stopped");
+        logger.flush();
+      },
+    };
+  },
+  edgeSettings,
+);

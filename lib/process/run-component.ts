@@ -1,4 +1,4 @@
-import { ConfigError } from "../config/settings.js";
+import { ConfigError, formatHelp, type Settings, wantsHelp } from "../config/settings.js";
 import { errorCode, errorMessage } from "../errors.js";
 
 /** What a started component tells its launcher: where each listener is. */
@@ -33,7 +33,16 @@ export interface RunningComponent {
  * other start-up failure exits 1 — at once, with a FailedReport to the
  * parent, so nothing waits on a component that has no listener.
  */
-export async function runComponent(name: string, start: () => Promise<RunningComponent>): Promise<void> {
+export async function runComponent(
+  name: string,
+  start: () => Promise<RunningComponent>,
+  settings?: Settings,
+): Promise<void> {
+  // --help lists the settings and starts nothing (the same text as `npm start -- --help`).
+  if (settings && wantsHelp(process.argv.slice(2))) {
+    process.stdout.write(formatHelp(settings, `usage: node dist/${name}/src/main.js [--setting value]…`));
+    return;
+  }
   let running: RunningComponent;
   try {
     running = await start();
