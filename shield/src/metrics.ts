@@ -1,7 +1,7 @@
 import { Counter, exponentialBuckets, Gauge, Histogram, type Registry } from "prom-client";
 import { Lane } from "./bucket-limiter.js";
 import { type CacheReadout, type CacheStats, newCacheStats } from "./cache/cache-stats.js";
-import { type OriginObserver, OriginOperation, OriginResult } from "./s3-origin.js";
+import { type OriginObserver, OriginOperation, OriginResult } from "./s3/outcome.js";
 
 /** gRPC outcomes of the shield's calls, a fixed set for the `code` label. */
 export const CallCode = {

@@ -21,51 +21,18 @@ import {
   type StatOptions,
 } from "./origin.js";
 import { type BackoffPolicy, backoffDelayMs, defaultBackoff, sleep } from "./retry.js";
-
-/** S3 operations, a fixed set for the metrics label. */
-export const OriginOperation = { Head: "head", Get: "get" } as const;
-export type OriginOperation = (typeof OriginOperation)[keyof typeof OriginOperation];
-
-/** How one S3 request ended, a fixed set for the metrics label. */
-export const OriginResult = {
-  Ok: "ok",
-  NotFound: "not_found",
-  OutOfRange: "out_of_range",
-  PreconditionFailed: "precondition_failed",
-  /** A conditional HEAD (revalidation) found the ETag unchanged: 304. */
-  NotModified: "not_modified",
-  Aborted: "aborted",
-  /** S3 asked to slow down (503 SlowDown, 429, throttling codes). Retried. */
-  Throttled: "throttled",
-  /** Any other 5xx. Retried. */
-  ServerError: "server_error",
-  /** The connection failed or broke: refused, reset, hung up, body cut short. Retried (a body resumes). */
-  Reset: "reset",
-  /** No headers, or no body bytes, within timeoutMs. Retried (a body resumes). */
-  Timeout: "timeout",
-  /** Anything else (403, bad credentials, a malformed answer). Not retried. */
-  Error: "error",
-} as const;
-export type OriginResult = (typeof OriginResult)[keyof typeof OriginResult];
-
-/** Receives what S3Origin measures; the shield's metrics implement it. */
-export interface OriginObserver {
-  /**
-   * Once per S3 request, retries and resumes included, with how it ended.
-   * A request that failed before answering is reported then; a GET that
-   * answered is reported when its body is done (ok, or the failure that
-   * cut it), so each request counts exactly once. `seconds` is always the
-   * time until S3 answered or failed (headers, not the whole body).
-   */
-  request(operation: OriginOperation, result: OriginResult, seconds: number): void;
-  /** Body bytes read from S3. Called per chunk, so implementations only add. */
-  bytes(count: number): void;
-  /**
-   * A request refused before S3 was asked because its bucket's lane was
-   * full: a lookup shed (LookupsShed) or a read over the queue bound.
-   */
-  refused(operation: OriginOperation): void;
-}
+import { Deadline, IdleTimer } from "./s3/attempt-deadline.js";
+import { parseContentRange, rangeHeader } from "./s3/content-range.js";
+import {
+  classify,
+  describeS3Error,
+  type Failure,
+  noObserver,
+  type OriginObserver,
+  OriginOperation,
+  OriginResult,
+  TransportError,
+} from "./s3/outcome.js";
 
 export interface S3OriginOptions {
   /**
@@ -104,64 +71,6 @@ export const s3OriginDefaults = {
   maxQueuedLookupsPerBucket: bucketLimiterDefaults.maxQueuedLookups,
 } as const;
 
-const noObserver: OriginObserver = {
-  request() {},
-  bytes() {},
-  refused() {},
-};
-
-/** S3 error codes that mean "slow down" (S3 itself sends SlowDown; the rest come from clones and proxies). */
-const throttlingCodes = new Set([
-  "SlowDown",
-  "Throttling",
-  "ThrottlingException",
-  "ThrottledException",
-  "RequestThrottled",
-  "RequestThrottledException",
-  "TooManyRequestsException",
-  "RequestLimitExceeded",
-  "BandwidthLimitExceeded",
-]);
-
-/**
- * Refusals caused by the shield's clock: the SDK corrects its clock offset
- * from the failed answer, so the next attempt succeeds.
- */
-const clockSkewCodes = new Set(["RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture"]);
-
-/** Node error codes of a connection that could not be made or broke. */
-const connectionCodes = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ERR_STREAM_PREMATURE_CLOSE",
-]);
-
-/** What S3Origin makes of a failed attempt. */
-export interface Failure {
-  readonly result: OriginResult;
-  readonly retryable: boolean;
-  /** The S3 error code or the Node error code, for logs and messages. */
-  readonly name: string;
-  readonly httpStatus: number | undefined;
-}
-
-/** A transport failure S3Origin detects itself (silence, a short body). */
-class TransportError extends Error {
-  readonly code: string;
-
-  constructor(code: "ETIMEDOUT" | "ECONNRESET", message: string) {
-    super(message);
-    this.name = code === "ETIMEDOUT" ? "TimeoutError" : "TransportError";
-    this.code = code;
-  }
-}
-
 /**
  * One S3 request that answered: its output, and the bookkeeping to do once
  * when it ends (count it, give the bucket slot back).
@@ -182,6 +91,42 @@ interface BodyExchange {
   readonly attempt: number;
   /** Stops the body (unless it ended), counts the request, frees its slot; idempotent. */
   finish(result: OriginResult): void;
+}
+
+/** One S3 request as #send runs it (retries included). */
+interface S3Request {
+  readonly operation: OriginOperation;
+  readonly lane: Lane;
+  readonly bucket: string;
+  /** bucket/key (and range), for messages. */
+  readonly what: string;
+  readonly log: Logger;
+  readonly signal: AbortSignal | undefined;
+  /** The attempt number of the first try: a resume continues its read's count. */
+  readonly firstAttempt: number;
+}
+
+/** One ranged GET as #get sends it. */
+interface RangeGet {
+  readonly bucket: string;
+  readonly key: string;
+  /** First and last byte, inclusive (the Range header's numbers). */
+  readonly start: number;
+  readonly end: number;
+  /** The ETag the answer must carry; undefined for the first GET of a read without one. */
+  readonly ifMatch: string | undefined;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  readonly firstAttempt: number;
+}
+
+/** A request that failed for good, as #giveUp reports it. */
+interface EndedRequest {
+  readonly error: unknown;
+  readonly what: string;
+  readonly attempts: number;
+  readonly seconds: number;
+  readonly log: Logger;
 }
 
 /** A range being read, possibly over several GETs. */
@@ -268,14 +213,17 @@ export class S3Origin implements Origin {
     checkAddressable(bucket, key);
     const log = this.#logger.child({ op: OriginOperation.Head, bucket, key });
     const ifNoneMatch = options?.ifNoneMatch;
-    const exchange = await this.#send(
-      OriginOperation.Head,
-      options?.kind === StatKind.Play ? Lane.Open : Lane.Lookup,
+    const request: S3Request = {
+      operation: OriginOperation.Head,
+      lane: options?.kind === StatKind.Play ? Lane.Open : Lane.Lookup,
       bucket,
-      `${bucket}/${key}`,
+      what: `${bucket}/${key}`,
       log,
       signal,
-      1,
+      firstAttempt: 1,
+    };
+    const exchange = await this.#send(
+      request,
       async (abortSignal): Promise<HeadObjectCommandOutput | undefined> => {
         try {
           return await this.#clientFor(bucket).send(
@@ -325,7 +273,16 @@ export class S3Origin implements Origin {
       key,
       range: rangeHeader(offset, length),
     });
-    const first = await this.#get(bucket, key, offset, offset + length - 1, etag, signal, log, 1);
+    const first = await this.#get({
+      bucket,
+      key,
+      start: offset,
+      end: offset + length - 1,
+      ifMatch: etag,
+      signal,
+      log,
+      firstAttempt: 1,
+    });
     const total = Math.max(0, Math.min(length, first.objectSize - offset));
     const read: RangeRead = {
       bucket,
@@ -415,16 +372,16 @@ export class S3Origin implements Origin {
             "S3 body failed; resuming",
           );
           await sleep(waitMs, signal);
-          read.current = await this.#get(
-            read.bucket,
-            read.key,
-            read.offset + done,
-            read.offset + total - 1,
-            read.etag,
+          read.current = await this.#get({
+            bucket: read.bucket,
+            key: read.key,
+            start: read.offset + done,
+            end: read.offset + total - 1,
+            ifMatch: read.etag,
             signal,
             log,
-            attempt + 1,
-          );
+            firstAttempt: attempt + 1,
+          });
           attempt = read.current.attempt;
           // An abort while that GET was being answered fired on the previous one.
           if (signal.aborted) read.current.finish(OriginResult.Aborted);
@@ -450,25 +407,19 @@ export class S3Origin implements Origin {
   }
 
   /** A ranged GET, retried until it answers; checks that the answer is the asked-for version and start. */
-  async #get(
-    bucket: string,
-    key: string,
-    start: number,
-    end: number,
-    ifMatch: string | undefined,
-    signal: AbortSignal,
-    log: Logger,
-    firstAttempt: number,
-  ): Promise<BodyExchange> {
+  async #get(get: RangeGet): Promise<BodyExchange> {
+    const { bucket, key, start, end, ifMatch, log } = get;
     const range = `bytes=${start}-${end}`;
     const exchange = await this.#send(
-      OriginOperation.Get,
-      Lane.Read,
-      bucket,
-      `${bucket}/${key} ${range}`,
-      log,
-      signal,
-      firstAttempt,
+      {
+        operation: OriginOperation.Get,
+        lane: Lane.Read,
+        bucket,
+        what: `${bucket}/${key} ${range}`,
+        log,
+        signal: get.signal,
+        firstAttempt: get.firstAttempt,
+      },
       (abortSignal): Promise<GetObjectCommandOutput> =>
         this.#clientFor(bucket).send(
           new GetObjectCommand({
@@ -523,16 +474,8 @@ export class S3Origin implements Origin {
    * again, up to maxAttempts counted from firstAttempt. Every attempt is
    * reported to the observer; the answered one when the caller finishes it.
    */
-  async #send<T>(
-    operation: OriginOperation,
-    lane: Lane,
-    bucket: string,
-    what: string,
-    log: Logger,
-    signal: AbortSignal | undefined,
-    firstAttempt: number,
-    call: (abortSignal: AbortSignal) => Promise<T>,
-  ): Promise<Exchange<T>> {
+  async #send<T>(request: S3Request, call: (abortSignal: AbortSignal) => Promise<T>): Promise<Exchange<T>> {
+    const { operation, lane, bucket, what, log, signal, firstAttempt } = request;
     for (let attempt = firstAttempt; ; attempt++) {
       const release = await this.#limiter.acquire(bucket, signal, lane).catch((error: unknown) => {
         if (
@@ -566,7 +509,7 @@ export class S3Origin implements Origin {
           throw new ShieldError(ShieldErrorCode.Aborted, `${what}: aborted`, { cause: error });
         }
         if (!failure.retryable || attempt >= this.#maxAttempts) {
-          throw this.#giveUp(failure, error, what, attempt, seconds, log);
+          throw this.#giveUp(failure, { error, what, attempts: attempt, seconds, log });
         }
         const waitMs = backoffDelayMs(attempt, this.#backoff, this.#random);
         log.debug(
@@ -593,14 +536,8 @@ export class S3Origin implements Origin {
   }
 
   /** The ShieldError a request ends with once it will not be retried. */
-  #giveUp(
-    failure: Failure,
-    error: unknown,
-    what: string,
-    attempts: number,
-    seconds: number,
-    log: Logger,
-  ): ShieldError {
+  #giveUp(failure: Failure, ended: EndedRequest): ShieldError {
+    const { error, what, attempts, seconds, log } = ended;
     const name = failure.name;
     switch (failure.result) {
       case OriginResult.NotFound: {
@@ -652,125 +589,6 @@ export function objectChanged(bucket: string, key: string, expected: string, act
   );
 }
 
-/**
- * The signal one attempt runs under: fires when the caller's does, or when
- * timeoutMs pass without an answer (then `timedOut` tells the two apart).
- */
-class Deadline {
-  readonly #controller = new AbortController();
-  readonly #parent: AbortSignal | undefined;
-  readonly #timer: NodeJS.Timeout;
-  readonly #onParentAbort = () => this.#controller.abort(this.#parent?.reason);
-  #timedOut = false;
-
-  constructor(parent: AbortSignal | undefined, timeoutMs: number) {
-    this.#parent = parent;
-    if (parent?.aborted) this.#controller.abort(parent.reason);
-    else parent?.addEventListener("abort", this.#onParentAbort, { once: true });
-    this.#timer = setTimeout(() => {
-      this.#timedOut = true;
-      this.#controller.abort(new TransportError("ETIMEDOUT", `S3 did not answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-  }
-
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  get timedOut(): boolean {
-    return this.#timedOut;
-  }
-
-  /** Stops the timer and the link to the caller's signal (the SDK's listener goes with the request). */
-  dispose(): void {
-    clearTimeout(this.#timer);
-    this.#parent?.removeEventListener("abort", this.#onParentAbort);
-  }
-}
-
-/** Fires after ms unless disarmed first; re-armed for every wait on S3. */
-class IdleTimer {
-  readonly #ms: number;
-  readonly #onIdle: () => void;
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(ms: number, onIdle: () => void) {
-    this.#ms = ms;
-    this.#onIdle = onIdle;
-  }
-
-  arm(): void {
-    this.disarm();
-    this.#timer = setTimeout(this.#onIdle, this.#ms);
-  }
-
-  disarm(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-}
-
 function elapsed(started: number): number {
   return (performance.now() - started) / 1000;
-}
-
-function rangeHeader(offset: number, length: number): string {
-  return `bytes=${offset}-${offset + length - 1}`;
-}
-
-/** "bytes 0-99/1234" → 1234; undefined when absent or "*". */
-export function sizeFromContentRange(header: string | undefined): number | undefined {
-  return parseContentRange(header)?.size;
-}
-
-function parseContentRange(header: string | undefined): { start: number; size: number } | undefined {
-  if (!header) return undefined;
-  const match = /^bytes (\d+)-\d+\/(\d+)$/.exec(header.trim());
-  return match ? { start: Number(match[1]), size: Number(match[2]) } : undefined;
-}
-
-/**
- * What a failed attempt was, and whether another attempt can help.
- * `timedOut`: our own deadline fired (the SDK then reports an AbortError).
- */
-export function classify(error: unknown, timedOut: boolean): Failure {
-  const { name, httpStatus, code } = describeS3Error(error);
-  const failure = (result: OriginResult, retryable: boolean, shown = name): Failure => ({
-    result,
-    retryable,
-    name: shown,
-    httpStatus,
-  });
-  if (timedOut) return failure(OriginResult.Timeout, true, "TimeoutError");
-  if (name === "NotFound" || name === "NoSuchKey" || name === "NoSuchBucket" || httpStatus === 404) {
-    return failure(OriginResult.NotFound, false);
-  }
-  if (name === "InvalidRange" || httpStatus === 416) return failure(OriginResult.OutOfRange, false);
-  if (name === "PreconditionFailed" || httpStatus === 412)
-    return failure(OriginResult.PreconditionFailed, false);
-  if (throttlingCodes.has(name) || httpStatus === 429) return failure(OriginResult.Throttled, true);
-  if (httpStatus !== undefined && httpStatus >= 500) return failure(OriginResult.ServerError, true);
-  // S3's 400 RequestTimeout: it gave up waiting on our side of the socket.
-  if (name === "RequestTimeout") return failure(OriginResult.Timeout, true);
-  if (clockSkewCodes.has(name)) return failure(OriginResult.Error, true);
-  if (code !== undefined && connectionCodes.has(code)) return failure(OriginResult.Reset, true, code);
-  // The SDK names ECONNRESET a TimeoutError too, hence after the codes.
-  if (code === "ETIMEDOUT" || name === "TimeoutError")
-    return failure(OriginResult.Timeout, true, code ?? name);
-  if (name === "AbortError") return failure(OriginResult.Aborted, false);
-  return failure(OriginResult.Error, false);
-}
-
-function describeS3Error(error: unknown): {
-  name: string;
-  httpStatus: number | undefined;
-  code: string | undefined;
-} {
-  if (typeof error !== "object" || error === null)
-    return { name: "Error", httpStatus: undefined, code: undefined };
-  const e = error as { name?: unknown; code?: unknown; $metadata?: { httpStatusCode?: unknown } };
-  const name = typeof e.name === "string" ? e.name : "Error";
-  const status = e.$metadata?.httpStatusCode;
-  const code = typeof e.code === "string" ? e.code : undefined;
-  return { name, httpStatus: typeof status === "number" ? status : undefined, code };
 }

@@ -9,13 +9,8 @@ import { silentLogger, startTestS3, type TestS3, type TestShield } from "../../l
 import { ShieldServiceClient } from "../../proto/gen/streamfront/shield/v1/shield.js";
 import { shieldSettings } from "../src/config.js";
 import type { OriginRange } from "../src/origin.js";
-import {
-  type OriginObserver,
-  type OriginOperation,
-  type OriginResult,
-  S3Origin,
-  type S3OriginOptions,
-} from "../src/s3-origin.js";
+import type { OriginObserver, OriginOperation, OriginResult } from "../src/s3/outcome.js";
+import { S3Origin, type S3OriginOptions } from "../src/s3-origin.js";
 import { ShieldServer } from "../src/shield-server.js";
 
 /** A real s3rver, the fault proxy in front of it, and a client that goes through the proxy. */

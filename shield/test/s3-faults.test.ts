@@ -10,7 +10,7 @@ import { delay, eventually, readAll, stat } from "../../lib/testing/shield.js";
 import { BucketLimiter, Lane } from "../src/bucket-limiter.js";
 import { ShieldError, ShieldErrorCode } from "../src/errors.js";
 import { backoffDelayMs, sleep } from "../src/retry.js";
-import { classify, OriginOperation, OriginResult } from "../src/s3-origin.js";
+import { classify, OriginOperation, OriginResult } from "../src/s3/outcome.js";
 import {
   collect,
   collectUntilError,
