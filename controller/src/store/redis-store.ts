@@ -152,7 +152,10 @@ export class RedisStore implements DistributionStore {
   readonly #client: RedisClient;
   readonly #subscriber: RedisClient;
   readonly #scripts: Record<ScriptName, ScriptCall>;
+  /** Every script's KEYS, in keyNames order (redis-scripts.ts). */
   readonly #keys: readonly string[];
+  /** The same keys by name, for messages and direct reads. */
+  readonly #key: Readonly<Record<(typeof keyNames)[number], string>>;
   readonly #distsKey: string;
   readonly #channel: string;
   readonly #logLimit: number;
@@ -185,8 +188,12 @@ export class RedisStore implements DistributionStore {
     if (/[{}]/.test(prefix))
       throw new RangeError(`the Redis key prefix ${JSON.stringify(prefix)} must not contain braces`);
     const base = `${prefix}{sf}:`;
-    this.#keys = keyNames.map((name) => `${base}${name}`);
-    this.#distsKey = `${base}dists`;
+    this.#key = Object.fromEntries(keyNames.map((name) => [name, `${base}${name}`])) as Record<
+      (typeof keyNames)[number],
+      string
+    >;
+    this.#keys = keyNames.map((name) => this.#key[name]);
+    this.#distsKey = this.#key.dists;
     this.#channel = `${base}changes`;
     this.#logLimit = Math.max(1, Math.floor(options.changeLogLimit ?? redisStoreDefaults.changeLogLimit));
     this.#commandTimeoutMs = options.commandTimeoutMs ?? redisStoreDefaults.commandTimeoutMs;
@@ -458,7 +465,7 @@ export class RedisStore implements DistributionStore {
       const out: WatcherState[] = [];
       for (let i = 1; i + 2 < reply.length; i += 3) {
         const nodeId = text(reply[i], "node id");
-        const w = decodeWatcher(text(reply[i + 2], "watcher"), `watcher ${nodeId} in ${this.#keys[7]}`);
+        const w = decodeWatcher(text(reply[i + 2], "watcher"), `watcher ${nodeId} in ${this.#key.watchers}`);
         out.push(Object.freeze({ nodeId, ...w, expiresAtMs: integer(Number(reply[i + 1]), "expiry") }));
       }
       return out.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
@@ -707,11 +714,11 @@ export class RedisStore implements DistributionStore {
       try {
         const changes = reply
           .slice(2)
-          .map((raw) => decodeChange(text(raw, "entry"), `${this.#keys[6]} entry`));
+          .map((raw) => decodeChange(text(raw, "entry"), `${this.#key.log} entry`));
         for (const change of changes) {
           if (this.#closed) return;
           if (change.version !== (this.#delivered ?? 0) + 1) {
-            throw new StoreDataError(`${this.#keys[6]} skips from ${this.#delivered} to ${change.version}`);
+            throw new StoreDataError(`${this.#key.log} skips from ${this.#delivered} to ${change.version}`);
           }
           for (const d of change.upserts) this.#knownIds.add(d.id);
           for (const id of change.removedIds) this.#knownIds.delete(id);
