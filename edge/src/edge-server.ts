@@ -11,7 +11,7 @@ import { HttpDeadlines } from "./http-deadlines.js";
 import { createHttpResponder } from "./http-responder.js";
 import type { SkippedTrack } from "./media/media-tag.js";
 import type { RangeSource } from "./media/range-source.js";
-import { EdgeMetrics, type Protocol } from "./metrics.js";
+import { EdgeMetrics } from "./metrics.js";
 import type { MetadataCache } from "./origin/metadata-cache.js";
 import type { OpenPurpose } from "./origin/shield-origin.js";
 import type { ShieldPool } from "./origin/shield-pool.js";
@@ -22,6 +22,7 @@ import { RtmpListener } from "./rtmp-listener.js";
 import { RtmptGateway } from "./rtmpt/rtmpt-gateway.js";
 import { RtmpSession, type ViewerTransport } from "./session/rtmp-session.js";
 import { SharedEncoder } from "./session/shared-encoder.js";
+import type { Protocol } from "./vocabulary.js";
 
 /** The distributions this edge knows, as the controller last pushed them. */
 export interface DistributionSource {

@@ -6,7 +6,8 @@ import { listen, type PortSetting } from "../../lib/net/listen.js";
 import type { Admission, ConnectionLimits } from "./connection-limits.js";
 import { EdgeErrorCode } from "./errors.js";
 import type { HttpDeadlines } from "./http-deadlines.js";
-import type { EdgeMetrics, Protocol } from "./metrics.js";
+import type { EdgeMetrics } from "./metrics.js";
+import type { Protocol } from "./vocabulary.js";
 
 /** C0 of RTMP, and of RTMPE (plain, XTEA-signed, Blowfish-signed). */
 const rtmpFirstByte = 0x03;

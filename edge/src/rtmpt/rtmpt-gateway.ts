@@ -3,8 +3,8 @@ import type { Socket } from "node:net";
 import { type Logger, LogRateLimiter, redactQuery } from "../../../lib/log.js";
 import type { Admission } from "../connection-limits.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
-import type { EdgeMetrics, Protocol, Rejection } from "../metrics.js";
-import { RtmptResult } from "../metrics.js";
+import type { EdgeMetrics } from "../metrics.js";
+import { type Protocol, type Rejection, RtmptResult } from "../vocabulary.js";
 import {
   classifyRtmptRequest,
   type RtmptCommand,

@@ -1,4 +1,4 @@
-import type { Protocol } from "../metrics.js";
+import type { Protocol } from "../vocabulary.js";
 import { closedMarker, PollingDelay } from "./polling-delay.js";
 import { TunnelStream } from "./tunnel-stream.js";
 

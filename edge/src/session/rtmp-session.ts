@@ -11,7 +11,7 @@ import { NoPlayableTrackError } from "../media/media-error.js";
 import type { SkippedTrack } from "../media/media-tag.js";
 import { openMedia } from "../media/open-media.js";
 import type { RangeSource } from "../media/range-source.js";
-import { type EdgeMetrics, LookupCommand, type Protocol } from "../metrics.js";
+import type { EdgeMetrics } from "../metrics.js";
 import { OpenPurpose } from "../origin/shield-origin.js";
 import type { AmfObject, AmfValue } from "../rtmp/amf0.js";
 import { ChunkDecoder, type ChunkDecoderLimits } from "../rtmp/chunk-decoder.js";
@@ -36,6 +36,7 @@ import {
 import type { ReassemblyBudget } from "../rtmp/reassembly-budget.js";
 import type { RtmpeCiphers } from "../rtmp/rtmpe/stream-cipher.js";
 import { parseStreamName } from "../stream-name.js";
+import { LookupCommand, type Protocol } from "../vocabulary.js";
 import { LookupBudget } from "./lookup-budget.js";
 import { NetStream, type OpenResult } from "./net-stream.js";
 import type { SharedEncoder } from "./shared-encoder.js";
