@@ -4,11 +4,8 @@ import { type Logger, LogRateLimiter } from "../../lib/log.js";
 import { formatAddress, type PortSetting } from "../../lib/net/listen.js";
 import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import { type EdgeConfig, edgeSettings } from "./config.js";
-import { type Admission, ConnectionLimits } from "./connection-limits.js";
 import { DistributionTable, type LookupFailure } from "./distribution-table.js";
 import { EdgeErrorCode } from "./errors.js";
-import { HttpDeadlines } from "./http-deadlines.js";
-import { createHttpResponder } from "./http-responder.js";
 import type { SkippedTrack } from "./media/media-tag.js";
 import type { RangeSource } from "./media/range-source.js";
 import { EdgeMetrics } from "./metrics.js";
@@ -18,10 +15,13 @@ import type { ShieldPool } from "./origin/shield-pool.js";
 import type { SliceCache } from "./origin/slice-cache.js";
 import { ReassemblyBudget } from "./rtmp/reassembly-budget.js";
 import { prepareDiffieHellman } from "./rtmp/rtmpe/diffie-hellman.js";
-import { RtmpListener } from "./rtmp-listener.js";
-import { RtmptGateway } from "./rtmpt/rtmpt-gateway.js";
 import { RtmpSession, type ViewerTransport } from "./session/rtmp-session.js";
 import { SharedEncoder } from "./session/shared-encoder.js";
+import { type Admission, ConnectionLimits } from "./transport/connection-limits.js";
+import { HttpDeadlines } from "./transport/http-deadlines.js";
+import { createHttpResponder } from "./transport/http-responder.js";
+import { RtmpListener } from "./transport/listener.js";
+import { RtmptGateway } from "./transport/rtmpt/rtmpt-gateway.js";
 import type { Protocol } from "./vocabulary.js";
 
 /** The distributions this edge knows, as the controller last pushed them. */

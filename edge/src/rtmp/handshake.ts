@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
+import { isRtmpC0, RTMP_C0, type RtmpC0 } from "../transport/first-byte.js";
 import type { DigestScheme } from "./digest-scheme.js";
 import { DH_KEY_SIZE, dhExchange, dhKeyOffset } from "./rtmpe/diffie-hellman.js";
 import { NATIVE_RC4_AVAILABLE, type Rc4Implementation } from "./rtmpe/rc4.js";
@@ -35,7 +36,6 @@ import { createRtmpeCiphers, type RtmpeCiphers } from "./rtmpe/stream-cipher.js"
  * the handshake.
  */
 
-export const HANDSHAKE_VERSION = 0x03;
 export const HANDSHAKE_PACKET_SIZE = 1536;
 export const DIGEST_SIZE = 32;
 
@@ -154,8 +154,8 @@ type HandshakeState = (typeof HandshakeState)[keyof typeof HandshakeState];
 
 export type HandshakeKind = "plain" | "digest" | "rtmpe";
 
-/** C0 values served: 0x03 RTMP, 0x06 RTMPE, 0x08 RTMPE with XTEA-signed S2, 0x09 with Blowfish-signed S2. */
-export type HandshakeType = 0x03 | 0x06 | 0x08 | 0x09;
+/** The C0 a client sent: 0x03 RTMP, 0x06 RTMPE, 0x08 RTMPE with XTEA-signed S2, 0x09 with Blowfish-signed S2 (transport/first-byte.ts). */
+export type HandshakeType = RtmpC0;
 
 /**
  * Feed it every byte read from the socket until `done`; write each
@@ -171,7 +171,7 @@ export class ServerHandshake {
   #filled = 0;
   #c2Remaining = HANDSHAKE_PACKET_SIZE;
   #kind: HandshakeKind | null = null;
-  #type: HandshakeType = HANDSHAKE_VERSION;
+  #type: HandshakeType = RTMP_C0;
   #encryption: RtmpeCiphers | null = null;
   #failure: EdgeError | null = null;
 
@@ -262,7 +262,7 @@ export class ServerHandshake {
     s1.writeUInt32BE(this.#nowMs() >>> 0, 0);
     this.#random(HANDSHAKE_PACKET_SIZE - 8).copy(s1, 8);
 
-    const rtmpe = this.#type !== HANDSHAKE_VERSION;
+    const rtmpe = this.#type !== RTMP_C0;
     const clientVersionZero = c1.readUInt32BE(4) === 0;
     const found = clientVersionZero && !rtmpe ? null : findClientDigest(c1);
     if (found === null && rtmpe) {
@@ -320,8 +320,7 @@ export class ServerHandshake {
 }
 
 function checkVersion(version: number): HandshakeType {
-  if (version === HANDSHAKE_VERSION || version === 0x06 || version === 0x08 || version === 0x09)
-    return version;
+  if (isRtmpC0(version)) return version;
   throw new EdgeError(
     EdgeErrorCode.HandshakeVersion,
     `unsupported RTMP handshake version 0x${version.toString(16).padStart(2, "0")}`,

@@ -1,10 +1,10 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { type Logger, LogRateLimiter, redactQuery } from "../../../lib/log.js";
+import { type Logger, LogRateLimiter, redactQuery } from "../../../../lib/log.js";
+import { EdgeError, EdgeErrorCode } from "../../errors.js";
+import type { EdgeMetrics } from "../../metrics.js";
+import { type Protocol, type Rejection, RtmptResult } from "../../vocabulary.js";
 import type { Admission } from "../connection-limits.js";
-import { EdgeError, EdgeErrorCode } from "../errors.js";
-import type { EdgeMetrics } from "../metrics.js";
-import { type Protocol, type Rejection, RtmptResult } from "../vocabulary.js";
 import {
   classifyRtmptRequest,
   type RtmptCommand,

@@ -1,4 +1,4 @@
-import { EdgeError, EdgeErrorCode } from "../errors.js";
+import { EdgeError, EdgeErrorCode } from "../../errors.js";
 import { sessionIdPattern } from "./session-id.js";
 
 /**
