@@ -38,7 +38,7 @@ interface Entry<T> {
   readonly expiresAt: number;
 }
 
-/** Key length bound: stream names are at most 1 KiB (stream-name.ts), bucket names 63 characters. */
+/** Key length bound: stream names are at most 1 KiB (routing/stream-name.ts), bucket names 63 characters. */
 const maxIdChars = 2048;
 
 /**

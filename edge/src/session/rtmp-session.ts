@@ -4,8 +4,6 @@ import { errorCode } from "../../../lib/errors.js";
 import { type Logger, type LogRateLimiter, redactQuery } from "../../../lib/log.js";
 import type { Distribution } from "../../../proto/gen/streamfront/controller/v1/controller.js";
 import type { EdgeConfig } from "../config.js";
-import { parseConnectTarget } from "../connect-url.js";
-import { type LookupFailure, lookupFailureDetail } from "../distribution-table.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import { NoPlayableTrackError } from "../media/media-error.js";
 import type { SkippedTrack } from "../media/media-tag.js";
@@ -13,6 +11,9 @@ import { openMedia } from "../media/open-media.js";
 import type { RangeSource } from "../media/range-source.js";
 import type { EdgeMetrics } from "../metrics.js";
 import { OpenPurpose } from "../origin/shield-origin.js";
+import { parseConnectTarget } from "../routing/connect-url.js";
+import { type LookupFailure, lookupFailureDetail } from "../routing/distribution-table.js";
+import { parseStreamName } from "../routing/stream-name.js";
 import type { AmfObject, AmfValue } from "../rtmp/amf0.js";
 import { ChunkDecoder, type ChunkDecoderLimits } from "../rtmp/chunk-decoder.js";
 import { encodeMessages } from "../rtmp/chunk-encoder.js";
@@ -35,7 +36,6 @@ import {
 } from "../rtmp/message-types.js";
 import type { ReassemblyBudget } from "../rtmp/reassembly-budget.js";
 import type { RtmpeCiphers } from "../rtmp/rtmpe/stream-cipher.js";
-import { parseStreamName } from "../stream-name.js";
 import { LookupCommand, type Protocol } from "../vocabulary.js";
 import { LookupBudget } from "./lookup-budget.js";
 import { NetStream, type OpenResult } from "./net-stream.js";
@@ -134,7 +134,7 @@ export class RtmpSession {
   #lastBandwidth: AmfValue[] = [0, 0, 0, 0];
   #state: SessionState = SessionState.Handshake;
   #distribution: Distribution | null = null;
-  /** The connect's application past cfx/st/: the front of every play name (connect-url.ts). */
+  /** The connect's application past cfx/st/: the front of every play name (routing/connect-url.ts). */
   #streamPrefix = "";
   #nextStreamId = 1;
   #bufferMs: number;

@@ -1,4 +1,4 @@
-import type { ContainerKind } from "./media/open-media.js";
+import type { ContainerKind } from "../media/open-media.js";
 
 /** What a `play` stream name asks for, once mapped to an S3 key. */
 export interface StreamRequest {
