@@ -10,7 +10,7 @@ import {
   type TestShield,
 } from "../../lib/testing/shield.js";
 import { EdgeError, EdgeErrorCode } from "../src/errors.js";
-import { BufferedReader } from "../src/media/range-source.js";
+import { BufferedReader } from "../src/media/buffered-reader.js";
 import { ShieldOrigin } from "../src/origin/shield-origin.js";
 
 const bucket = "edge-origin";

@@ -8,8 +8,8 @@ import { isOriginOutage } from "../origin/shield-origin.js";
 import type { AmfObject, AmfValue } from "../rtmp/amf0.js";
 import type { RtmpCommand } from "../rtmp/command.js";
 import { LookupCommand, PlayResult } from "../vocabulary.js";
+import { onStatus } from "./fms-messages.js";
 import type { LookupBudget } from "./lookup-budget.js";
-import { onStatus } from "./status.js";
 import { type PlayerSink, type PlayItem, StreamPlayer } from "./stream-player.js";
 
 /** What opening a play name gave: a reader, or why there is none. */

@@ -37,10 +37,10 @@ import {
 import type { ReassemblyBudget } from "../rtmp/reassembly-budget.js";
 import type { RtmpeCiphers } from "../rtmp/rtmpe/stream-cipher.js";
 import { LookupCommand, type Protocol } from "../vocabulary.js";
+import { callFailed, commandMessage, connectRejected, connectResult, onStatus } from "./fms-messages.js";
 import { LookupBudget } from "./lookup-budget.js";
 import { NetStream, type OpenResult } from "./net-stream.js";
 import type { SharedEncoder } from "./shared-encoder.js";
-import { callFailed, commandMessage, connectRejected, connectResult, onStatus } from "./status.js";
 import type { PlayerSink } from "./stream-player.js";
 
 /** What a session needs from the edge around it. */

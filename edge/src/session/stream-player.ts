@@ -4,7 +4,14 @@ import type { MediaReader, MediaTag } from "../media/media-tag.js";
 import { TagKind } from "../media/media-tag.js";
 import { userControl } from "../rtmp/control-messages.js";
 import { type RtmpMessage, UserControlEvent } from "../rtmp/message-types.js";
-import { dataMessage, dataStart, OutChunkStream, onPlayStatus, onStatus, sampleAccess } from "./status.js";
+import {
+  dataMessage,
+  dataStart,
+  OutChunkStream,
+  onPlayStatus,
+  onStatus,
+  sampleAccess,
+} from "./fms-messages.js";
 
 /** Where a player writes: the session's socket, behind its queue bound. */
 export interface PlayerSink {

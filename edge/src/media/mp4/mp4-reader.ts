@@ -1,9 +1,9 @@
 import type { AmfObject } from "../../rtmp/amf0.js";
+import type { BufferedReader } from "../buffered-reader.js";
 import { mediaInvalid, mediaTooLarge } from "../media-error.js";
 import type { ResolvedMediaLimits } from "../media-limits.js";
 import { type MediaReader, type MediaTag, type SkippedTrack, TagKind } from "../media-tag.js";
 import { amfObject, encodeOnMetaData } from "../on-metadata.js";
-import type { BufferedReader } from "../range-source.js";
 import { firstAtOrAfter, lastAtOrBefore } from "../sorted.js";
 import { MAX_BOX_HEADER_SIZE, probeMp4, readBoxHeader } from "./box.js";
 import { type Movie, type Mp4Track, parseMoov } from "./movie.js";

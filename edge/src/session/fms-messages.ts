@@ -4,8 +4,10 @@ import { encodeCommand } from "../rtmp/command.js";
 import { MessageType, type RtmpMessage } from "../rtmp/message-types.js";
 
 /**
- * Builders for the command and data messages an FMS 3.5 edge sends. Pure:
- * they return messages; the session decides when to write them.
+ * Every command and data message an FMS 3.5 edge sends (connect results and
+ * rejections, _result/_error, onStatus, onPlayStatus, |RtmpSampleAccess,
+ * onBWDone…), built in this one place. Pure: they return messages; the
+ * session and the stream player decide when to write them.
  */
 
 /** Chunk streams the edge sends on: control 2, commands 3, data 5, audio 6, video 7. */
