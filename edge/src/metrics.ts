@@ -1,9 +1,9 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { MetadataCache } from "./origin/metadata-cache.js";
-import { type ShieldPool, ShieldResult } from "./origin/shield-pool.js";
-import type { SliceCache } from "./origin/slice-cache.js";
+import type { MetadataCache } from "./edge-cache/metadata-cache.js";
+import type { SliceCache } from "./edge-cache/slice-cache.js";
 import type { ReassemblyBudget } from "./rtmp/reassembly-budget.js";
 import type { SharedEncoder } from "./session/shared-encoder.js";
+import { type ShieldPool, ShieldResult } from "./shield-client/shield-pool.js";
 import { LookupCommand, Protocol, Rejection } from "./vocabulary.js";
 
 /**
@@ -98,7 +98,7 @@ export class EdgeMetrics {
     });
     this.sessionErrors = new Counter({
       name: "streamfront_edge_session_errors_total",
-      help: "Connections closed because of a protocol or origin error, by error code.",
+      help: "Connections closed because of a protocol or shield error, by error code.",
       labelNames: ["code"] as const,
       registers: [registry],
     });

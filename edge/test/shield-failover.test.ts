@@ -15,12 +15,12 @@ import {
 } from "../../lib/testing/ffprobe.js";
 import { silentLogger, startTestS3, type TestS3 } from "../../lib/testing/shield.js";
 import { eventually } from "../../lib/testing/wait.js";
+import { SliceCache } from "../src/edge-cache/slice-cache.js";
 import { EdgeError, EdgeErrorCode } from "../src/errors.js";
-import { rankReplicas } from "../src/origin/rendezvous.js";
-import { routeKey, ShieldOrigin } from "../src/origin/shield-origin.js";
-import { ShieldResult } from "../src/origin/shield-pool.js";
-import { SliceCache } from "../src/origin/slice-cache.js";
 import { decodeCommand } from "../src/rtmp/command.js";
+import { routeKey, ShieldObjectOpener } from "../src/shield-client/object-opener.js";
+import { rankReplicas } from "../src/shield-client/rendezvous.js";
+import { ShieldResult } from "../src/shield-client/shield-pool.js";
 import { startEdgeHarness } from "./support/edge-harness.js";
 import { isCommand, RtmpTestClient, statusCode } from "./support/rtmp-test-client.js";
 import { type ShieldProcess, startShieldProcess } from "./support/shield-process.js";
@@ -104,7 +104,7 @@ describe("a play through an edge with two shield replicas", () => {
       s3,
       bucket,
       shieldAddress: spec,
-      origin: { penaltyMs: 60_000 },
+      objects: { penaltyMs: 60_000 },
     });
     t.after(() => harness.close());
     const out = join(work, "killed.flv");
@@ -149,7 +149,7 @@ describe("a play through an edge with two shield replicas", () => {
   test("a hung replica (SIGSTOP) is left after the idle timeout, within the viewer's buffer", async (t) => {
     const idleTimeoutMs = 1500;
     const { serving, other, spec } = await startReplicas(t, playKey);
-    const harness = await startEdgeHarness({ s3, bucket, shieldAddress: spec, origin: { idleTimeoutMs } });
+    const harness = await startEdgeHarness({ s3, bucket, shieldAddress: spec, objects: { idleTimeoutMs } });
     t.after(() => harness.close());
     const out = join(work, "hung.flv");
     const dump = rtmpdump([
@@ -187,7 +187,7 @@ describe("a play through an edge with two shield replicas", () => {
       s3,
       bucket,
       shieldAddress: spec,
-      origin: { penaltyMs: 60_000 },
+      objects: { penaltyMs: 60_000 },
     });
     t.after(() => harness.close());
     serving.signal("SIGKILL");
@@ -209,7 +209,7 @@ describe("a play through an edge with two shield replicas", () => {
       assert.equal(play.client.isClosed, false, "the viewer's connection stays up");
     }
     const failed = harness.logLines.find((l) => l.msg === "play failed");
-    assert.equal(failed?.code, EdgeErrorCode.OriginUnavailable);
+    assert.equal(failed?.code, EdgeErrorCode.ShieldUnavailable);
     assert.match(String(failed?.err), /stat failover-media\/videos\/failover\.flv failed on every replica/);
     const text = await harness.metricsText();
     assert.equal(metric(text, "streamfront_edge_plays_total", { result: "failed" }), 2);
@@ -240,7 +240,7 @@ describe("a play through an edge with two shield replicas", () => {
     await eventually(
       () =>
         harness.logLines.some(
-          (l) => l.code === EdgeErrorCode.OriginUnavailable && /failed on every replica/.test(String(l.err)),
+          (l) => l.code === EdgeErrorCode.ShieldUnavailable && /failed on every replica/.test(String(l.err)),
         ),
       5_000,
       "the edge's log line naming the origin failure",
@@ -252,7 +252,7 @@ describe("a play through an edge with two shield replicas", () => {
   });
 });
 
-describe("ShieldOrigin reads across replica failures", () => {
+describe("ShieldObjectOpener reads across replica failures", () => {
   /** Small pieces so a 32 MiB read is a long stream of them. */
   const pieceEnv = { STREAMFRONT_SHIELD_MAX_PIECE_BYTES: String(16 * 1024) };
 
@@ -261,7 +261,7 @@ describe("ShieldOrigin reads across replica failures", () => {
     spec: string,
     extra: { idleTimeoutMs?: number; cache?: SliceCache } = {},
   ) {
-    const origin = new ShieldOrigin({
+    const origin = new ShieldObjectOpener({
       address: spec,
       logger: silentLogger("edge"),
       deadlineMs: 20_000,
@@ -273,7 +273,7 @@ describe("ShieldOrigin reads across replica failures", () => {
 
   /** Calls `act` once the replica has delivered more than `bytes` to the origin. */
   async function when(
-    origin: ShieldOrigin,
+    origin: ShieldObjectOpener,
     replica: string,
     bytes: number,
     act: () => void,
@@ -288,7 +288,7 @@ describe("ShieldOrigin reads across replica failures", () => {
     }
   }
 
-  function bytesFrom(origin: ShieldOrigin, replica: string): number {
+  function bytesFrom(origin: ShieldObjectOpener, replica: string): number {
     return new Map(origin.pool.stats.replicas()).get(replica)?.bytes ?? 0;
   }
 
@@ -351,7 +351,7 @@ describe("ShieldOrigin reads across replica failures", () => {
       changing.read(0, 3),
       (error: unknown) =>
         error instanceof EdgeError &&
-        error.code === EdgeErrorCode.OriginUnavailable &&
+        error.code === EdgeErrorCode.ShieldUnavailable &&
         /FAILED_PRECONDITION/.test(error.message),
     );
     assert.equal(origin.pool.stats.failovers, 1, "answers were not failed over");

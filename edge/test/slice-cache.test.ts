@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { Prng } from "../../lib/testing/prng.js";
-import { SliceCache } from "../src/origin/slice-cache.js";
+import { SliceCache } from "../src/edge-cache/slice-cache.js";
 
 const object = randomBytes(100_000);
 const version = { bucket: "b", key: "k", etag: '"e1"', size: object.length };

@@ -10,7 +10,6 @@ import type { SkippedTrack } from "../media/media-tag.js";
 import { openMedia } from "../media/open-media.js";
 import type { RangeSource } from "../media/range-source.js";
 import type { EdgeMetrics } from "../metrics.js";
-import { OpenPurpose } from "../origin/shield-origin.js";
 import { parseConnectTarget } from "../routing/connect-url.js";
 import { type LookupFailure, lookupFailureDetail } from "../routing/distribution-table.js";
 import { parseStreamName } from "../routing/stream-name.js";
@@ -36,6 +35,7 @@ import {
 } from "../rtmp/message-types.js";
 import type { ReassemblyBudget } from "../rtmp/reassembly-budget.js";
 import type { RtmpeCiphers } from "../rtmp/rtmpe/stream-cipher.js";
+import { OpenPurpose } from "../shield-client/object-opener.js";
 import { LookupCommand, type Protocol } from "../vocabulary.js";
 import { callFailed, commandMessage, connectRejected, connectResult, onStatus } from "./fms-messages.js";
 import { LookupBudget } from "./lookup-budget.js";

@@ -47,14 +47,14 @@ export interface StreamPlayerOptions {
   /** Called when an item played to its end (not when stopped). */
   readonly onItemComplete: (item: PlayItem) => void;
   /**
-   * Called when reading an item failed mid-play (the origin went away, the
+   * Called when reading an item failed mid-play (the shield went away, the
    * object changed, the file is broken past its start); the player has
    * stopped and emptied its playlist. The session lives on.
    */
   readonly onItemFailed: (item: PlayItem, error: unknown) => void;
   /**
-   * Reads that fail with an error this says is transient (the origin is
-   * unavailable) are retried with backoff while the viewer still has media
+   * Reads that fail with an error this says is transient (no shield
+   * answers) are retried with backoff while the viewer still has media
    * buffered — at least minMs, at most maxMs from the read's start — so a
    * shield or S3 that comes back in time is a pause the viewer never sees.
    * Past that the item fails with EDGE_ERR_PLAY_STALLED.
@@ -566,7 +566,7 @@ export class StreamPlayer {
    * works or the stall budget from the call's start is spent — the media
    * the viewer holds ahead of real time, within [minMs, maxMs]. A retry
    * still pending at the deadline is abandoned (the item fails, the reader
-   * is dropped with it); the first call is left to the origin's own
+   * is dropped with it); the first call is left to the reader's own
    * timeouts, as a read without retries would be. Resolves
    * `superseded` when stop() dropped the playlist meanwhile.
    */
@@ -579,7 +579,7 @@ export class StreamPlayer {
     const deadline = started + budgetMs;
     let lastError: unknown = null;
     for (let attempt = 0; ; attempt++) {
-      // The first call may be slow and still working (a cold read, a seek that scans): the origin's own
+      // The first call may be slow and still working (a cold read, a seek that scans): the reader's own
       // deadlines and idle timeouts end it if it hangs. Retries, after a failure, must beat the deadline.
       const limitMs = attempt === 0 ? null : deadline - this.#o.now();
       const outcome = await settleBefore(call(), limitMs, dropped);
@@ -593,7 +593,7 @@ export class StreamPlayer {
       if (outcome.kind === "late" || remainingMs <= 0) {
         throw new EdgeError(
           EdgeErrorCode.PlayStalled,
-          `the origin did not answer for ${Math.round(this.#o.now() - started)} ms ` +
+          `the shield did not answer for ${Math.round(this.#o.now() - started)} ms ` +
             `(the viewer's buffer allowed ${budgetMs} ms)${lastError === null ? "" : `: ${errorMessage(lastError)}`}`,
           { cause: lastError },
         );
