@@ -7,7 +7,7 @@ export interface MediaLimits {
   readAheadBytes?: number | undefined;
 }
 
-export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_HEADER_BYTES = 16 * 1024 * 1024;
 
 export interface ResolvedMediaLimits {
   maxHeaderBytes: number;

@@ -36,8 +36,8 @@ import { createRtmpeCiphers, type RtmpeCiphers } from "./rtmpe/stream-cipher.js"
  * the handshake.
  */
 
-export const HANDSHAKE_PACKET_SIZE = 1536;
-export const DIGEST_SIZE = 32;
+const HANDSHAKE_PACKET_SIZE = 1536;
+const DIGEST_SIZE = 32;
 
 /** The 32 bytes shared by the tails of both keys. */
 const KEY_TAIL = Buffer.from("f0eec24a8068bee82e00d0d1029e7e576eec5d2d29806fab93b8e636cfeb31ae", "hex");
@@ -51,13 +51,11 @@ export const GENUINE_FMS_KEY: Buffer = Buffer.concat([
   Buffer.from("Genuine Adobe Flash Media Server 001", "ascii"),
   KEY_TAIL,
 ]);
-export const GENUINE_FP_KEY_SHORT: Buffer = GENUINE_FP_KEY.subarray(0, 30);
-export const GENUINE_FMS_KEY_SHORT: Buffer = GENUINE_FMS_KEY.subarray(0, 36);
+const GENUINE_FP_KEY_SHORT: Buffer = GENUINE_FP_KEY.subarray(0, 30);
+const GENUINE_FMS_KEY_SHORT: Buffer = GENUINE_FMS_KEY.subarray(0, 36);
 
 /** The version this server writes into S1 of a digest handshake (librtmp's server uses the same). */
 const SERVER_VERSION = Buffer.from([3, 5, 1, 1]);
-
-export type { DigestScheme } from "./digest-scheme.js";
 
 export function digestOffset(packet: Buffer, scheme: DigestScheme): number {
   const base = scheme === 1 ? 8 : 772;
@@ -90,16 +88,8 @@ export function findClientDigest(c1: Buffer): { scheme: DigestScheme; offset: nu
 }
 
 /** The key of a digest-handshake S2 (or C2) signature: HMAC-SHA256(full key, peer digest). */
-export function responseSignatureKey(peerDigest: Buffer, fullKey: Buffer): Buffer {
+function responseSignatureKey(peerDigest: Buffer, fullKey: Buffer): Buffer {
   return createHmac("sha256", fullKey).update(peerDigest).digest();
-}
-
-/**
- * The signature closing a digest-handshake S2 (or C2): HMAC-SHA256 keyed
- * with HMAC-SHA256(full key, peer digest) over the first 1504 bytes.
- */
-export function computeResponseSignature(packet: Buffer, peerDigest: Buffer, fullKey: Buffer): Buffer {
-  return signWithKey(packet, responseSignatureKey(peerDigest, fullKey));
 }
 
 function signWithKey(packet: Buffer, key: Buffer): Buffer {

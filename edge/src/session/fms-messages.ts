@@ -13,7 +13,7 @@ import { MessageType, type RtmpMessage } from "../rtmp/message-types.js";
 /** Chunk streams the edge sends on: control 2, commands 3, data 5, audio 6, video 7. */
 export const OutChunkStream = { Control: 2, Command: 3, Data: 5, Audio: 6, Video: 7 } as const;
 
-export const fmsVersion = "FMS/3,5,1,525";
+const fmsVersion = "FMS/3,5,1,525";
 
 function object(fields: Record<string, AmfValue>): AmfObject {
   const o: AmfObject = Object.create(null);

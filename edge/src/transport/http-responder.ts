@@ -5,7 +5,7 @@ import type { Duplex } from "node:stream";
  * CloudFront served its own allow-all policy and ignored one in the bucket
  * (cloudfront-rtmp.md §2.3).
  */
-export const crossDomainPolicy = `<?xml version="1.0"?>
+const crossDomainPolicy = `<?xml version="1.0"?>
 <!DOCTYPE cross-domain-policy SYSTEM "http://www.adobe.com/xml/dtds/cross-domain-policy.dtd">
 <cross-domain-policy>
   <site-control permitted-cross-domain-policies="all"/>

@@ -26,7 +26,7 @@ const AVC_KEY = 0x17;
 const AVC_INTER = 0x27;
 
 /** Ticks → ms, rounding half up: the one rule used for every MP4 time so dts and pts stay consistent. */
-export function ticksToMs(ticks: number, timescale: number): number {
+function ticksToMs(ticks: number, timescale: number): number {
   return Math.floor((ticks * 1000) / timescale + 0.5);
 }
 

@@ -42,7 +42,7 @@ export interface RtmptLimits {
  * more latency"), a second of a 512 kbit/s stream per poll, and as large as
  * the biggest body a client may send, so one buffer size bounds both ways.
  */
-export const defaultRtmptLimits: RtmptLimits = {
+const defaultRtmptLimits: RtmptLimits = {
   maxSessions: 10_000,
   maxSessionsPerIp: 100,
   idleTimeoutMs: 30_000,
