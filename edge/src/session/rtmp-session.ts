@@ -78,7 +78,7 @@ export type ViewerTransport = Duplex & {
 const SessionState = { Handshake: 0, AwaitConnect: 1, Connected: 2, Closed: 3 } as const;
 type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
-/** FMS and librtmp's usual window and peer bandwidth (cloudfront-rtmp.md §3.4). */
+/** FMS and librtmp's usual window and peer bandwidth. */
 const windowSize = 2_500_000;
 /** Streams one connection may create; Flash players use one or two. */
 const maxStreams = 8;

@@ -2,8 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from "node:stream";
 
 /**
- * CloudFront served its own allow-all policy and ignored one in the bucket
- * (cloudfront-rtmp.md §2.3).
+ * CloudFront served its own allow-all policy and ignored one in the bucket.
  */
 const crossDomainPolicy = `<?xml version="1.0"?>
 <!DOCTYPE cross-domain-policy SYSTEM "http://www.adobe.com/xml/dtds/cross-domain-policy.dtd">

@@ -285,7 +285,7 @@ function movieDurationMs(movie: Movie): number {
   return ms;
 }
 
-/** onMetaData as FMS built it from moov (§3.7 of the RTMP notes): codecs, sizes, rates, trackinfo. */
+/** onMetaData as FMS built it from moov: codecs, sizes, rates, trackinfo. */
 function buildMetadata(movie: Movie, durationMs: number, moovPosition: number): AmfObject {
   const { video, audio } = movie;
   const avc = video?.entry.codec === "avc1" ? video.entry.avc : null;

@@ -2,7 +2,7 @@ import { EdgeError, EdgeErrorCode } from "../../errors.js";
 import { sessionIdPattern } from "./session-id.js";
 
 /**
- * RTMPT request lines (cloudfront-rtmp.md §3.10). Every request is a POST:
+ * RTMPT request lines. Every request is a POST:
  *
  *   /fcs/ident2            probe; FMS (HTTPIdent off) and so CloudFront answer 404
  *   /open/1                new session; the answer is "<id>\n"

@@ -81,7 +81,7 @@ type Handled = "ident" | "open" | "send" | "idle" | "close" | "invalid";
 
 /**
  * RTMPT on the shared port: answers /fcs/ident2, /open, /send, /idle and
- * /close (cloudfront-rtmp.md §3.10) and runs one RTMP session per tunnel
+ * /close and runs one RTMP session per tunnel
  * over a TunnelStream. Sessions are keyed by id alone, so one session may
  * use many HTTP connections and one keep-alive connection many sessions.
  *
