@@ -2,15 +2,18 @@ import { errorMessage } from "../../../lib/errors.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import type { MediaReader, MediaTag } from "../media/media-tag.js";
 import { TagKind } from "../media/media-tag.js";
-import { userControl } from "../rtmp/control-messages.js";
-import { type RtmpMessage, UserControlEvent } from "../rtmp/message-types.js";
+import type { RtmpMessage } from "../rtmp/message-types.js";
 import {
   dataMessage,
-  dataStart,
   OutChunkStream,
   onPlayStatus,
   onStatus,
-  sampleAccess,
+  pauseNotify,
+  playComplete,
+  playReset,
+  playStart,
+  seekNotify,
+  unpauseNotify,
 } from "./fms-messages.js";
 
 /** Where a player writes: the session's socket, behind its queue bound. */
@@ -210,22 +213,10 @@ export class StreamPlayer {
     if (paused && !this.#paused) {
       this.#paused = true;
       this.#flush();
-      this.#o.sink.send([
-        onStatus(streamId, "status", "NetStream.Pause.Notify", `Pausing ${name}.`, {
-          details: name,
-          clientid: clientId,
-        }),
-        userControl(UserControlEvent.StreamEOF, streamId),
-      ]);
+      this.#o.sink.send(pauseNotify({ streamId, name, clientId }));
     } else if (!paused && this.#paused) {
       this.#paused = false;
-      this.#o.sink.send([
-        onStatus(streamId, "status", "NetStream.Unpause.Notify", `Unpausing ${name}.`, {
-          details: name,
-          clientid: clientId,
-        }),
-        userControl(UserControlEvent.StreamBegin, streamId),
-      ]);
+      this.#o.sink.send(unpauseNotify({ streamId, name, clientId }));
       // The viewer's buffer drained while paused: refill it at wire speed.
       this.#restartPacing();
     }
@@ -441,22 +432,10 @@ export class StreamPlayer {
       // keyframe, as FMS did: librtmp (rtmpdump -A) adds the start it asked
       // for to every timestamp it receives.
       this.#offsetMs = -startMs;
-      messages.push(
-        userControl(UserControlEvent.StreamIsRecorded, streamId),
-        userControl(UserControlEvent.StreamBegin, streamId),
-        onStatus(streamId, "status", "NetStream.Play.Reset", `Playing and resetting ${item.name}.`, {
-          details: item.name,
-          clientid: clientId,
-        }),
-      );
+      messages.push(...playReset({ streamId, name: item.name, clientId }));
     }
     messages.push(
-      onStatus(streamId, "status", "NetStream.Play.Start", `Started playing ${item.name}.`, {
-        details: item.name,
-        clientid: clientId,
-      }),
-      sampleAccess(streamId),
-      ...(this.#o.fmsDataStart ? [dataStart(streamId)] : []),
+      ...playStart({ streamId, name: item.name, clientId }, this.#o.fmsDataStart),
       ...this.#headers(item, startMs + this.#offsetMs),
     );
     this.#o.sink.send(messages);
@@ -503,23 +482,7 @@ export class StreamPlayer {
     this.#lastSentMediaMs = mediaMs - 1;
     this.#maxSentOutMs = mediaMs - 1;
     this.#o.sink.send([
-      userControl(UserControlEvent.StreamEOF, streamId),
-      userControl(UserControlEvent.StreamIsRecorded, streamId),
-      userControl(UserControlEvent.StreamBegin, streamId),
-      onStatus(streamId, "status", "NetStream.Seek.Notify", `Seeking ${mediaMs} (stream ID: ${streamId}).`, {
-        details: item.name,
-        clientid: clientId,
-      }),
-      onStatus(streamId, "status", "NetStream.Play.Reset", `Playing and resetting ${item.name}.`, {
-        details: item.name,
-        clientid: clientId,
-      }),
-      onStatus(streamId, "status", "NetStream.Play.Start", `Started playing ${item.name}.`, {
-        details: item.name,
-        clientid: clientId,
-      }),
-      sampleAccess(streamId),
-      ...(this.#o.fmsDataStart ? [dataStart(streamId)] : []),
+      ...seekNotify({ streamId, name: item.name, clientId }, mediaMs, this.#o.fmsDataStart),
       ...this.#headers(item, mediaMs),
     ]);
     this.#restartPacing();
@@ -661,17 +624,9 @@ export class StreamPlayer {
     }
     const { streamId, clientId } = this.#o;
     const endMs = Math.max(this.#maxSentOutMs, Math.round(item.reader.durationMs) + this.#offsetMs);
-    this.#o.sink.send([
-      onStatus(streamId, "status", "NetStream.Play.Stop", `Stopped playing ${item.name}.`, {
-        details: item.name,
-        clientid: clientId,
-      }),
-      onPlayStatus(streamId, endMs, "NetStream.Play.Complete", {
-        bytes: 0,
-        duration: Math.max(0, endMs - item.startMs) / 1000,
-      }),
-      userControl(UserControlEvent.StreamEOF, streamId),
-    ]);
+    this.#o.sink.send(
+      playComplete({ streamId, name: item.name, clientId }, endMs, Math.max(0, endMs - item.startMs) / 1000),
+    );
   }
 }
 
