@@ -243,7 +243,7 @@ describe("a play through an edge with two shield replicas", () => {
           (l) => l.code === EdgeErrorCode.ShieldUnavailable && /failed on every replica/.test(String(l.err)),
         ),
       5_000,
-      "the edge's log line naming the origin failure",
+      "the edge's log line naming the shield failure",
     );
     const again = await RtmpTestClient.handshake(harness.rtmpPort);
     t.after(() => again.close());
@@ -256,30 +256,30 @@ describe("ShieldObjectOpener reads across replica failures", () => {
   /** Small pieces so a 32 MiB read is a long stream of them. */
   const pieceEnv = { STREAMFRONT_SHIELD_MAX_PIECE_BYTES: String(16 * 1024) };
 
-  function startOrigin(
+  function startOpener(
     t: TestContext,
     spec: string,
     extra: { idleTimeoutMs?: number; cache?: SliceCache } = {},
   ) {
-    const origin = new ShieldObjectOpener({
+    const opener = new ShieldObjectOpener({
       address: spec,
       logger: silentLogger("edge"),
       deadlineMs: 20_000,
       ...extra,
     });
-    t.after(() => origin.close());
-    return origin;
+    t.after(() => opener.close());
+    return opener;
   }
 
-  /** Calls `act` once the replica has delivered more than `bytes` to the origin. */
+  /** Calls `act` once the replica has delivered more than `bytes` to the opener. */
   async function when(
-    origin: ShieldObjectOpener,
+    opener: ShieldObjectOpener,
     replica: string,
     bytes: number,
     act: () => void,
   ): Promise<number> {
     for (;;) {
-      const got = new Map(origin.pool.stats.replicas()).get(replica)?.bytes ?? 0;
+      const got = new Map(opener.pool.stats.replicas()).get(replica)?.bytes ?? 0;
       if (got > bytes) {
         act();
         return got;
@@ -288,63 +288,63 @@ describe("ShieldObjectOpener reads across replica failures", () => {
     }
   }
 
-  function bytesFrom(origin: ShieldObjectOpener, replica: string): number {
-    return new Map(origin.pool.stats.replicas()).get(replica)?.bytes ?? 0;
+  function bytesFrom(opener: ShieldObjectOpener, replica: string): number {
+    return new Map(opener.pool.stats.replicas()).get(replica)?.bytes ?? 0;
   }
 
   test("a read cut by SIGKILL mid-stream resumes on the next replica from the first byte not received", async (t) => {
     const { serving, other, spec } = await startReplicas(t, bigKey, pieceEnv);
-    const origin = startOrigin(t, spec);
-    const source = await origin.open(bucket, bigKey);
+    const opener = startOpener(t, spec);
+    const source = await opener.open(bucket, bigKey);
     assert.ok(source);
     const reading = source.read(0, source.size);
-    const atKill = await when(origin, serving.address, 2 * 1024 * 1024, () => serving.signal("SIGKILL"));
+    const atKill = await when(opener, serving.address, 2 * 1024 * 1024, () => serving.signal("SIGKILL"));
     const data = await reading;
     assert.ok(data.equals(big), "the bytes are the object's");
-    const fromServing = bytesFrom(origin, serving.address);
-    const fromOther = bytesFrom(origin, other.address);
+    const fromServing = bytesFrom(opener, serving.address);
+    const fromOther = bytesFrom(opener, other.address);
     assert.ok(fromServing >= atKill && fromServing < big.length, `cut after ${fromServing} bytes`);
     assert.equal(fromServing + fromOther, big.length, "the other replica sent only what was missing");
-    assert.equal(origin.pool.stats.failovers, 1);
+    assert.equal(opener.pool.stats.failovers, 1);
   });
 
   test("a read that stalls (SIGSTOP) resumes on the next replica after the idle timeout", async (t) => {
     const idleTimeoutMs = 800;
     const { serving, other, spec } = await startReplicas(t, bigKey, pieceEnv);
-    const origin = startOrigin(t, spec, { idleTimeoutMs });
-    const source = await origin.open(bucket, bigKey);
+    const opener = startOpener(t, spec, { idleTimeoutMs });
+    const source = await opener.open(bucket, bigKey);
     assert.ok(source);
     const started = performance.now();
     const reading = source.read(0, source.size);
-    await when(origin, serving.address, 2 * 1024 * 1024, () => serving.signal("SIGSTOP"));
+    await when(opener, serving.address, 2 * 1024 * 1024, () => serving.signal("SIGSTOP"));
     const data = await reading;
     const took = performance.now() - started;
     assert.ok(data.equals(big), "the bytes are the object's");
-    assert.equal(bytesFrom(origin, serving.address) + bytesFrom(origin, other.address), big.length);
+    assert.equal(bytesFrom(opener, serving.address) + bytesFrom(opener, other.address), big.length);
     assert.ok(took >= idleTimeoutMs && took < idleTimeoutMs + 5_000, `took ${Math.round(took)} ms`);
-    const served = new Map(origin.pool.stats.replicas()).get(serving.address);
+    const served = new Map(opener.pool.stats.replicas()).get(serving.address);
     assert.equal(served?.requests.idle, 1);
     // The hung replica now ranks last: the next open goes straight to the other one.
-    assert.deepEqual(origin.pool.rank(routeKey(bucket, bigKey)), [other.address, serving.address]);
-    const again = await origin.open(bucket, bigKey);
+    assert.deepEqual(opener.pool.rank(routeKey(bucket, bigKey)), [other.address, serving.address]);
+    const again = await opener.open(bucket, bigKey);
     assert.ok(again);
     assert.ok((await again.read(0, 1000)).equals(big.subarray(0, 1000)));
-    assert.equal(origin.pool.stats.failovers, 1, "no second failover");
+    assert.equal(opener.pool.stats.failovers, 1, "no second failover");
   });
 
   test("stat fails over too; answers (not found, an ETag change) are not failed over", async (t) => {
     const { serving, other, spec } = await startReplicas(t, playKey);
-    const origin = startOrigin(t, spec);
+    const opener = startOpener(t, spec);
     serving.signal("SIGKILL");
     await once(serving.child, "exit");
-    const source = await origin.open(bucket, playKey);
+    const source = await opener.open(bucket, playKey);
     assert.ok(source, "opened through the other replica");
-    assert.equal(origin.pool.stats.failovers, 1);
-    assert.equal(new Map(origin.pool.stats.replicas()).get(other.address)?.requests.ok, 1);
+    assert.equal(opener.pool.stats.failovers, 1);
+    assert.equal(new Map(opener.pool.stats.replicas()).get(other.address)?.requests.ok, 1);
 
-    assert.equal(await origin.open(bucket, "videos/missing.flv"), null);
+    assert.equal(await opener.open(bucket, "videos/missing.flv"), null);
     await s3.s3.putObject(bucket, "changing.flv", Buffer.from("FLV version one"));
-    const changing = await origin.open(bucket, "changing.flv");
+    const changing = await opener.open(bucket, "changing.flv");
     assert.ok(changing);
     await s3.s3.putObject(bucket, "changing.flv", Buffer.from("FLV version two!"));
     await assert.rejects(
@@ -354,15 +354,15 @@ describe("ShieldObjectOpener reads across replica failures", () => {
         error.code === EdgeErrorCode.ShieldUnavailable &&
         /FAILED_PRECONDITION/.test(error.message),
     );
-    assert.equal(origin.pool.stats.failovers, 1, "answers were not failed over");
+    assert.equal(opener.pool.stats.failovers, 1, "answers were not failed over");
   });
 
   test("the slice cache fetches whole slices through the failover", async (t) => {
     const { serving, other, spec } = await startReplicas(t, bigKey, pieceEnv);
     const sliceBytes = 1024 * 1024;
     const cache = new SliceCache({ sliceBytes, maxBytes: 4 * sliceBytes });
-    const origin = startOrigin(t, spec, { cache });
-    const source = await origin.open(bucket, bigKey);
+    const opener = startOpener(t, spec, { cache });
+    const source = await opener.open(bucket, bigKey);
     assert.ok(source);
     const half = big.length / 2;
     for (let at = 0; at < half; at += 256 * 1024) {
@@ -374,8 +374,8 @@ describe("ShieldObjectOpener reads across replica failures", () => {
     }
     assert.equal(cache.stats.misses, big.length / sliceBytes);
     assert.equal(cache.stats.fetchedBytes, big.length);
-    assert.equal(bytesFrom(origin, serving.address), half);
-    assert.equal(bytesFrom(origin, other.address), half);
-    assert.equal(origin.pool.stats.failovers, 1);
+    assert.equal(bytesFrom(opener, serving.address), half);
+    assert.equal(bytesFrom(opener, other.address), half);
+    assert.equal(opener.pool.stats.failovers, 1);
   });
 });
