@@ -5,7 +5,7 @@
  * $metadata.httpStatusCode and fault), with raw SigV4- or legacy-signed
  * requests where it cannot (asserting the status, the <ErrorResponse> and
  * its <Code>). The last test checks that the codes produced cover the
- * reference table (cloudfront-rtmp.md §1.6) and every code of apiErrorStatus.
+ * error table of the CloudFront API reference and every code of apiErrorStatus.
  */
 import assert from "node:assert/strict";
 import { type ClientRequest, request } from "node:http";
@@ -845,7 +845,7 @@ describe("the error codes the SDK cannot send: raw signed requests", () => {
 });
 
 /**
- * cloudfront-rtmp.md §1.6: each code with its HTTP status, or undefined
+ * The CloudFront API reference's error table: each code with its HTTP status, or undefined
  * where the table gives none (InvalidURI; the last row's "?").
  */
 const referenceTable: Readonly<Record<string, number | undefined>> = {

@@ -4,7 +4,7 @@ import type { RangeSource } from "../../edge/src/media/range-source.js";
 import { errorMessage } from "../../lib/errors.js";
 
 /**
- * How a viewer names an S3 key in `play` (cloudfront-rtmp.md §2.2): FLV
+ * How a viewer names an S3 key in `play`, as CloudFront did: FLV
  * without its extension, `mp3:` without it, `mp4:` with it. null for keys
  * that are not media an RTMP player can play.
  */

@@ -7,7 +7,7 @@ import {
   logLevelSetting,
   setting,
 } from "../../lib/config/settings.js";
-import { parseShieldTargets, targetId } from "./origin/shield-targets.js";
+import { parseShieldTargets, targetId } from "./shield-client/shield-targets.js";
 
 /** Every setting of an edge pod. The README's table repeats these docs. */
 export const edgeSettings = {

@@ -4,24 +4,25 @@ import { type Logger, LogRateLimiter } from "../../lib/log.js";
 import { formatAddress, type PortSetting } from "../../lib/net/listen.js";
 import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import { type EdgeConfig, edgeSettings } from "./config.js";
-import { type Admission, ConnectionLimits } from "./connection-limits.js";
-import { DistributionTable, type LookupFailure } from "./distribution-table.js";
+import type { MetadataCache } from "./edge-cache/metadata-cache.js";
+import type { SliceCache } from "./edge-cache/slice-cache.js";
 import { EdgeErrorCode } from "./errors.js";
-import { HttpDeadlines } from "./http-deadlines.js";
-import { createHttpResponder } from "./http-responder.js";
 import type { SkippedTrack } from "./media/media-tag.js";
 import type { RangeSource } from "./media/range-source.js";
-import { EdgeMetrics, type Protocol } from "./metrics.js";
-import type { MetadataCache } from "./origin/metadata-cache.js";
-import type { OpenPurpose } from "./origin/shield-origin.js";
-import type { ShieldPool } from "./origin/shield-pool.js";
-import type { SliceCache } from "./origin/slice-cache.js";
+import { EdgeMetrics } from "./metrics.js";
+import { DistributionTable, type LookupFailure } from "./routing/distribution-table.js";
 import { ReassemblyBudget } from "./rtmp/reassembly-budget.js";
 import { prepareDiffieHellman } from "./rtmp/rtmpe/diffie-hellman.js";
-import { RtmpListener } from "./rtmp-listener.js";
-import { RtmptGateway } from "./rtmpt/rtmpt-gateway.js";
 import { RtmpSession, type ViewerTransport } from "./session/rtmp-session.js";
 import { SharedEncoder } from "./session/shared-encoder.js";
+import type { OpenPurpose } from "./shield-client/object-opener.js";
+import type { ShieldPool } from "./shield-client/shield-pool.js";
+import { type Admission, ConnectionLimits } from "./transport/connection-limits.js";
+import { HttpDeadlines } from "./transport/http-deadlines.js";
+import { createHttpResponder } from "./transport/http-responder.js";
+import { RtmpListener } from "./transport/listener.js";
+import { RtmptGateway } from "./transport/rtmpt/rtmpt-gateway.js";
+import type { Protocol } from "./vocabulary.js";
 
 /** The distributions this edge knows, as the controller last pushed them. */
 export interface DistributionSource {
@@ -39,12 +40,12 @@ export interface EdgeServerDeps {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly distributions: DistributionSource;
-  readonly origin: ObjectOpener;
-  /** The slice cache behind the origin, for its metrics. */
+  readonly objects: ObjectOpener;
+  /** The slice cache the objects are read through, for its metrics. */
   readonly cache?: SliceCache;
-  /** The shield replicas behind the origin, for their traffic and health metrics. */
+  /** The shield replicas the objects come from, for their traffic and health metrics. */
   readonly shieldPool?: ShieldPool;
-  /** The metadata cache behind the origin, for its metrics. */
+  /** The metadata cache the objects are opened with, for its metrics. */
   readonly metadata?: MetadataCache;
 }
 
@@ -199,7 +200,7 @@ export class EdgeServer {
         encoder: this.#encoder,
         reassemblyBudget: this.#reassemblyBudget,
         resolveDistribution: (host) => this.#resolve(host),
-        openObject: (bucket, key, purpose) => this.#deps.origin.open(bucket, key, purpose),
+        openObject: (bucket, key, purpose) => this.#deps.objects.open(bucket, key, purpose),
         noisy: this.#noisy,
         ...(admission ? { onPlaying: () => admission.promote() } : {}),
         reportSkipped: (bucket, key, tracks) => this.#reportSkipped(bucket, key, tracks),

@@ -40,7 +40,7 @@ export const EdgeErrorCode = {
   /** A media object's header (e.g. MP4 moov) is larger than allowed. */
   MediaTooLarge: "EDGE_ERR_MEDIA_TOO_LARGE",
   /** The shield could not be reached or failed a read. */
-  OriginUnavailable: "EDGE_ERR_ORIGIN_UNAVAILABLE",
+  ShieldUnavailable: "EDGE_ERR_SHIELD_UNAVAILABLE",
   /**
    * A play's reads kept failing (every shield replica down or silent, S3
    * stalled behind them) for longer than the viewer had media buffered, or

@@ -6,11 +6,11 @@ import { createRegistry } from "../../lib/metrics/registry.js";
 import { formatAddress } from "../../lib/net/listen.js";
 import { runComponent } from "../../lib/process/run-component.js";
 import { edgeSettings, loadEdgeConfig } from "./config.js";
+import { metadataCacheOf } from "./edge-cache/metadata-cache.js";
+import { SliceCache } from "./edge-cache/slice-cache.js";
 import { EdgeServer } from "./edge-server.js";
-import { metadataCacheOf } from "./origin/metadata-cache.js";
-import { ShieldOrigin } from "./origin/shield-origin.js";
-import { ShieldPool } from "./origin/shield-pool.js";
-import { SliceCache } from "./origin/slice-cache.js";
+import { ShieldObjectOpener } from "./shield-client/object-opener.js";
+import { ShieldPool } from "./shield-client/shield-pool.js";
 
 /** Runs one edge pod: viewers in on RTMP, objects from the shield, config from the controller. */
 await runComponent(
@@ -42,7 +42,7 @@ await runComponent(
       penaltyMs: config.shieldPenaltyMs,
       dnsRefreshMs: config.shieldDnsRefreshMs,
     });
-    const origin = new ShieldOrigin({
+    const objects = new ShieldObjectOpener({
       pool: shieldPool,
       logger,
       idleTimeoutMs: config.shieldIdleTimeoutMs,
@@ -54,7 +54,7 @@ await runComponent(
       logger,
       registry,
       distributions: watcher,
-      origin,
+      objects,
       shieldPool,
       ...(cache ? { cache } : {}),
       ...(metadata ? { metadata } : {}),
@@ -78,7 +78,7 @@ await runComponent(
       async close() {
         await edge.close();
         watcher.stop();
-        origin.close();
+        objects.close();
         shieldPool.close();
         await admin.close();
         logger.info("stopped");

@@ -1,60 +1,10 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { MetadataCache } from "./origin/metadata-cache.js";
-import { type ShieldPool, ShieldResult } from "./origin/shield-pool.js";
-import type { SliceCache } from "./origin/slice-cache.js";
+import type { MetadataCache } from "./edge-cache/metadata-cache.js";
+import type { SliceCache } from "./edge-cache/slice-cache.js";
 import type { ReassemblyBudget } from "./rtmp/reassembly-budget.js";
 import type { SharedEncoder } from "./session/shared-encoder.js";
-
-/** How a viewer reached the edge: RTMP, RTMPE (encrypted), RTMPT/RTMPTE (HTTP tunnel), plain HTTP. */
-export const Protocol = {
-  Rtmp: "rtmp",
-  Rtmpe: "rtmpe",
-  Rtmpt: "rtmpt",
-  Rtmpte: "rtmpte",
-  Http: "http",
-} as const;
-export type Protocol = (typeof Protocol)[keyof typeof Protocol];
-
-/** Results of a play, a fixed set so the label stays small. */
-export const PlayResult = {
-  Started: "started",
-  Completed: "completed",
-  NotFound: "not_found",
-  Failed: "failed",
-} as const;
-export type PlayResult = (typeof PlayResult)[keyof typeof PlayResult];
-
-/** Metadata lookups a connection's budget may refuse. */
-export const LookupCommand = { GetStreamLength: "getStreamLength", Play: "play" } as const;
-export type LookupCommand = (typeof LookupCommand)[keyof typeof LookupCommand];
-
-/** Why a connect or connection was refused. */
-export const Rejection = {
-  DistributionNotFound: "DistributionNotFound",
-  DistributionTypeMismatch: "DistributionTypeMismatch",
-  DistributionDisabled: "DistributionDisabled",
-  InvalidInstance: "InvalidInstance",
-  InvalidURI: "InvalidURI",
-  TooManyConnections: "TooManyConnections",
-  TooManyConnectionsPerIp: "TooManyConnectionsPerIp",
-  /** The address already holds max-pre-play-connections-per-ip connections that have not started a play. */
-  TooManyPrePlayConnectionsPerIp: "TooManyPrePlayConnectionsPerIp",
-  ProtocolError: "ProtocolError",
-} as const;
-export type Rejection = (typeof Rejection)[keyof typeof Rejection];
-
-/** Outcomes of an RTMPT request, a fixed set so the label stays small. */
-export const RtmptResult = {
-  Ok: "ok",
-  /** Answered with the closed marker: the session had ended. */
-  Closed: "closed",
-  BadRequest: "bad_request",
-  UnknownSession: "unknown_session",
-  BadSequence: "bad_sequence",
-  TooLarge: "too_large",
-  TooManySessions: "too_many_sessions",
-} as const;
-export type RtmptResult = (typeof RtmptResult)[keyof typeof RtmptResult];
+import { type ShieldPool, ShieldResult } from "./shield-client/shield-pool.js";
+import { LookupCommand, Protocol, Rejection } from "./vocabulary.js";
 
 /**
  * The edge's metrics. Hot-path counts (bytes out) are plain numbers that
@@ -148,7 +98,7 @@ export class EdgeMetrics {
     });
     this.sessionErrors = new Counter({
       name: "streamfront_edge_session_errors_total",
-      help: "Connections closed because of a protocol or origin error, by error code.",
+      help: "Connections closed because of a protocol or shield error, by error code.",
       labelNames: ["code"] as const,
       registers: [registry],
     });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ConnectProblem, parseConnectTarget } from "../src/connect-url.js";
+import { ConnectProblem, parseConnectTarget } from "../src/routing/connect-url.js";
 
 test("the tcUrl host picks the distribution: lower-cased, port ignored", () => {
   assert.deepEqual(parseConnectTarget("rtmp://S123ABC.Example.COM:1935/cfx/st", "cfx/st"), {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type Admission, ConnectionLimits, type LimitTimers } from "../src/connection-limits.js";
-import { Rejection } from "../src/metrics.js";
+import { type Admission, ConnectionLimits, type LimitTimers } from "../src/transport/connection-limits.js";
+import { Rejection } from "../src/vocabulary.js";
 
 /** A fake clock for the pre-play timer: the real one would make this test wait seconds. */
 function fakeTimers() {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
-import { DistributionTable, LookupFailure, lookupFailureDetail } from "../src/distribution-table.js";
+import { DistributionTable, LookupFailure, lookupFailureDetail } from "../src/routing/distribution-table.js";
 
 function distribution(overrides: Partial<Distribution>): Distribution {
   return {

@@ -15,10 +15,10 @@ import {
 import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import { edgeSettings } from "../src/config.js";
 import { EdgeServer } from "../src/edge-server.js";
-import { ShieldOrigin } from "../src/origin/shield-origin.js";
 import { encodeAmf0 } from "../src/rtmp/amf0.js";
 import { encodeMessage } from "../src/rtmp/chunk-encoder.js";
 import { MessageType } from "../src/rtmp/message-types.js";
+import { ShieldObjectOpener } from "../src/shield-client/object-opener.js";
 import { isCommand, RtmpTestClient, statusCode } from "./support/rtmp-test-client.js";
 
 /**
@@ -53,7 +53,7 @@ const distributions = new Map<string, Distribution>([
 
 let s3: TestS3;
 let shield: TestShield;
-let origin: ShieldOrigin;
+let objects: ShieldObjectOpener;
 let edge: EdgeServer;
 let rtmpPort = 0;
 let httpPort = 0;
@@ -62,7 +62,7 @@ before(async () => {
   s3 = await startTestS3(bucket);
   await s3.s3.uploadDirectory(bucket, fromRepoRoot("deploy", "local", "media"));
   shield = await startTestShield(s3.s3, { env: { STREAMFRONT_SHIELD_ALLOWED_BUCKETS: bucket } });
-  origin = new ShieldOrigin({ address: shield.address, logger: silentLogger("edge") });
+  objects = new ShieldObjectOpener({ address: shield.address, logger: silentLogger("edge") });
   const config = loadConfig(edgeSettings, {
     env: {
       STREAMFRONT_EDGE_HOST: "127.0.0.1",
@@ -77,7 +77,7 @@ before(async () => {
     logger: createLogger({ component: "edge", level: "info", destination: captured }),
     registry: new Registry(),
     distributions: { current: () => distributions },
-    origin,
+    objects,
   });
   const addresses = await edge.start();
   rtmpPort = Number(addresses.rtmp!.split(":").pop());
@@ -86,7 +86,7 @@ before(async () => {
 
 after(async () => {
   await edge?.close();
-  origin?.close();
+  objects?.close();
   await shield?.close();
   await s3?.close();
 });

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { MetadataCache, type ObjectMetadata } from "../src/origin/metadata-cache.js";
+import { MetadataCache, type ObjectMetadata } from "../src/edge-cache/metadata-cache.js";
 import { LookupBudget } from "../src/session/lookup-budget.js";
 
-/** Pure state machines on a fake clock; the real-process attacks are in origin-resilience.test.ts. */
+/** Pure state machines on a fake clock; the real-process attacks are in upstream-resilience.test.ts. */
 
 function object(cacheControl = ""): ObjectMetadata {
   return { size: 1000, etag: '"abc"', lastModifiedMs: 0, contentType: "video/x-flv", cacheControl };

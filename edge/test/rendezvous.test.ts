@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { murmur3, rankReplicas, rendezvousScore } from "../src/origin/rendezvous.js";
+import { murmur3, rankReplicas, rendezvousScore } from "../src/shield-client/rendezvous.js";
 
 const replicas = ["10.0.0.11:7002", "10.0.0.12:7002", "10.0.0.13:7002", "10.0.0.14:7002", "10.0.0.15:7002"];
 const keys = Array.from({ length: 20_000 }, (_, i) => `media/videos/show-${i}/episode-${i % 97}.flv`);

@@ -6,11 +6,12 @@ import { Registry } from "prom-client";
 import { listen } from "../../lib/net/listen.js";
 import { silentLogger } from "../../lib/testing/shield.js";
 import { delay, eventually } from "../../lib/testing/wait.js";
-import { createHttpResponder } from "../src/http-responder.js";
-import { EdgeMetrics, type Protocol } from "../src/metrics.js";
-import { pollingSchedule } from "../src/rtmpt/polling-delay.js";
-import { RtmptGateway, type RtmptLimits } from "../src/rtmpt/rtmpt-gateway.js";
-import type { TunnelStream } from "../src/rtmpt/tunnel-stream.js";
+import { EdgeMetrics } from "../src/metrics.js";
+import { createHttpResponder } from "../src/transport/http-responder.js";
+import { pollingSchedule } from "../src/transport/rtmpt/polling-delay.js";
+import { RtmptGateway, type RtmptLimits } from "../src/transport/rtmpt/rtmpt-gateway.js";
+import type { TunnelStream } from "../src/transport/rtmpt/tunnel-stream.js";
+import type { Protocol } from "../src/vocabulary.js";
 import { RawHttpConnection, RtmptTestSession } from "./support/rtmpt-http-client.js";
 
 /**

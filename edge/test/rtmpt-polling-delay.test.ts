@@ -6,8 +6,8 @@ import {
   PollingDelay,
   pollingByte,
   pollingSchedule,
-} from "../src/rtmpt/polling-delay.js";
-import { TunnelSession, tunnelProtocol } from "../src/rtmpt/tunnel-session.js";
+} from "../src/transport/rtmpt/polling-delay.js";
+import { TunnelSession, tunnelProtocol } from "../src/transport/rtmpt/tunnel-session.js";
 
 describe("RTMPT polling delay", () => {
   test("the schedule is rtmplite's and never says 'closed'", () => {

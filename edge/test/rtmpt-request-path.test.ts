@@ -9,8 +9,8 @@ import {
   parseRtmptRequest,
   RtmptRejectReason,
   RtmptRequestError,
-} from "../src/rtmpt/request-path.js";
-import { newSessionId, sessionIdPattern } from "../src/rtmpt/session-id.js";
+} from "../src/transport/rtmpt/request-path.js";
+import { newSessionId, sessionIdPattern } from "../src/transport/rtmpt/session-id.js";
 
 const id = "00112233445566778899aabbccddeeff";
 

@@ -15,12 +15,12 @@ import {
 } from "../../lib/testing/ffprobe.js";
 import { silentLogger, startTestS3, type TestS3 } from "../../lib/testing/shield.js";
 import { eventually } from "../../lib/testing/wait.js";
+import { SliceCache } from "../src/edge-cache/slice-cache.js";
 import { EdgeError, EdgeErrorCode } from "../src/errors.js";
-import { rankReplicas } from "../src/origin/rendezvous.js";
-import { routeKey, ShieldOrigin } from "../src/origin/shield-origin.js";
-import { ShieldResult } from "../src/origin/shield-pool.js";
-import { SliceCache } from "../src/origin/slice-cache.js";
 import { decodeCommand } from "../src/rtmp/command.js";
+import { routeKey, ShieldObjectOpener } from "../src/shield-client/object-opener.js";
+import { rankReplicas } from "../src/shield-client/rendezvous.js";
+import { ShieldResult } from "../src/shield-client/shield-pool.js";
 import { startEdgeHarness } from "./support/edge-harness.js";
 import { isCommand, RtmpTestClient, statusCode } from "./support/rtmp-test-client.js";
 import { type ShieldProcess, startShieldProcess } from "./support/shield-process.js";
@@ -104,7 +104,7 @@ describe("a play through an edge with two shield replicas", () => {
       s3,
       bucket,
       shieldAddress: spec,
-      origin: { penaltyMs: 60_000 },
+      objects: { penaltyMs: 60_000 },
     });
     t.after(() => harness.close());
     const out = join(work, "killed.flv");
@@ -149,7 +149,7 @@ describe("a play through an edge with two shield replicas", () => {
   test("a hung replica (SIGSTOP) is left after the idle timeout, within the viewer's buffer", async (t) => {
     const idleTimeoutMs = 1500;
     const { serving, other, spec } = await startReplicas(t, playKey);
-    const harness = await startEdgeHarness({ s3, bucket, shieldAddress: spec, origin: { idleTimeoutMs } });
+    const harness = await startEdgeHarness({ s3, bucket, shieldAddress: spec, objects: { idleTimeoutMs } });
     t.after(() => harness.close());
     const out = join(work, "hung.flv");
     const dump = rtmpdump([
@@ -187,7 +187,7 @@ describe("a play through an edge with two shield replicas", () => {
       s3,
       bucket,
       shieldAddress: spec,
-      origin: { penaltyMs: 60_000 },
+      objects: { penaltyMs: 60_000 },
     });
     t.after(() => harness.close());
     serving.signal("SIGKILL");
@@ -209,7 +209,7 @@ describe("a play through an edge with two shield replicas", () => {
       assert.equal(play.client.isClosed, false, "the viewer's connection stays up");
     }
     const failed = harness.logLines.find((l) => l.msg === "play failed");
-    assert.equal(failed?.code, EdgeErrorCode.OriginUnavailable);
+    assert.equal(failed?.code, EdgeErrorCode.ShieldUnavailable);
     assert.match(String(failed?.err), /stat failover-media\/videos\/failover\.flv failed on every replica/);
     const text = await harness.metricsText();
     assert.equal(metric(text, "streamfront_edge_plays_total", { result: "failed" }), 2);
@@ -240,10 +240,10 @@ describe("a play through an edge with two shield replicas", () => {
     await eventually(
       () =>
         harness.logLines.some(
-          (l) => l.code === EdgeErrorCode.OriginUnavailable && /failed on every replica/.test(String(l.err)),
+          (l) => l.code === EdgeErrorCode.ShieldUnavailable && /failed on every replica/.test(String(l.err)),
         ),
       5_000,
-      "the edge's log line naming the origin failure",
+      "the edge's log line naming the shield failure",
     );
     const again = await RtmpTestClient.handshake(harness.rtmpPort);
     t.after(() => again.close());
@@ -252,34 +252,34 @@ describe("a play through an edge with two shield replicas", () => {
   });
 });
 
-describe("ShieldOrigin reads across replica failures", () => {
+describe("ShieldObjectOpener reads across replica failures", () => {
   /** Small pieces so a 32 MiB read is a long stream of them. */
   const pieceEnv = { STREAMFRONT_SHIELD_MAX_PIECE_BYTES: String(16 * 1024) };
 
-  function startOrigin(
+  function startOpener(
     t: TestContext,
     spec: string,
     extra: { idleTimeoutMs?: number; cache?: SliceCache } = {},
   ) {
-    const origin = new ShieldOrigin({
+    const opener = new ShieldObjectOpener({
       address: spec,
       logger: silentLogger("edge"),
       deadlineMs: 20_000,
       ...extra,
     });
-    t.after(() => origin.close());
-    return origin;
+    t.after(() => opener.close());
+    return opener;
   }
 
-  /** Calls `act` once the replica has delivered more than `bytes` to the origin. */
+  /** Calls `act` once the replica has delivered more than `bytes` to the opener. */
   async function when(
-    origin: ShieldOrigin,
+    opener: ShieldObjectOpener,
     replica: string,
     bytes: number,
     act: () => void,
   ): Promise<number> {
     for (;;) {
-      const got = new Map(origin.pool.stats.replicas()).get(replica)?.bytes ?? 0;
+      const got = new Map(opener.pool.stats.replicas()).get(replica)?.bytes ?? 0;
       if (got > bytes) {
         act();
         return got;
@@ -288,81 +288,81 @@ describe("ShieldOrigin reads across replica failures", () => {
     }
   }
 
-  function bytesFrom(origin: ShieldOrigin, replica: string): number {
-    return new Map(origin.pool.stats.replicas()).get(replica)?.bytes ?? 0;
+  function bytesFrom(opener: ShieldObjectOpener, replica: string): number {
+    return new Map(opener.pool.stats.replicas()).get(replica)?.bytes ?? 0;
   }
 
   test("a read cut by SIGKILL mid-stream resumes on the next replica from the first byte not received", async (t) => {
     const { serving, other, spec } = await startReplicas(t, bigKey, pieceEnv);
-    const origin = startOrigin(t, spec);
-    const source = await origin.open(bucket, bigKey);
+    const opener = startOpener(t, spec);
+    const source = await opener.open(bucket, bigKey);
     assert.ok(source);
     const reading = source.read(0, source.size);
-    const atKill = await when(origin, serving.address, 2 * 1024 * 1024, () => serving.signal("SIGKILL"));
+    const atKill = await when(opener, serving.address, 2 * 1024 * 1024, () => serving.signal("SIGKILL"));
     const data = await reading;
     assert.ok(data.equals(big), "the bytes are the object's");
-    const fromServing = bytesFrom(origin, serving.address);
-    const fromOther = bytesFrom(origin, other.address);
+    const fromServing = bytesFrom(opener, serving.address);
+    const fromOther = bytesFrom(opener, other.address);
     assert.ok(fromServing >= atKill && fromServing < big.length, `cut after ${fromServing} bytes`);
     assert.equal(fromServing + fromOther, big.length, "the other replica sent only what was missing");
-    assert.equal(origin.pool.stats.failovers, 1);
+    assert.equal(opener.pool.stats.failovers, 1);
   });
 
   test("a read that stalls (SIGSTOP) resumes on the next replica after the idle timeout", async (t) => {
     const idleTimeoutMs = 800;
     const { serving, other, spec } = await startReplicas(t, bigKey, pieceEnv);
-    const origin = startOrigin(t, spec, { idleTimeoutMs });
-    const source = await origin.open(bucket, bigKey);
+    const opener = startOpener(t, spec, { idleTimeoutMs });
+    const source = await opener.open(bucket, bigKey);
     assert.ok(source);
     const started = performance.now();
     const reading = source.read(0, source.size);
-    await when(origin, serving.address, 2 * 1024 * 1024, () => serving.signal("SIGSTOP"));
+    await when(opener, serving.address, 2 * 1024 * 1024, () => serving.signal("SIGSTOP"));
     const data = await reading;
     const took = performance.now() - started;
     assert.ok(data.equals(big), "the bytes are the object's");
-    assert.equal(bytesFrom(origin, serving.address) + bytesFrom(origin, other.address), big.length);
+    assert.equal(bytesFrom(opener, serving.address) + bytesFrom(opener, other.address), big.length);
     assert.ok(took >= idleTimeoutMs && took < idleTimeoutMs + 5_000, `took ${Math.round(took)} ms`);
-    const served = new Map(origin.pool.stats.replicas()).get(serving.address);
+    const served = new Map(opener.pool.stats.replicas()).get(serving.address);
     assert.equal(served?.requests.idle, 1);
     // The hung replica now ranks last: the next open goes straight to the other one.
-    assert.deepEqual(origin.pool.rank(routeKey(bucket, bigKey)), [other.address, serving.address]);
-    const again = await origin.open(bucket, bigKey);
+    assert.deepEqual(opener.pool.rank(routeKey(bucket, bigKey)), [other.address, serving.address]);
+    const again = await opener.open(bucket, bigKey);
     assert.ok(again);
     assert.ok((await again.read(0, 1000)).equals(big.subarray(0, 1000)));
-    assert.equal(origin.pool.stats.failovers, 1, "no second failover");
+    assert.equal(opener.pool.stats.failovers, 1, "no second failover");
   });
 
   test("stat fails over too; answers (not found, an ETag change) are not failed over", async (t) => {
     const { serving, other, spec } = await startReplicas(t, playKey);
-    const origin = startOrigin(t, spec);
+    const opener = startOpener(t, spec);
     serving.signal("SIGKILL");
     await once(serving.child, "exit");
-    const source = await origin.open(bucket, playKey);
+    const source = await opener.open(bucket, playKey);
     assert.ok(source, "opened through the other replica");
-    assert.equal(origin.pool.stats.failovers, 1);
-    assert.equal(new Map(origin.pool.stats.replicas()).get(other.address)?.requests.ok, 1);
+    assert.equal(opener.pool.stats.failovers, 1);
+    assert.equal(new Map(opener.pool.stats.replicas()).get(other.address)?.requests.ok, 1);
 
-    assert.equal(await origin.open(bucket, "videos/missing.flv"), null);
+    assert.equal(await opener.open(bucket, "videos/missing.flv"), null);
     await s3.s3.putObject(bucket, "changing.flv", Buffer.from("FLV version one"));
-    const changing = await origin.open(bucket, "changing.flv");
+    const changing = await opener.open(bucket, "changing.flv");
     assert.ok(changing);
     await s3.s3.putObject(bucket, "changing.flv", Buffer.from("FLV version two!"));
     await assert.rejects(
       changing.read(0, 3),
       (error: unknown) =>
         error instanceof EdgeError &&
-        error.code === EdgeErrorCode.OriginUnavailable &&
+        error.code === EdgeErrorCode.ShieldUnavailable &&
         /FAILED_PRECONDITION/.test(error.message),
     );
-    assert.equal(origin.pool.stats.failovers, 1, "answers were not failed over");
+    assert.equal(opener.pool.stats.failovers, 1, "answers were not failed over");
   });
 
   test("the slice cache fetches whole slices through the failover", async (t) => {
     const { serving, other, spec } = await startReplicas(t, bigKey, pieceEnv);
     const sliceBytes = 1024 * 1024;
     const cache = new SliceCache({ sliceBytes, maxBytes: 4 * sliceBytes });
-    const origin = startOrigin(t, spec, { cache });
-    const source = await origin.open(bucket, bigKey);
+    const opener = startOpener(t, spec, { cache });
+    const source = await opener.open(bucket, bigKey);
     assert.ok(source);
     const half = big.length / 2;
     for (let at = 0; at < half; at += 256 * 1024) {
@@ -374,8 +374,8 @@ describe("ShieldOrigin reads across replica failures", () => {
     }
     assert.equal(cache.stats.misses, big.length / sliceBytes);
     assert.equal(cache.stats.fetchedBytes, big.length);
-    assert.equal(bytesFrom(origin, serving.address), half);
-    assert.equal(bytesFrom(origin, other.address), half);
-    assert.equal(origin.pool.stats.failovers, 1);
+    assert.equal(bytesFrom(opener, serving.address), half);
+    assert.equal(bytesFrom(opener, other.address), half);
+    assert.equal(opener.pool.stats.failovers, 1);
   });
 });

@@ -9,10 +9,10 @@ import { silentLogger } from "../../lib/testing/shield.js";
 import { eventually } from "../../lib/testing/wait.js";
 import { loadEdgeConfig } from "../src/config.js";
 import { EdgeError, EdgeErrorCode } from "../src/errors.js";
-import { rankReplicas } from "../src/origin/rendezvous.js";
-import { ShieldOrigin } from "../src/origin/shield-origin.js";
-import { ShieldPool, ShieldResult, ShieldTrafficStats } from "../src/origin/shield-pool.js";
-import { parseShieldTargets, ShieldTargetError } from "../src/origin/shield-targets.js";
+import { ShieldObjectOpener } from "../src/shield-client/object-opener.js";
+import { rankReplicas } from "../src/shield-client/rendezvous.js";
+import { ShieldPool, ShieldResult, ShieldTrafficStats } from "../src/shield-client/shield-pool.js";
+import { parseShieldTargets, ShieldTargetError } from "../src/shield-client/shield-targets.js";
 
 /** How the tiny DNS server answers one name. */
 interface Zone {
@@ -280,7 +280,7 @@ describe("ShieldPool with dns: names, against a DNS server on loopback", () => {
     }
   });
 
-  test("joins static entries and several names; an origin on a name that never resolved fails clearly", async () => {
+  test("joins static entries and several names; an objects on a name that never resolved fails clearly", async () => {
     server.zones.set("one.test", { a: ["127.0.0.8"] });
     server.zones.set("two.test", { aaaa: ["fd00::2"] });
     const pool = new ShieldPool({
@@ -297,18 +297,18 @@ describe("ShieldPool with dns: names, against a DNS server on loopback", () => {
 
     server.zones.set("dark.test", { silent: true });
     const dark = new ShieldPool({ targets: "dns:dark.test:7002", logger, resolver });
-    const origin = new ShieldOrigin({ pool: dark, logger });
+    const objects = new ShieldObjectOpener({ pool: dark, logger });
     try {
       await assert.rejects(
-        origin.open("bucket", "videos/sample.flv"),
+        objects.open("bucket", "videos/sample.flv"),
         (error: unknown) =>
           error instanceof EdgeError &&
-          error.code === EdgeErrorCode.OriginUnavailable &&
+          error.code === EdgeErrorCode.ShieldUnavailable &&
           /no shield replica is known/.test(error.message),
       );
       assert.deepEqual(dark.replicas, []);
     } finally {
-      origin.close();
+      objects.close();
       dark.close();
     }
   });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { Prng } from "../../lib/testing/prng.js";
-import { SliceCache } from "../src/origin/slice-cache.js";
+import { SliceCache } from "../src/edge-cache/slice-cache.js";
 
 const object = randomBytes(100_000);
 const version = { bucket: "b", key: "k", etag: '"e1"', size: object.length };
@@ -89,7 +89,7 @@ test("a failed fetch is not cached and the next read tries again", async () => {
   assert.ok((await source.read(0, 10)).equals(object.subarray(0, 10)));
 });
 
-test("a short answer from the origin is an error, not a cached slice", async () => {
+test("a short answer from the shield is an error, not a cached slice", async () => {
   const cache = new SliceCache({ sliceBytes: 4096, maxBytes: 1 << 20 });
   const source = cache.source(version, async () => Buffer.alloc(10));
   await assert.rejects(source.read(0, 100), /got 10 of 4096 bytes/);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseStreamName } from "../src/stream-name.js";
+import { parseStreamName } from "../src/routing/stream-name.js";
 
 test("FLV names map to .flv keys with or without the extension", () => {
   assert.deepEqual(parseStreamName("videos/clip"), {

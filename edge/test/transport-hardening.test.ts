@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { rtmpdump } from "../../lib/testing/ffprobe.js";
 import { delay, eventually } from "../../lib/testing/wait.js";
 import { MessageType } from "../src/rtmp/message-types.js";
-import { EdgeProcess, type MediaOrigin, startMediaOrigin } from "./support/edge-process.js";
+import { EdgeProcess, type MediaBackend, startMediaBackend } from "./support/edge-process.js";
 import { RtmpTestClient, statusCode } from "./support/rtmp-test-client.js";
 
 /**
@@ -19,7 +19,7 @@ import { RtmpTestClient, statusCode } from "./support/rtmp-test-client.js";
  * fast; the bounds on times are generous and never decide a result alone.
  */
 const mb = 1024 * 1024;
-let origin: MediaOrigin;
+let backend: MediaBackend;
 /** Short timeouts, tight pre-play cap: the attack and NAT tests. */
 let edge: EdgeProcess;
 
@@ -34,8 +34,8 @@ const prePlayCap = 20;
 const logRepeatLines = 3;
 
 before(async () => {
-  origin = await startMediaOrigin("transport-media");
-  edge = await EdgeProcess.start(origin, {
+  backend = await startMediaBackend("transport-media");
+  edge = await EdgeProcess.start(backend, {
     STREAMFRONT_EDGE_HTTP_HEADERS_TIMEOUT_MS: String(timeouts.headers),
     STREAMFRONT_EDGE_HTTP_REQUEST_TIMEOUT_MS: String(timeouts.request),
     STREAMFRONT_EDGE_HTTP_IDLE_TIMEOUT_MS: String(timeouts.idle),
@@ -50,7 +50,7 @@ before(async () => {
 
 after(async () => {
   await edge?.stop();
-  await origin?.close();
+  await backend?.close();
 });
 
 /** Connects, creates a stream and plays the sample; resolves once video flows. */
@@ -495,7 +495,7 @@ describe("item 5: NAT-friendly limits over RTMPT", () => {
 describe("item 5: 1,000 slow connections", () => {
   let big: EdgeProcess;
   before(async () => {
-    big = await EdgeProcess.start(origin, {
+    big = await EdgeProcess.start(backend, {
       // Long enough to hold all 1,000 while they are measured.
       STREAMFRONT_EDGE_HTTP_HEADERS_TIMEOUT_MS: "60000",
       STREAMFRONT_EDGE_PRE_PLAY_TIMEOUT_MS: "120000",

@@ -82,13 +82,13 @@ export function loadConfig<S extends Settings>(settings: S, sources: ConfigSourc
     const flagValue = flags[setting.flag];
     const envValue = env[setting.env];
     let raw: string | undefined;
-    let origin: string;
+    let source: string;
     if (typeof flagValue === "string") {
       raw = flagValue;
-      origin = `--${setting.flag}`;
+      source = `--${setting.flag}`;
     } else if (envValue !== undefined && envValue !== "") {
       raw = envValue;
-      origin = setting.env;
+      source = setting.env;
     } else {
       out[name] = setting.default;
       continue;
@@ -96,7 +96,7 @@ export function loadConfig<S extends Settings>(settings: S, sources: ConfigSourc
     const parsed = setting.schema.safeParse(raw);
     if (!parsed.success) {
       const reason = parsed.error.issues.map((issue) => issue.message).join("; ");
-      throw new ConfigError(`invalid setting ${name} (${origin}): ${JSON.stringify(raw)}: ${reason}`);
+      throw new ConfigError(`invalid setting ${name} (${source}): ${JSON.stringify(raw)}: ${reason}`);
     }
     out[name] = parsed.data;
   }

@@ -31,7 +31,7 @@
  * `.hidden`, `v1.0/x.flv`), spaces, `%` that does not decode to a dot or a
  * separator, any printable Unicode.
  *
- * The edge's parseStreamName (edge/src/stream-name.ts) refuses `.`/`..`
+ * The edge's parseStreamName (edge/src/routing/stream-name.ts) refuses `.`/`..`
  * segments and NUL and strips leading slashes; this check is the one that
  * holds whoever calls the shield.
  */

@@ -1,4 +1,4 @@
-import { DEFAULT_BLOCK_SIZE } from "./range-source.js";
+import { DEFAULT_BLOCK_SIZE } from "./buffered-reader.js";
 
 export interface MediaLimits {
   /** Bound on the header read before playing: the MP4 moov box, the FLV onMetaData tag. @default 16 MiB */
@@ -7,7 +7,7 @@ export interface MediaLimits {
   readAheadBytes?: number | undefined;
 }
 
-export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_HEADER_BYTES = 16 * 1024 * 1024;
 
 export interface ResolvedMediaLimits {
   maxHeaderBytes: number;

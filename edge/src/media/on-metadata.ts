@@ -6,7 +6,7 @@ import { type AmfObject, type AmfValue, createAmfObject, decodeAmf0, encodeAmf0 
  * and for FLV an optional `keyframes: {times: [s…], filepositions: [byte…]}`
  * index written by flvtool2/yamdi/ffmpeg).
  */
-export const ON_METADATA = "onMetaData";
+const ON_METADATA = "onMetaData";
 
 /** 0x02 (string marker), u16 length 10, "onMetaData". */
 const ON_METADATA_PREFIX = Buffer.from([0x02, 0x00, 0x0a, ...Buffer.from(ON_METADATA, "latin1")]);
@@ -14,7 +14,7 @@ const ON_METADATA_PREFIX = Buffer.from([0x02, 0x00, 0x0a, ...Buffer.from(ON_META
 /** A keyframes index can hold two numbers per keyframe; hours of 1 s GOPs need far more than the default cap. */
 const METADATA_MAX_ITEMS = 4_000_000;
 
-export function isOnMetaData(body: Buffer): boolean {
+function isOnMetaData(body: Buffer): boolean {
   return (
     body.length > ON_METADATA_PREFIX.length &&
     body.subarray(0, ON_METADATA_PREFIX.length).equals(ON_METADATA_PREFIX)
@@ -48,7 +48,7 @@ export function amfObject(entries: Record<string, AmfValue>): AmfObject {
   return out;
 }
 
-export function isAmfObject(value: AmfValue): value is AmfObject {
+function isAmfObject(value: AmfValue): value is AmfObject {
   return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
 

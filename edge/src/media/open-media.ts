@@ -1,10 +1,11 @@
+import { BufferedReader } from "./buffered-reader.js";
 import { FlvReader } from "./flv/flv-reader.js";
 import { mediaInvalid } from "./media-error.js";
 import { type MediaLimits, type ResolvedMediaLimits, resolveLimits } from "./media-limits.js";
 import type { MediaReader } from "./media-tag.js";
 import { Mp3Reader } from "./mp3/mp3-reader.js";
 import { Mp4Reader } from "./mp4/mp4-reader.js";
-import { BufferedReader, type RangeSource } from "./range-source.js";
+import type { RangeSource } from "./range-source.js";
 
 export const ContainerKind = { Flv: "flv", Mp4: "mp4", Mp3: "mp3" } as const;
 export type ContainerKind = (typeof ContainerKind)[keyof typeof ContainerKind];

@@ -45,9 +45,9 @@ export interface AmfLimits {
 }
 
 export const AMF0_DEFAULT_MAX_DEPTH = 32;
-export const AMF0_DEFAULT_MAX_ITEMS = 65536;
+const AMF0_DEFAULT_MAX_ITEMS = 65536;
 
-export const Amf0Marker = {
+const Amf0Marker = {
   Number: 0x00,
   Boolean: 0x01,
   String: 0x02,

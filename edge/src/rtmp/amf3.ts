@@ -40,7 +40,7 @@ export interface AmfBudget {
   leaveNested(): void;
 }
 
-export const Amf3Marker = {
+const Amf3Marker = {
   Undefined: 0x00,
   Null: 0x01,
   False: 0x02,

@@ -56,7 +56,7 @@ export interface ChunkDecoderLimits {
   maxBufferedBytes?: number;
 }
 
-export const DEFAULT_CHUNK_SIZE = 128;
+const DEFAULT_CHUNK_SIZE = 128;
 const EXTENDED_TIMESTAMP = 0xffffff;
 /** Message header sizes indexed by fmt. */
 const MESSAGE_HEADER_SIZE = [11, 7, 3, 0] as const;

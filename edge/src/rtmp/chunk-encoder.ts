@@ -12,8 +12,8 @@ import type { RtmpMessage } from "./message-types.js";
 
 const EXTENDED_TIMESTAMP = 0xffffff;
 const MAX_MESSAGE_LENGTH = 0xffffff;
-export const MIN_CHUNK_STREAM_ID = 2;
-export const MAX_CHUNK_STREAM_ID = 65599;
+const MIN_CHUNK_STREAM_ID = 2;
+const MAX_CHUNK_STREAM_ID = 65599;
 
 /** Size of the basic header for `csid`: 1 byte up to 63, 2 bytes up to 319, else 3. */
 export function basicHeaderSize(csid: number): 1 | 2 | 3 {

@@ -19,7 +19,7 @@ import { MessageType, type PeerBandwidthLimit, type RtmpMessage, UserControlEven
  *   PingRequest/PingResponse                             u32 timestamp
  */
 
-export const CONTROL_CHUNK_STREAM_ID = 2;
+const CONTROL_CHUNK_STREAM_ID = 2;
 
 function control(messageTypeId: number, payload: Buffer): RtmpMessage {
   return { chunkStreamId: CONTROL_CHUNK_STREAM_ID, messageTypeId, messageStreamId: 0, timestamp: 0, payload };

@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
+import { isRtmpC0, RTMP_C0, type RtmpC0 } from "../transport/first-byte.js";
 import type { DigestScheme } from "./digest-scheme.js";
 import { DH_KEY_SIZE, dhExchange, dhKeyOffset } from "./rtmpe/diffie-hellman.js";
 import { NATIVE_RC4_AVAILABLE, type Rc4Implementation } from "./rtmpe/rc4.js";
@@ -35,9 +36,8 @@ import { createRtmpeCiphers, type RtmpeCiphers } from "./rtmpe/stream-cipher.js"
  * the handshake.
  */
 
-export const HANDSHAKE_VERSION = 0x03;
-export const HANDSHAKE_PACKET_SIZE = 1536;
-export const DIGEST_SIZE = 32;
+const HANDSHAKE_PACKET_SIZE = 1536;
+const DIGEST_SIZE = 32;
 
 /** The 32 bytes shared by the tails of both keys. */
 const KEY_TAIL = Buffer.from("f0eec24a8068bee82e00d0d1029e7e576eec5d2d29806fab93b8e636cfeb31ae", "hex");
@@ -51,13 +51,11 @@ export const GENUINE_FMS_KEY: Buffer = Buffer.concat([
   Buffer.from("Genuine Adobe Flash Media Server 001", "ascii"),
   KEY_TAIL,
 ]);
-export const GENUINE_FP_KEY_SHORT: Buffer = GENUINE_FP_KEY.subarray(0, 30);
-export const GENUINE_FMS_KEY_SHORT: Buffer = GENUINE_FMS_KEY.subarray(0, 36);
+const GENUINE_FP_KEY_SHORT: Buffer = GENUINE_FP_KEY.subarray(0, 30);
+const GENUINE_FMS_KEY_SHORT: Buffer = GENUINE_FMS_KEY.subarray(0, 36);
 
 /** The version this server writes into S1 of a digest handshake (librtmp's server uses the same). */
 const SERVER_VERSION = Buffer.from([3, 5, 1, 1]);
-
-export type { DigestScheme } from "./digest-scheme.js";
 
 export function digestOffset(packet: Buffer, scheme: DigestScheme): number {
   const base = scheme === 1 ? 8 : 772;
@@ -90,16 +88,8 @@ export function findClientDigest(c1: Buffer): { scheme: DigestScheme; offset: nu
 }
 
 /** The key of a digest-handshake S2 (or C2) signature: HMAC-SHA256(full key, peer digest). */
-export function responseSignatureKey(peerDigest: Buffer, fullKey: Buffer): Buffer {
+function responseSignatureKey(peerDigest: Buffer, fullKey: Buffer): Buffer {
   return createHmac("sha256", fullKey).update(peerDigest).digest();
-}
-
-/**
- * The signature closing a digest-handshake S2 (or C2): HMAC-SHA256 keyed
- * with HMAC-SHA256(full key, peer digest) over the first 1504 bytes.
- */
-export function computeResponseSignature(packet: Buffer, peerDigest: Buffer, fullKey: Buffer): Buffer {
-  return signWithKey(packet, responseSignatureKey(peerDigest, fullKey));
 }
 
 function signWithKey(packet: Buffer, key: Buffer): Buffer {
@@ -154,8 +144,8 @@ type HandshakeState = (typeof HandshakeState)[keyof typeof HandshakeState];
 
 export type HandshakeKind = "plain" | "digest" | "rtmpe";
 
-/** C0 values served: 0x03 RTMP, 0x06 RTMPE, 0x08 RTMPE with XTEA-signed S2, 0x09 with Blowfish-signed S2. */
-export type HandshakeType = 0x03 | 0x06 | 0x08 | 0x09;
+/** The C0 a client sent: 0x03 RTMP, 0x06 RTMPE, 0x08 RTMPE with XTEA-signed S2, 0x09 with Blowfish-signed S2 (transport/first-byte.ts). */
+export type HandshakeType = RtmpC0;
 
 /**
  * Feed it every byte read from the socket until `done`; write each
@@ -171,7 +161,7 @@ export class ServerHandshake {
   #filled = 0;
   #c2Remaining = HANDSHAKE_PACKET_SIZE;
   #kind: HandshakeKind | null = null;
-  #type: HandshakeType = HANDSHAKE_VERSION;
+  #type: HandshakeType = RTMP_C0;
   #encryption: RtmpeCiphers | null = null;
   #failure: EdgeError | null = null;
 
@@ -262,7 +252,7 @@ export class ServerHandshake {
     s1.writeUInt32BE(this.#nowMs() >>> 0, 0);
     this.#random(HANDSHAKE_PACKET_SIZE - 8).copy(s1, 8);
 
-    const rtmpe = this.#type !== HANDSHAKE_VERSION;
+    const rtmpe = this.#type !== RTMP_C0;
     const clientVersionZero = c1.readUInt32BE(4) === 0;
     const found = clientVersionZero && !rtmpe ? null : findClientDigest(c1);
     if (found === null && rtmpe) {
@@ -320,8 +310,7 @@ export class ServerHandshake {
 }
 
 function checkVersion(version: number): HandshakeType {
-  if (version === HANDSHAKE_VERSION || version === 0x06 || version === 0x08 || version === 0x09)
-    return version;
+  if (isRtmpC0(version)) return version;
   throw new EdgeError(
     EdgeErrorCode.HandshakeVersion,
     `unsupported RTMP handshake version 0x${version.toString(16).padStart(2, "0")}`,

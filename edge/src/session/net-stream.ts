@@ -3,12 +3,13 @@ import { type Logger, redactQuery } from "../../../lib/log.js";
 import { EdgeErrorCode } from "../errors.js";
 import type { MediaReader } from "../media/media-tag.js";
 import type { ContainerKind } from "../media/open-media.js";
-import { type EdgeMetrics, LookupCommand, PlayResult } from "../metrics.js";
-import { isOriginOutage } from "../origin/shield-origin.js";
+import type { EdgeMetrics } from "../metrics.js";
 import type { AmfObject, AmfValue } from "../rtmp/amf0.js";
 import type { RtmpCommand } from "../rtmp/command.js";
+import { isShieldOutage } from "../shield-client/object-opener.js";
+import { LookupCommand, PlayResult } from "../vocabulary.js";
+import { onStatus } from "./fms-messages.js";
 import type { LookupBudget } from "./lookup-budget.js";
-import { onStatus } from "./status.js";
 import { type PlayerSink, type PlayItem, StreamPlayer } from "./stream-player.js";
 
 /** What opening a play name gave: a reader, or why there is none. */
@@ -36,9 +37,9 @@ export interface NetStreamContext {
   /** config fms-data-start: FMS's NetStream.Data.Start after Play.Start. */
   readonly fmsDataStart?: boolean;
   bufferMs(): number;
-  /** Maps a play name to an object and opens its reader; throws on origin or container errors. */
+  /** Maps a play name to an object and opens its reader; throws on shield or container errors. */
   open(name: string): Promise<OpenResult>;
-  /** How long reads that fail for want of an origin are retried (see StreamPlayerOptions.stall); absent: not at all. */
+  /** How long reads that fail for want of a shield are retried (see StreamPlayerOptions.stall); absent: not at all. */
   readonly stall?: { readonly minMs: number; readonly maxMs: number };
   /** The connection's lookup budget: plays of names not found are charged to it, and refused once it is spent. */
   readonly lookups?: LookupBudget;
@@ -102,7 +103,7 @@ export class NetStream {
         ? {
             stall: {
               ...ctx.stall,
-              transient: isOriginOutage,
+              transient: isShieldOutage,
               onRetry: (error, attempt, remainingMs) => {
                 ctx.metrics.playReadRetries.inc();
                 // One warning per stall; the retries after it only at debug.
@@ -114,7 +115,7 @@ export class NetStream {
                     attempt,
                     remainingMs: Math.round(remainingMs),
                   },
-                  "origin read failed; retrying within the viewer's buffer",
+                  "shield read failed; retrying within the viewer's buffer",
                 );
               },
             },

@@ -4,42 +4,37 @@ import { errorCode } from "../../../lib/errors.js";
 import { type Logger, type LogRateLimiter, redactQuery } from "../../../lib/log.js";
 import type { Distribution } from "../../../proto/gen/streamfront/controller/v1/controller.js";
 import type { EdgeConfig } from "../config.js";
-import { parseConnectTarget } from "../connect-url.js";
-import { type LookupFailure, lookupFailureDetail } from "../distribution-table.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import { NoPlayableTrackError } from "../media/media-error.js";
 import type { SkippedTrack } from "../media/media-tag.js";
 import { openMedia } from "../media/open-media.js";
 import type { RangeSource } from "../media/range-source.js";
-import { type EdgeMetrics, LookupCommand, type Protocol } from "../metrics.js";
-import { OpenPurpose } from "../origin/shield-origin.js";
+import type { EdgeMetrics } from "../metrics.js";
+import { parseConnectTarget } from "../routing/connect-url.js";
+import { type LookupFailure, lookupFailureDetail } from "../routing/distribution-table.js";
+import { parseStreamName } from "../routing/stream-name.js";
 import type { AmfObject, AmfValue } from "../rtmp/amf0.js";
 import { ChunkDecoder, type ChunkDecoderLimits } from "../rtmp/chunk-decoder.js";
 import { encodeMessages } from "../rtmp/chunk-encoder.js";
 import { decodeCommand, type RtmpCommand } from "../rtmp/command.js";
-import {
-  acknowledgement,
-  parseUserControl,
-  pingResponse,
-  setChunkSize,
-  setPeerBandwidth,
-  userControl,
-  windowAckSize,
-} from "../rtmp/control-messages.js";
+import { acknowledgement, parseUserControl, pingResponse } from "../rtmp/control-messages.js";
 import { ServerHandshake } from "../rtmp/handshake.js";
-import {
-  MessageType,
-  PeerBandwidthLimit,
-  type RtmpMessage,
-  UserControlEvent,
-} from "../rtmp/message-types.js";
+import { MessageType, type RtmpMessage, UserControlEvent } from "../rtmp/message-types.js";
 import type { ReassemblyBudget } from "../rtmp/reassembly-budget.js";
 import type { RtmpeCiphers } from "../rtmp/rtmpe/stream-cipher.js";
-import { parseStreamName } from "../stream-name.js";
+import { OpenPurpose } from "../shield-client/object-opener.js";
+import { LookupCommand, type Protocol } from "../vocabulary.js";
+import {
+  callFailed,
+  commandMessage,
+  connectAccepted,
+  connectRejected,
+  fcSubscribeStarted,
+  publishRefused,
+} from "./fms-messages.js";
 import { LookupBudget } from "./lookup-budget.js";
 import { NetStream, type OpenResult } from "./net-stream.js";
 import type { SharedEncoder } from "./shared-encoder.js";
-import { callFailed, commandMessage, connectRejected, connectResult, onStatus } from "./status.js";
 import type { PlayerSink } from "./stream-player.js";
 
 /** What a session needs from the edge around it. */
@@ -77,8 +72,6 @@ export type ViewerTransport = Duplex & {
 const SessionState = { Handshake: 0, AwaitConnect: 1, Connected: 2, Closed: 3 } as const;
 type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
-/** FMS and librtmp's usual window and peer bandwidth (cloudfront-rtmp.md §3.4). */
-const windowSize = 2_500_000;
 /** Streams one connection may create; Flash players use one or two. */
 const maxStreams = 8;
 /**
@@ -133,7 +126,7 @@ export class RtmpSession {
   #lastBandwidth: AmfValue[] = [0, 0, 0, 0];
   #state: SessionState = SessionState.Handshake;
   #distribution: Distribution | null = null;
-  /** The connect's application past cfx/st/: the front of every play name (connect-url.ts). */
+  /** The connect's application past cfx/st/: the front of every play name (routing/connect-url.ts). */
   #streamPrefix = "";
   #nextStreamId = 1;
   #bufferMs: number;
@@ -386,15 +379,7 @@ export class RtmpSession {
         this.#getStreamLength(command);
         return;
       case "FCSubscribe":
-        this.#send([
-          commandMessage(
-            0,
-            "onFCSubscribe",
-            0,
-            null,
-            statusObject("NetStream.Play.Start", String(command.args[0])),
-          ),
-        ]);
+        this.#send([fcSubscribeStarted(String(command.args[0]))]);
         return;
       case "FCUnsubscribe":
         return;
@@ -412,14 +397,7 @@ export class RtmpSession {
       case "releaseStream":
       case "FCPublish":
       case "publish":
-        this.#send([
-          onStatus(
-            streamId,
-            "error",
-            "NetStream.Publish.BadName",
-            "This is a video-on-demand edge: publishing is not allowed.",
-          ),
-        ]);
+        this.#send([publishRefused(streamId)]);
         return;
       default:
         if (command.transactionId > 0) {
@@ -451,14 +429,9 @@ export class RtmpSession {
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = null;
     const objectEncoding = typeof obj?.objectEncoding === "number" ? obj.objectEncoding : 0;
-    this.#send([
-      windowAckSize(windowSize),
-      setPeerBandwidth(windowSize, PeerBandwidthLimit.Dynamic),
-      setChunkSize(this.#ctx.config.outChunkSize),
-      userControl(UserControlEvent.StreamBegin, 0),
-      connectResult(command.transactionId, objectEncoding, this.#clientId),
-      commandMessage(0, "onBWDone", 0, null),
-    ]);
+    this.#send(
+      connectAccepted(command.transactionId, objectEncoding, this.#clientId, this.#ctx.config.outChunkSize),
+    );
     this.#logger.info(
       {
         distribution: found.id,
@@ -853,14 +826,6 @@ function decoderLimits(config: EdgeConfig): ChunkDecoderLimits {
 
 function isObject(value: AmfValue): value is AmfObject {
   return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
-}
-
-function statusObject(code: string, description: string): AmfObject {
-  const o: AmfObject = Object.create(null);
-  o.level = "status";
-  o.code = code;
-  o.description = description;
-  return o;
 }
 
 /**

@@ -2,9 +2,19 @@ import { errorMessage } from "../../../lib/errors.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import type { MediaReader, MediaTag } from "../media/media-tag.js";
 import { TagKind } from "../media/media-tag.js";
-import { userControl } from "../rtmp/control-messages.js";
-import { type RtmpMessage, UserControlEvent } from "../rtmp/message-types.js";
-import { dataMessage, dataStart, OutChunkStream, onPlayStatus, onStatus, sampleAccess } from "./status.js";
+import type { RtmpMessage } from "../rtmp/message-types.js";
+import {
+  dataMessage,
+  OutChunkStream,
+  onPlayStatus,
+  onStatus,
+  pauseNotify,
+  playComplete,
+  playReset,
+  playStart,
+  seekNotify,
+  unpauseNotify,
+} from "./fms-messages.js";
 
 /** Where a player writes: the session's socket, behind its queue bound. */
 export interface PlayerSink {
@@ -40,14 +50,14 @@ export interface StreamPlayerOptions {
   /** Called when an item played to its end (not when stopped). */
   readonly onItemComplete: (item: PlayItem) => void;
   /**
-   * Called when reading an item failed mid-play (the origin went away, the
+   * Called when reading an item failed mid-play (the shield went away, the
    * object changed, the file is broken past its start); the player has
    * stopped and emptied its playlist. The session lives on.
    */
   readonly onItemFailed: (item: PlayItem, error: unknown) => void;
   /**
-   * Reads that fail with an error this says is transient (the origin is
-   * unavailable) are retried with backoff while the viewer still has media
+   * Reads that fail with an error this says is transient (no shield
+   * answers) are retried with backoff while the viewer still has media
    * buffered — at least minMs, at most maxMs from the read's start — so a
    * shield or S3 that comes back in time is a pause the viewer never sees.
    * Past that the item fails with EDGE_ERR_PLAY_STALLED.
@@ -203,22 +213,10 @@ export class StreamPlayer {
     if (paused && !this.#paused) {
       this.#paused = true;
       this.#flush();
-      this.#o.sink.send([
-        onStatus(streamId, "status", "NetStream.Pause.Notify", `Pausing ${name}.`, {
-          details: name,
-          clientid: clientId,
-        }),
-        userControl(UserControlEvent.StreamEOF, streamId),
-      ]);
+      this.#o.sink.send(pauseNotify({ streamId, name, clientId }));
     } else if (!paused && this.#paused) {
       this.#paused = false;
-      this.#o.sink.send([
-        onStatus(streamId, "status", "NetStream.Unpause.Notify", `Unpausing ${name}.`, {
-          details: name,
-          clientid: clientId,
-        }),
-        userControl(UserControlEvent.StreamBegin, streamId),
-      ]);
+      this.#o.sink.send(unpauseNotify({ streamId, name, clientId }));
       // The viewer's buffer drained while paused: refill it at wire speed.
       this.#restartPacing();
     }
@@ -434,22 +432,10 @@ export class StreamPlayer {
       // keyframe, as FMS did: librtmp (rtmpdump -A) adds the start it asked
       // for to every timestamp it receives.
       this.#offsetMs = -startMs;
-      messages.push(
-        userControl(UserControlEvent.StreamIsRecorded, streamId),
-        userControl(UserControlEvent.StreamBegin, streamId),
-        onStatus(streamId, "status", "NetStream.Play.Reset", `Playing and resetting ${item.name}.`, {
-          details: item.name,
-          clientid: clientId,
-        }),
-      );
+      messages.push(...playReset({ streamId, name: item.name, clientId }));
     }
     messages.push(
-      onStatus(streamId, "status", "NetStream.Play.Start", `Started playing ${item.name}.`, {
-        details: item.name,
-        clientid: clientId,
-      }),
-      sampleAccess(streamId),
-      ...(this.#o.fmsDataStart ? [dataStart(streamId)] : []),
+      ...playStart({ streamId, name: item.name, clientId }, this.#o.fmsDataStart),
       ...this.#headers(item, startMs + this.#offsetMs),
     );
     this.#o.sink.send(messages);
@@ -496,23 +482,7 @@ export class StreamPlayer {
     this.#lastSentMediaMs = mediaMs - 1;
     this.#maxSentOutMs = mediaMs - 1;
     this.#o.sink.send([
-      userControl(UserControlEvent.StreamEOF, streamId),
-      userControl(UserControlEvent.StreamIsRecorded, streamId),
-      userControl(UserControlEvent.StreamBegin, streamId),
-      onStatus(streamId, "status", "NetStream.Seek.Notify", `Seeking ${mediaMs} (stream ID: ${streamId}).`, {
-        details: item.name,
-        clientid: clientId,
-      }),
-      onStatus(streamId, "status", "NetStream.Play.Reset", `Playing and resetting ${item.name}.`, {
-        details: item.name,
-        clientid: clientId,
-      }),
-      onStatus(streamId, "status", "NetStream.Play.Start", `Started playing ${item.name}.`, {
-        details: item.name,
-        clientid: clientId,
-      }),
-      sampleAccess(streamId),
-      ...(this.#o.fmsDataStart ? [dataStart(streamId)] : []),
+      ...seekNotify({ streamId, name: item.name, clientId }, mediaMs, this.#o.fmsDataStart),
       ...this.#headers(item, mediaMs),
     ]);
     this.#restartPacing();
@@ -559,7 +529,7 @@ export class StreamPlayer {
    * works or the stall budget from the call's start is spent — the media
    * the viewer holds ahead of real time, within [minMs, maxMs]. A retry
    * still pending at the deadline is abandoned (the item fails, the reader
-   * is dropped with it); the first call is left to the origin's own
+   * is dropped with it); the first call is left to the reader's own
    * timeouts, as a read without retries would be. Resolves
    * `superseded` when stop() dropped the playlist meanwhile.
    */
@@ -572,7 +542,7 @@ export class StreamPlayer {
     const deadline = started + budgetMs;
     let lastError: unknown = null;
     for (let attempt = 0; ; attempt++) {
-      // The first call may be slow and still working (a cold read, a seek that scans): the origin's own
+      // The first call may be slow and still working (a cold read, a seek that scans): the reader's own
       // deadlines and idle timeouts end it if it hangs. Retries, after a failure, must beat the deadline.
       const limitMs = attempt === 0 ? null : deadline - this.#o.now();
       const outcome = await settleBefore(call(), limitMs, dropped);
@@ -586,7 +556,7 @@ export class StreamPlayer {
       if (outcome.kind === "late" || remainingMs <= 0) {
         throw new EdgeError(
           EdgeErrorCode.PlayStalled,
-          `the origin did not answer for ${Math.round(this.#o.now() - started)} ms ` +
+          `the shield did not answer for ${Math.round(this.#o.now() - started)} ms ` +
             `(the viewer's buffer allowed ${budgetMs} ms)${lastError === null ? "" : `: ${errorMessage(lastError)}`}`,
           { cause: lastError },
         );
@@ -654,17 +624,9 @@ export class StreamPlayer {
     }
     const { streamId, clientId } = this.#o;
     const endMs = Math.max(this.#maxSentOutMs, Math.round(item.reader.durationMs) + this.#offsetMs);
-    this.#o.sink.send([
-      onStatus(streamId, "status", "NetStream.Play.Stop", `Stopped playing ${item.name}.`, {
-        details: item.name,
-        clientid: clientId,
-      }),
-      onPlayStatus(streamId, endMs, "NetStream.Play.Complete", {
-        bytes: 0,
-        duration: Math.max(0, endMs - item.startMs) / 1000,
-      }),
-      userControl(UserControlEvent.StreamEOF, streamId),
-    ]);
+    this.#o.sink.send(
+      playComplete({ streamId, name: item.name, clientId }, endMs, Math.max(0, endMs - item.startMs) / 1000),
+    );
   }
 }
 

@@ -4,7 +4,7 @@ import { createAmfObject } from "../../src/rtmp/amf0.js";
 import { encodeMessage } from "../../src/rtmp/chunk-encoder.js";
 import { encodeCommand } from "../../src/rtmp/command.js";
 import { MessageType } from "../../src/rtmp/message-types.js";
-import { EdgeProcess, type MediaOrigin, startMediaOrigin } from "../support/edge-process.js";
+import { EdgeProcess, type MediaBackend, startMediaBackend } from "../support/edge-process.js";
 import { RtmpTestClient, statusCode } from "../support/rtmp-test-client.js";
 import { mutate, randomBytes } from "./mutators.js";
 
@@ -441,10 +441,10 @@ export async function fuzzEdge(edge: EdgeProcess, options: ServerCampaignOptions
  * Starts the edge with short timeouts (so slow cases do not pile up past
  * what a campaign can wait for) and default limits otherwise.
  */
-export async function startFuzzEdge(): Promise<{ edge: EdgeProcess; origin: MediaOrigin }> {
-  const origin = await startMediaOrigin("fuzz-media");
+export async function startFuzzEdge(): Promise<{ edge: EdgeProcess; backend: MediaBackend }> {
+  const backend = await startMediaBackend("fuzz-media");
   try {
-    const edge = await EdgeProcess.start(origin, {
+    const edge = await EdgeProcess.start(backend, {
       STREAMFRONT_EDGE_LOG_LEVEL: "error",
       STREAMFRONT_EDGE_HANDSHAKE_TIMEOUT_MS: "2000",
       STREAMFRONT_EDGE_PRE_PLAY_TIMEOUT_MS: "3000",
@@ -452,20 +452,20 @@ export async function startFuzzEdge(): Promise<{ edge: EdgeProcess; origin: Medi
       STREAMFRONT_EDGE_HTTP_REQUEST_TIMEOUT_MS: "3000",
     });
     edge.launched.child.stdout?.resume();
-    return { edge, origin };
+    return { edge, backend };
   } catch (error) {
-    await origin.close();
+    await backend.close();
     throw error;
   }
 }
 
 export async function runServerCampaign(options: ServerCampaignOptions): Promise<ServerReport> {
-  const { edge, origin } = await startFuzzEdge();
+  const { edge, backend } = await startFuzzEdge();
   try {
     return await fuzzEdge(edge, options);
   } finally {
     await edge.stop();
-    await origin.close();
+    await backend.close();
   }
 }
 

@@ -6,8 +6,8 @@ import { RTMPE8_XTEA_KEYS, RTMPE9_BLOWFISH_KEYS_HEX } from "../../src/rtmp/rtmpe
 import { xteaEncrypt } from "../../src/rtmp/rtmpe/xtea.js";
 
 /*
- * A test-only RTMPE client, written from the handshake description
- * (cloudfront-rtmp.md §3.1–3.2) rather than with the server's helpers, so
+ * A test-only RTMPE client, written from the handshake's description
+ * rather than with the server's helpers, so
  * the handshake tests compare two independent readings of the protocol:
  * its own digest offsets and HMACs, a BigInt Diffie-Hellman on the prime
  * Node ships as "modp2", its own key derivation. It borrows only the block

@@ -13,10 +13,10 @@ import {
 } from "../../../lib/testing/shield.js";
 import type { Distribution } from "../../../proto/gen/streamfront/controller/v1/controller.js";
 import { edgeSettings } from "../../src/config.js";
+import { metadataCacheOf } from "../../src/edge-cache/metadata-cache.js";
+import { SliceCache } from "../../src/edge-cache/slice-cache.js";
 import { EdgeServer } from "../../src/edge-server.js";
-import { metadataCacheOf } from "../../src/origin/metadata-cache.js";
-import { ShieldOrigin } from "../../src/origin/shield-origin.js";
-import { SliceCache } from "../../src/origin/slice-cache.js";
+import { ShieldObjectOpener } from "../../src/shield-client/object-opener.js";
 
 /**
  * An edge in the test process in front of a real shield and s3rver, with
@@ -51,8 +51,8 @@ export interface EdgeHarnessOptions {
    * shield setting takes them; the harness then starts no shield of its own.
    */
   shieldAddress?: string;
-  /** ShieldOrigin options for the edge's origin (idle timeout, penalty, deadline). */
-  origin?: { idleTimeoutMs?: number; penaltyMs?: number; deadlineMs?: number };
+  /** ShieldObjectOpener options (idle timeout, penalty, deadline). */
+  objects?: { idleTimeoutMs?: number; penaltyMs?: number; deadlineMs?: number };
   /**
    * Give the edge its slice cache and metadata cache, sized by its settings
    * (as main.ts does); without, every read and stat goes to the shield.
@@ -67,7 +67,7 @@ export async function startEdgeHarness(options: EdgeHarnessOptions = {}): Promis
   const s3 = options.s3 ?? (await startTestS3(bucket));
   if (!ownS3) await s3.s3.ensureBucket(bucket);
   let shield: TestShield | undefined;
-  let origin: ShieldOrigin | undefined;
+  let objects: ShieldObjectOpener | undefined;
   let edge: EdgeServer | undefined;
   try {
     await s3.s3.uploadDirectory(bucket, fromRepoRoot("deploy", "local", "media"));
@@ -92,10 +92,10 @@ export async function startEdgeHarness(options: EdgeHarnessOptions = {}): Promis
         ? new SliceCache({ sliceBytes: config.cacheSliceBytes, maxBytes: config.cacheBytes })
         : undefined;
     const metadata = options.caches ? metadataCacheOf(config) : undefined;
-    origin = new ShieldOrigin({
+    objects = new ShieldObjectOpener({
       address: options.shieldAddress ?? shield!.address,
       logger: silentLogger("edge"),
-      ...options.origin,
+      ...options.objects,
       ...(cache ? { cache } : {}),
       ...(metadata ? { metadata } : {}),
     });
@@ -122,15 +122,15 @@ export async function startEdgeHarness(options: EdgeHarnessOptions = {}): Promis
       }),
       registry,
       distributions: { current: () => distributions },
-      origin,
-      shieldPool: origin.pool,
+      objects,
+      shieldPool: objects.pool,
       ...(cache ? { cache } : {}),
       ...(metadata ? { metadata } : {}),
     });
     const addresses = await edge.start();
     const started = edge;
     const startedShield = shield;
-    const startedOrigin = origin;
+    const startedObjects = objects;
     return {
       bucket,
       rtmpPort: Number(addresses.rtmp!.split(":").pop()),
@@ -144,14 +144,14 @@ export async function startEdgeHarness(options: EdgeHarnessOptions = {}): Promis
       },
       async close() {
         await started.close();
-        startedOrigin.close();
+        startedObjects.close();
         await startedShield?.close();
         if (ownS3) await s3.close();
       },
     };
   } catch (error) {
     await edge?.close();
-    origin?.close();
+    objects?.close();
     await shield?.close();
     if (ownS3) await s3.close();
     throw error;

@@ -12,14 +12,14 @@ import { startTestS3, startTestShield } from "../../../lib/testing/shield.js";
  * The sample media in a real s3rver behind a real shield (both in the test
  * process), for edge processes to play from.
  */
-export interface MediaOrigin {
+export interface MediaBackend {
   readonly bucket: string;
   readonly s3: TestS3;
   readonly shield: TestShield;
   close(): Promise<void>;
 }
 
-export async function startMediaOrigin(bucket: string): Promise<MediaOrigin> {
+export async function startMediaBackend(bucket: string): Promise<MediaBackend> {
   const s3 = await startTestS3(bucket);
   try {
     await s3.s3.uploadDirectory(bucket, fromRepoRoot("deploy", "local", "media"));
@@ -86,7 +86,10 @@ export class EdgeProcess {
     });
   }
 
-  static async start(origin: MediaOrigin, env: Readonly<Record<string, string>> = {}): Promise<EdgeProcess> {
+  static async start(
+    backend: MediaBackend,
+    env: Readonly<Record<string, string>> = {},
+  ): Promise<EdgeProcess> {
     const dir = await mkdtemp(join(tmpdir(), "streamfront-edge-process-"));
     const stateFile = join(dir, "config.json");
     await writeFile(
@@ -99,7 +102,7 @@ export class EdgeProcess {
             id: "EPROC",
             domainName: "sproc000000000.test",
             cnames: ["localhost", "127.0.0.1"],
-            originBucket: origin.bucket,
+            originBucket: backend.bucket,
             enabled: true,
             kind: 1,
           },
@@ -115,7 +118,7 @@ export class EdgeProcess {
         STREAMFRONT_EDGE_ADMIN_PORT: "0",
         // Nothing listens there: the state file is the config.
         STREAMFRONT_EDGE_CONTROLLER: "127.0.0.1:9",
-        STREAMFRONT_EDGE_SHIELD: origin.shield.address,
+        STREAMFRONT_EDGE_SHIELD: backend.shield.address,
         STREAMFRONT_EDGE_CONFIG_STATE_FILE: stateFile,
         STREAMFRONT_EDGE_LOG_LEVEL: "info",
         ...env,

@@ -6,7 +6,7 @@ import { MessageType } from "../../src/rtmp/message-types.js";
 import type { EdgeHarness } from "./edge-harness.js";
 import { isCommand, RtmpTestClient, statusCode } from "./rtmp-test-client.js";
 
-/** Viewers that time what they receive, and metric reading, for tests of plays against failing origins. */
+/** Viewers that time what they receive, and metric reading, for tests of plays against a failing shield or S3. */
 
 /** The sum of a metric's samples whose labels include `labels`. */
 export function metric(text: string, name: string, labels: Record<string, string> = {}): number {

@@ -19,7 +19,7 @@ import type {
 
 /**
  * The shield's reader for `bench:shield`: ShieldServiceClient with the
- * edge's channel options (edge/src/origin/shield-pool.ts), reading the way an
+ * edge's channel options (edge/src/shield-client/shield-pool.ts), reading the way an
  * edge does — StatObject, then ReadRange calls pinned to the ETag, pieces
  * checked to be contiguous. Runs in a worker process of its own.
  */

@@ -122,9 +122,3 @@ export function isAvcSequenceHeader(body: Uint8Array): boolean {
 export function isAacSequenceHeader(body: Uint8Array): boolean {
   return body.length >= 2 && body[0]! >> 4 === SoundFormat.Aac && body[1] === 0;
 }
-
-/** Composition time offset (pts - dts) of an AVC video body, else 0. */
-export function avcCompositionTime(body: Buffer): number {
-  if (body.length < AVC_HEADER_SIZE || (body[0]! & 0x0f) !== VideoCodec.Avc) return 0;
-  return body.readIntBE(2, 3);
-}

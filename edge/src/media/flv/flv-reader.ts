@@ -1,3 +1,4 @@
+import type { BufferedReader } from "../buffered-reader.js";
 import { mediaInvalid, mediaTooLarge } from "../media-error.js";
 import type { ResolvedMediaLimits } from "../media-limits.js";
 import { type MediaReader, type MediaTag, TagKind } from "../media-tag.js";
@@ -9,7 +10,6 @@ import {
   keyframeIndex,
   numberProp,
 } from "../on-metadata.js";
-import type { BufferedReader } from "../range-source.js";
 import { lastAtOrBefore } from "../sorted.js";
 import {
   FLV_HEADER_SIZE,

@@ -1,8 +1,8 @@
+import type { BufferedReader } from "../buffered-reader.js";
 import { mediaInvalid } from "../media-error.js";
 import type { ResolvedMediaLimits } from "../media-limits.js";
 import { type MediaReader, type MediaTag, TagKind } from "../media-tag.js";
 import { amfObject, encodeOnMetaData } from "../on-metadata.js";
-import type { BufferedReader } from "../range-source.js";
 import { lastAtOrBefore } from "../sorted.js";
 import { ID3_HEADER_SIZE, ID3V1_SIZE, id3v2Size, isId3v1 } from "./id3.js";
 import {

@@ -24,7 +24,7 @@ export interface BoxHeader {
 }
 
 /** The smallest header: u32 size + type. */
-export const BOX_HEADER_SIZE = 8;
+const BOX_HEADER_SIZE = 8;
 /** The largest header this reader needs in view: size, type, largesize. */
 export const MAX_BOX_HEADER_SIZE = 16;
 

@@ -1,9 +1,9 @@
 import type { AmfObject } from "../../rtmp/amf0.js";
+import type { BufferedReader } from "../buffered-reader.js";
 import { mediaInvalid, mediaTooLarge } from "../media-error.js";
 import type { ResolvedMediaLimits } from "../media-limits.js";
 import { type MediaReader, type MediaTag, type SkippedTrack, TagKind } from "../media-tag.js";
 import { amfObject, encodeOnMetaData } from "../on-metadata.js";
-import type { BufferedReader } from "../range-source.js";
 import { firstAtOrAfter, lastAtOrBefore } from "../sorted.js";
 import { MAX_BOX_HEADER_SIZE, probeMp4, readBoxHeader } from "./box.js";
 import { type Movie, type Mp4Track, parseMoov } from "./movie.js";
@@ -26,7 +26,7 @@ const AVC_KEY = 0x17;
 const AVC_INTER = 0x27;
 
 /** Ticks → ms, rounding half up: the one rule used for every MP4 time so dts and pts stay consistent. */
-export function ticksToMs(ticks: number, timescale: number): number {
+function ticksToMs(ticks: number, timescale: number): number {
   return Math.floor((ticks * 1000) / timescale + 0.5);
 }
 
@@ -285,7 +285,7 @@ function movieDurationMs(movie: Movie): number {
   return ms;
 }
 
-/** onMetaData as FMS built it from moov (§3.7 of the RTMP notes): codecs, sizes, rates, trackinfo. */
+/** onMetaData as FMS built it from moov: codecs, sizes, rates, trackinfo. */
 function buildMetadata(movie: Movie, durationMs: number, moovPosition: number): AmfObject {
   const { video, audio } = movie;
   const avc = video?.entry.codec === "avc1" ? video.entry.avc : null;

@@ -99,7 +99,7 @@ function audioEntryFields(bytes: Buffer, entry: BoxHeader): Mp3Config {
  */
 const VISUAL_SAMPLE_ENTRY_SIZE = 78;
 
-export function readAvcSampleEntry(bytes: Buffer, entry: BoxHeader): AvcConfig {
+function readAvcSampleEntry(bytes: Buffer, entry: BoxHeader): AvcConfig {
   need(bytes, entry.payload, VISUAL_SAMPLE_ENTRY_SIZE, `'${entry.type}' sample entry`);
   const avcC = findBox(bytes, ["avcC"], entry.payload + VISUAL_SAMPLE_ENTRY_SIZE, entry.end);
   if (!avcC) throw mediaInvalid(`'${entry.type}' sample entry has no avcC box`);
@@ -126,7 +126,7 @@ export function readAvcSampleEntry(bytes: Buffer, entry: BoxHeader): AvcConfig {
  */
 const AUDIO_SAMPLE_ENTRY_SIZE = 28;
 
-export function readMp4aSampleEntry(bytes: Buffer, entry: BoxHeader): SampleEntry | SkippedEntry {
+function readMp4aSampleEntry(bytes: Buffer, entry: BoxHeader): SampleEntry | SkippedEntry {
   need(bytes, entry.payload, AUDIO_SAMPLE_ENTRY_SIZE, "'mp4a' sample entry");
   const version = bytes.readUInt16BE(entry.payload + 8);
   const extra = version === 1 ? 16 : version === 2 ? 36 : 0;

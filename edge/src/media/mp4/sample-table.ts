@@ -19,7 +19,7 @@ export interface SampleTable {
 }
 
 /** No sample this edge can send is larger; a bigger stsz entry is corruption. */
-export const MAX_SAMPLE_SIZE = 16 * 1024 * 1024;
+const MAX_SAMPLE_SIZE = 16 * 1024 * 1024;
 
 /** Entry table of a full box: u32 entry_count, then entries of `entrySize` bytes. */
 function entryTable(bytes: Buffer, box: BoxHeader, entrySize: number): { count: number; first: number } {
@@ -75,7 +75,7 @@ export function readSampleSizes(bytes: Buffer, box: BoxHeader, maxSamples: numbe
  * stts: entries of (u32 sample_count, u32 sample_delta). Samples beyond the
  * table's total reuse the last delta, as lenient demuxers do.
  */
-export function readDecodeTimes(bytes: Buffer, box: BoxHeader, count: number): Float64Array {
+function readDecodeTimes(bytes: Buffer, box: BoxHeader, count: number): Float64Array {
   const { count: entries, first } = entryTable(bytes, box, 8);
   const dts = new Float64Array(count);
   let i = 0;
@@ -101,7 +101,7 @@ export function readDecodeTimes(bytes: Buffer, box: BoxHeader, count: number): F
  * in version 1 and unsigned in version 0, but muxers write negative values
  * into version 0 too, so it is always read as s32.
  */
-export function readCompositionOffsets(bytes: Buffer, box: BoxHeader, count: number): Int32Array {
+function readCompositionOffsets(bytes: Buffer, box: BoxHeader, count: number): Int32Array {
   const { count: entries, first } = entryTable(bytes, box, 8);
   const offsets = new Int32Array(count);
   let i = 0;
@@ -116,7 +116,7 @@ export function readCompositionOffsets(bytes: Buffer, box: BoxHeader, count: num
 }
 
 /** stss: entries of u32 sample_number (1-based, ascending). Returned 0-based, out-of-range entries dropped. */
-export function readSyncSamples(bytes: Buffer, box: BoxHeader, count: number): Uint32Array {
+function readSyncSamples(bytes: Buffer, box: BoxHeader, count: number): Uint32Array {
   const { count: entries, first } = entryTable(bytes, box, 4);
   const sync: number[] = [];
   let previous = 0;

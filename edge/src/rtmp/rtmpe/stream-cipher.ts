@@ -12,7 +12,7 @@ export interface RtmpeCiphers {
   readonly encrypt: StreamCipher;
 }
 
-export const RTMPE_KEY_SIZE = 16;
+const RTMPE_KEY_SIZE = 16;
 /** Both keystreams are advanced by one handshake packet's worth before use. */
 export const RTMPE_KEYSTREAM_SKIP = 1536;
 

@@ -41,7 +41,7 @@ interface AmfInput {
   expected: AmfValue[] | null;
   /** For deep nesting: the depth of a well-formed nest, which decides success vs AmfTooDeep. */
   nestDepth: number | null;
-  origin: string;
+  provenance: string;
 }
 
 const ALPHABET = [
@@ -633,7 +633,7 @@ function generate(rng: Prng): AmfInput {
     const length = rng.int(0, 512);
     const data = randomBytes(rng, length);
     if (length > 0 && rng.bool(0.7)) data[0] = rng.int(0, 0x11);
-    return { data, mode, limits, expected: null, nestDepth: null, origin: "random" };
+    return { data, mode, limits, expected: null, nestDepth: null, provenance: "random" };
   }
   if (kind <= 3) {
     const maxDepth = limits?.maxDepth ?? AMF0_DEFAULT_MAX_DEPTH;
@@ -652,31 +652,38 @@ function generate(rng: Prng): AmfInput {
         limits,
         expected: null,
         nestDepth: null,
-        origin: `deep ${depth}, mutated`,
+        provenance: `deep ${depth}, mutated`,
       };
     // A tiny item limit may stop a shallow nest first; the depth property is only stated without one.
     const nestDepth = (limits?.maxItems ?? 65536) >= 1000 ? depth : null;
-    return { data: nest, mode: "amf0", limits, expected: null, nestDepth, origin: `deep ${depth}` };
+    return { data: nest, mode: "amf0", limits, expected: null, nestDepth, provenance: `deep ${depth}` };
   }
   if (kind <= 5)
-    return { data: hugeLengths(rng), mode, limits, expected: null, nestDepth: null, origin: "huge lengths" };
+    return {
+      data: hugeLengths(rng),
+      mode,
+      limits,
+      expected: null,
+      nestDepth: null,
+      provenance: "huge lengths",
+    };
 
   // Structure-aware: our own writer, or encodeAmf0.
   const generator = new AmfGenerator(rng, rng.int(0, 40));
   let values: AmfValue[];
   let data: Buffer;
-  let origin: string;
+  let provenance: string;
   if (mode === "command20" || mode === "command17") {
     values = generator.command();
     data = generator.bytes();
     if (mode === "command17" && rng.bool(0.7)) data = Buffer.concat([Buffer.from([0x00]), data]);
-    origin = "command";
+    provenance = "command";
   } else if (rng.bool(0.7)) {
     const count = rng.int(1, 4);
     values = [];
     for (let i = 0; i < count; i++) values.push(generator.amf0(0));
     data = generator.bytes();
-    origin = "structured";
+    provenance = "structured";
   } else {
     const count = rng.int(1, 4);
     values = [];
@@ -687,11 +694,11 @@ function generate(rng: Prng): AmfInput {
     } catch {
       data = generator.bytes();
     }
-    origin = "encodeAmf0";
+    provenance = "encodeAmf0";
   }
   if (kind <= 11 && !customLimits) {
     const expected = mode === "command20" || mode === "command17" ? commandShape(values) : values;
-    return { data, mode, limits, expected, nestDepth: null, origin };
+    return { data, mode, limits, expected, nestDepth: null, provenance };
   }
   return {
     data: mutate(rng, data, 4),
@@ -699,7 +706,7 @@ function generate(rng: Prng): AmfInput {
     limits,
     expected: null,
     nestDepth: null,
-    origin: `${origin}, mutated`,
+    provenance: `${provenance}, mutated`,
   };
 }
 
@@ -754,5 +761,5 @@ export const amfTarget: Target = defineTarget<AmfInput>({
   bytes: (input) => input.data,
   withBytes: (input, data) => ({ ...input, data, expected: null, nestDepth: null }),
   describe: (input) =>
-    `${input.origin}; mode ${input.mode}${input.limits ? `, limits ${JSON.stringify(input.limits)}` : ""}${input.nestDepth !== null ? `, nest depth ${input.nestDepth}` : ""}`,
+    `${input.provenance}; mode ${input.mode}${input.limits ? `, limits ${JSON.stringify(input.limits)}` : ""}${input.nestDepth !== null ? `, nest depth ${input.nestDepth}` : ""}`,
 });

@@ -22,17 +22,17 @@ export interface BytesTargetOptions {
 
 export function bytesTarget(options: BytesTargetOptions): Target {
   const maxRandom = options.maxRandomLength ?? 2048;
-  return defineTarget<{ data: Buffer; origin: string }>({
+  return defineTarget<{ data: Buffer; provenance: string }>({
     name: options.name,
     summary: options.summary,
     codes: options.codes,
     generate(rng: Prng) {
       if (options.seeds.length === 0 || rng.bool(0.1)) {
-        return { data: randomBytes(rng, rng.int(0, maxRandom)), origin: "random" };
+        return { data: randomBytes(rng, rng.int(0, maxRandom)), provenance: "random" };
       }
       const seed = rng.pick(options.seeds);
       const index = options.seeds.indexOf(seed);
-      if (rng.bool(0.15)) return { data: seed, origin: `seed ${index}` };
+      if (rng.bool(0.15)) return { data: seed, provenance: `seed ${index}` };
       let data = mutate(rng, seed, 6);
       if (rng.bool(0.1)) {
         // Splice the head of one seed onto the tail of another.
@@ -42,13 +42,13 @@ export function bytesTarget(options: BytesTargetOptions): Target {
           other.subarray(rng.int(0, other.length)),
         ]);
       }
-      return { data, origin: `seed ${index} mutated` };
+      return { data, provenance: `seed ${index} mutated` };
     },
     async execute(input) {
       await options.run(input.data);
     },
     bytes: (input) => input.data,
     withBytes: (input, data) => ({ ...input, data }),
-    describe: (input) => input.origin,
+    describe: (input) => input.provenance,
   });
 }

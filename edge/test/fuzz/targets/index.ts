@@ -1,5 +1,5 @@
 import { EdgeErrorCode } from "../../../src/errors.js";
-import { fuzzRtmptRequest } from "../../../src/rtmpt/request-path.js";
+import { fuzzRtmptRequest } from "../../../src/transport/rtmpt/request-path.js";
 import type { Target } from "../fuzz-harness.js";
 import { amfTarget } from "./amf.js";
 import { bytesTarget } from "./bytes.js";

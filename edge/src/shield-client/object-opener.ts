@@ -6,18 +6,18 @@ import {
   type StatObjectResponse,
   StatPurpose,
 } from "../../../proto/gen/streamfront/shield/v1/shield.js";
+import type { MetadataCache, ObjectMetadata } from "../edge-cache/metadata-cache.js";
+import type { SliceCache } from "../edge-cache/slice-cache.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import type { RangeSource } from "../media/range-source.js";
-import type { MetadataCache, ObjectMetadata } from "./metadata-cache.js";
 import { rankReplicas } from "./rendezvous.js";
 import { ShieldPool, ShieldResult } from "./shield-pool.js";
-import type { SliceCache } from "./slice-cache.js";
 
 /** Why an object is opened: a play reads it; a lookup (getStreamLength) wants its size only. */
 export const OpenPurpose = { Play: "play", Lookup: "lookup" } as const;
 export type OpenPurpose = (typeof OpenPurpose)[keyof typeof OpenPurpose];
 
-interface ShieldOriginCommon {
+interface ShieldObjectOpenerCommon {
   readonly logger: Logger;
   /** Deadline of each StatObject and ReadRange call (each attempt on each replica). @default 10000 */
   readonly deadlineMs?: number;
@@ -37,10 +37,10 @@ interface ShieldOriginCommon {
   readonly metadata?: MetadataCache;
 }
 
-export type ShieldOriginOptions = ShieldOriginCommon &
+export type ShieldObjectOpenerOptions = ShieldObjectOpenerCommon &
   (
     | {
-        /** The shield replicas: `host:port` and `dns:<name>:<port>` entries; the origin makes and closes its pool. */
+        /** The shield replicas: `host:port` and `dns:<name>:<port>` entries; the opener makes and closes its pool. */
         readonly address: string | readonly string[];
         readonly pool?: undefined;
         /** @see ShieldPoolOptions.penaltyMs */
@@ -92,7 +92,7 @@ export function routeKey(bucket: string, key: string): string {
 }
 
 /**
- * The edge's origin: objects read through the regional shield's replicas
+ * How the edge opens objects: read through the regional shield's replicas
  * over gRPC. Each object goes to the replica rendezvous hashing ranks
  * first, so one shield caches it; when that replica fails (an error status,
  * a lost connection, a deadline, or no bytes for idleTimeoutMs) the call
@@ -102,7 +102,7 @@ export function routeKey(bucket: string, key: string): string {
  * the play (FAILED_PRECONDITION is an answer, not a failover) instead of
  * splicing two versions together.
  */
-export class ShieldOrigin {
+export class ShieldObjectOpener {
   readonly #pool: ShieldPool;
   readonly #ownsPool: boolean;
   readonly #logger: Logger;
@@ -111,7 +111,7 @@ export class ShieldOrigin {
   readonly #cache: SliceCache | null;
   readonly #metadata: MetadataCache | null;
 
-  constructor(options: ShieldOriginOptions) {
+  constructor(options: ShieldObjectOpenerOptions) {
     this.#cache = options.cache ?? null;
     this.#metadata = options.metadata ?? null;
     this.#logger = options.logger;
@@ -186,7 +186,7 @@ export class ShieldOrigin {
       }
       const failure = unavailable(`stat ${bucket}/${key}`, error);
       // Only when no replica answered: an answer (a refusal) is the same from every replica and the cache.
-      const noShield = error instanceof EdgeError && error.code === EdgeErrorCode.OriginUnavailable;
+      const noShield = error instanceof EdgeError && error.code === EdgeErrorCode.ShieldUnavailable;
       const remembered = noShield ? metadata?.fallback(bucket, key) : null;
       if (!remembered) throw failure;
       this.#logger.warn(
@@ -230,7 +230,7 @@ export class ShieldOrigin {
     const order = route.order();
     if (order.length === 0) {
       throw new EdgeError(
-        EdgeErrorCode.OriginUnavailable,
+        EdgeErrorCode.ShieldUnavailable,
         `shield ${what} failed (no shield replica is known)`,
       );
     }
@@ -268,7 +268,7 @@ export class ShieldOrigin {
       }
     }
     throw new EdgeError(
-      EdgeErrorCode.OriginUnavailable,
+      EdgeErrorCode.ShieldUnavailable,
       `shield ${what} failed on every replica (${failures.join("; ")})`,
       { cause: lastError },
     );
@@ -298,7 +298,7 @@ export class ShieldOrigin {
 
   async #read(route: Route, etag: string, size: number, offset: number, length: number): Promise<Buffer> {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw new EdgeError(EdgeErrorCode.OriginUnavailable, `invalid read of ${length} bytes at ${offset}`);
+      throw new EdgeError(EdgeErrorCode.ShieldUnavailable, `invalid read of ${length} bytes at ${offset}`);
     }
     const total = Math.max(0, Math.min(length, size - offset));
     if (total === 0) return empty;
@@ -400,8 +400,8 @@ export class ShieldOrigin {
  * answered (down, silent, S3 stalled behind them). Not for answers (not
  * found, refused, an ETag change), which every retry would get again.
  */
-export function isOriginOutage(error: unknown): boolean {
-  if (!(error instanceof EdgeError) || error.code !== EdgeErrorCode.OriginUnavailable) return false;
+export function isShieldOutage(error: unknown): boolean {
+  if (!(error instanceof EdgeError) || error.code !== EdgeErrorCode.ShieldUnavailable) return false;
   return error.cause === undefined || !answers.has(classify(error.cause));
 }
 
@@ -437,7 +437,7 @@ function describe(error: unknown): string {
 
 function unavailable(what: string, cause: unknown): EdgeError {
   if (cause instanceof EdgeError) return cause;
-  return new EdgeError(EdgeErrorCode.OriginUnavailable, `shield ${what} failed (${describe(cause)})`, {
+  return new EdgeError(EdgeErrorCode.ShieldUnavailable, `shield ${what} failed (${describe(cause)})`, {
     cause,
   });
 }

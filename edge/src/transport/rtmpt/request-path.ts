@@ -1,8 +1,8 @@
-import { EdgeError, EdgeErrorCode } from "../errors.js";
+import { EdgeError, EdgeErrorCode } from "../../errors.js";
 import { sessionIdPattern } from "./session-id.js";
 
 /**
- * RTMPT request lines (cloudfront-rtmp.md §3.10). Every request is a POST:
+ * RTMPT request lines. Every request is a POST:
  *
  *   /fcs/ident2            probe; FMS (HTTPIdent off) and so CloudFront answer 404
  *   /open/1                new session; the answer is "<id>\n"
@@ -54,7 +54,7 @@ export type RtmptRejectReason = (typeof RtmptRejectReason)[keyof typeof RtmptRej
 /** librtmp and ffmpeg print the counter with %d: it is a signed 32-bit int. */
 export const maxSequence = 0x7fff_ffff;
 /** "/close/" + 32-char id + "/" + 10 digits is 50; anything much longer is not ours. */
-export const maxPathLength = 128;
+const maxPathLength = 128;
 
 const tunnelCommands = new Set<string>(["send", "idle", "close"]);
 const identPaths = new Set(["/fcs/ident", "/fcs/ident/", "/fcs/ident2", "/fcs/ident2/"]);

@@ -1,16 +1,14 @@
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
-import type { Logger, LogRateLimiter } from "../../lib/log.js";
-import { listen, type PortSetting } from "../../lib/net/listen.js";
+import type { Logger, LogRateLimiter } from "../../../lib/log.js";
+import { listen, type PortSetting } from "../../../lib/net/listen.js";
+import { EdgeErrorCode } from "../errors.js";
+import type { EdgeMetrics } from "../metrics.js";
+import type { Protocol } from "../vocabulary.js";
 import type { Admission, ConnectionLimits } from "./connection-limits.js";
-import { EdgeErrorCode } from "./errors.js";
+import { isRtmpC0, isRtmpeC0 } from "./first-byte.js";
 import type { HttpDeadlines } from "./http-deadlines.js";
-import type { EdgeMetrics, Protocol } from "./metrics.js";
-
-/** C0 of RTMP, and of RTMPE (plain, XTEA-signed, Blowfish-signed). */
-const rtmpFirstByte = 0x03;
-const rtmpeFirstBytes = new Set([0x06, 0x08, 0x09]);
 
 export interface ListenerOptions {
   readonly name: string;
@@ -78,7 +76,7 @@ export class RtmpListener {
       admission.release();
     });
     const http = this.#options.http;
-    // The first bytes tell RTMP (C0 0x03) from RTMPE (0x06, 0x08, 0x09) and,
+    // The first byte tells RTMP from RTMPE (first-byte.ts) and,
     // on the shared port, from an HTTP request line.
     const silent = setTimeout(() => {
       metrics.sessionErrors.inc({ code: EdgeErrorCode.HandshakeInvalid });
@@ -95,11 +93,11 @@ export class RtmpListener {
     socket.once("data", (head: Buffer) => {
       clearTimeout(silent);
       const c0 = head[0]!;
-      if (rtmpeFirstBytes.has(c0)) {
+      if (isRtmpeC0(c0)) {
         this.#options.acceptRtmp(socket, head, "rtmpe", admission);
         return;
       }
-      if (c0 === rtmpFirstByte || !http) {
+      if (isRtmpC0(c0) || !http) {
         // On the RTMP port anything else is a bad C0, which the session reports.
         this.#options.acceptRtmp(socket, head, "rtmp", admission);
         return;

@@ -115,7 +115,7 @@ async function edgeFor(
   t: TestContext,
   shield: ShieldProcess,
   env: Record<string, string>,
-  origin: { idleTimeoutMs?: number } = {},
+  objects: { idleTimeoutMs?: number } = {},
 ): Promise<EdgeHarness> {
   const harness = await startEdgeHarness({
     s3,
@@ -123,7 +123,7 @@ async function edgeFor(
     shieldAddress: shield.address,
     caches: true,
     env,
-    origin,
+    objects,
   });
   t.after(() => harness.close());
   return harness;
@@ -193,7 +193,7 @@ describe("item 7a: the only shield is lost", () => {
     assert.equal(partialEnd.code, "NetStream.Play.Failed");
     assert.ok(partial.arrivals.length > 0, "the cached slice was played");
     const stallLine = harness.logLines.find(
-      (l) => l.msg === "origin read failed; retrying within the viewer's buffer",
+      (l) => l.msg === "shield read failed; retrying within the viewer's buffer",
     );
     assert.ok(stallLine, "the missing slice was retried");
     const failedLine = harness.logLines.find((l) => l.code === EdgeErrorCode.PlayStalled);
@@ -287,7 +287,7 @@ describe("item 7b: S3 stalls under a cold play", () => {
     t.after(() => stall.remove());
     await eventually(() => stall.fired > 0, 30_000, "a read of the object to stall");
     await eventually(
-      () => harness.logLines.some((l) => l.msg === "origin read failed; retrying within the viewer's buffer"),
+      () => harness.logLines.some((l) => l.msg === "shield read failed; retrying within the viewer's buffer"),
       30_000,
       "the edge to see the stall",
     );
@@ -347,7 +347,7 @@ describe("item 7b: S3 stalls under a cold play", () => {
       MessageType.CommandAmf0,
     );
     const description = String((failure.args[0] as Record<string, unknown>).description);
-    assert.match(description, /the origin did not answer for \d+ ms \(the viewer's buffer allowed \d+ ms\)/);
+    assert.match(description, /the shield did not answer for \d+ ms \(the viewer's buffer allowed \d+ ms\)/);
     const [, waited, allowed] = /did not answer for (\d+) ms \(the viewer's buffer allowed (\d+) ms\)/.exec(
       description,
     )!;

@@ -1,4 +1,4 @@
-import type { ContainerKind } from "./media/open-media.js";
+import type { ContainerKind } from "../media/open-media.js";
 
 /** What a `play` stream name asks for, once mapped to an S3 key. */
 export interface StreamRequest {
@@ -79,7 +79,7 @@ function splitContainer(text: string): { container: ContainerKind | null; path: 
  * followed by two hex digits stays as it is (decodeURIComponent would
  * throw), so a key with a bare `%` can still be named.
  */
-export function percentDecode(text: string): string {
+function percentDecode(text: string): string {
   if (!text.includes("%")) return text;
   const bytes: number[] = [];
   const raw = Buffer.from(text, "utf8");

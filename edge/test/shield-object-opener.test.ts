@@ -10,15 +10,15 @@ import {
   type TestShield,
 } from "../../lib/testing/shield.js";
 import { EdgeError, EdgeErrorCode } from "../src/errors.js";
-import { BufferedReader } from "../src/media/range-source.js";
-import { ShieldOrigin } from "../src/origin/shield-origin.js";
+import { BufferedReader } from "../src/media/buffered-reader.js";
+import { ShieldObjectOpener } from "../src/shield-client/object-opener.js";
 
-const bucket = "edge-origin";
+const bucket = "edge-objects";
 
-describe("ShieldOrigin against a real shield and s3rver", () => {
+describe("ShieldObjectOpener against a real shield and s3rver", () => {
   let s3: TestS3;
   let shield: TestShield;
-  let origin: ShieldOrigin;
+  let objects: ShieldObjectOpener;
   let flv: Buffer;
 
   before(async () => {
@@ -31,17 +31,21 @@ describe("ShieldOrigin against a real shield and s3rver", () => {
         STREAMFRONT_SHIELD_MAX_PIECE_BYTES: String(16 * 1024),
       },
     });
-    origin = new ShieldOrigin({ address: shield.address, logger: silentLogger("edge"), deadlineMs: 5_000 });
+    objects = new ShieldObjectOpener({
+      address: shield.address,
+      logger: silentLogger("edge"),
+      deadlineMs: 5_000,
+    });
   });
 
   after(async () => {
-    origin?.close();
+    objects?.close();
     await shield?.close();
     await s3?.close();
   });
 
   it("opens an object and reads ranges byte for byte", async () => {
-    const source = await origin.open(bucket, "videos/sample.flv");
+    const source = await objects.open(bucket, "videos/sample.flv");
     assert.ok(source);
     assert.equal(source.size, flv.length);
     assert.ok((await source.read(0, 13)).equals(flv.subarray(0, 13)));
@@ -50,7 +54,7 @@ describe("ShieldOrigin against a real shield and s3rver", () => {
   });
 
   it("cuts reads at the end and returns nothing past it, as RangeSource requires", async () => {
-    const source = await origin.open(bucket, "videos/sample.flv");
+    const source = await objects.open(bucket, "videos/sample.flv");
     assert.ok(source);
     assert.ok((await source.read(flv.length - 10, 1000)).equals(flv.subarray(flv.length - 10)));
     assert.equal((await source.read(flv.length, 10)).length, 0);
@@ -58,7 +62,7 @@ describe("ShieldOrigin against a real shield and s3rver", () => {
   });
 
   it("works under BufferedReader", async () => {
-    const source = await origin.open(bucket, "videos/sample.flv");
+    const source = await objects.open(bucket, "videos/sample.flv");
     assert.ok(source);
     const reader = new BufferedReader(source, { blockSize: 64 * 1024 });
     const out: Buffer[] = [];
@@ -67,22 +71,22 @@ describe("ShieldOrigin against a real shield and s3rver", () => {
   });
 
   it("returns null for a missing object", async () => {
-    assert.equal(await origin.open(bucket, "videos/nope.flv"), null);
+    assert.equal(await objects.open(bucket, "videos/nope.flv"), null);
   });
 
-  it("fails with OriginUnavailable for a bucket the shield refuses", async () => {
+  it("fails with ShieldUnavailable for a bucket the shield refuses", async () => {
     await assert.rejects(
-      origin.open("not-allowed-here", "videos/sample.flv"),
+      objects.open("not-allowed-here", "videos/sample.flv"),
       (error: unknown) =>
         error instanceof EdgeError &&
-        error.code === EdgeErrorCode.OriginUnavailable &&
+        error.code === EdgeErrorCode.ShieldUnavailable &&
         /PERMISSION_DENIED/.test(error.message),
     );
   });
 
-  it("fails reads with OriginUnavailable when the object changed after open", async () => {
+  it("fails reads with ShieldUnavailable when the object changed after open", async () => {
     await s3.s3.putObject(bucket, "changing.flv", Buffer.from("FLV version one"));
-    const source = await origin.open(bucket, "changing.flv");
+    const source = await objects.open(bucket, "changing.flv");
     assert.ok(source);
     assert.equal((await source.read(0, 3)).toString(), "FLV");
     await s3.s3.putObject(bucket, "changing.flv", Buffer.from("FLV version two!"));
@@ -92,12 +96,16 @@ describe("ShieldOrigin against a real shield and s3rver", () => {
     );
   });
 
-  it("fails with OriginUnavailable when no shield answers, within the deadline", async () => {
-    const dead = new ShieldOrigin({ address: "127.0.0.1:1", logger: silentLogger("edge"), deadlineMs: 500 });
+  it("fails with ShieldUnavailable when no shield answers, within the deadline", async () => {
+    const dead = new ShieldObjectOpener({
+      address: "127.0.0.1:1",
+      logger: silentLogger("edge"),
+      deadlineMs: 500,
+    });
     const started = Date.now();
     await assert.rejects(
       dead.open(bucket, "videos/sample.flv"),
-      (error: unknown) => error instanceof EdgeError && error.code === EdgeErrorCode.OriginUnavailable,
+      (error: unknown) => error instanceof EdgeError && error.code === EdgeErrorCode.ShieldUnavailable,
     );
     assert.ok(Date.now() - started < 3_000);
     dead.close();

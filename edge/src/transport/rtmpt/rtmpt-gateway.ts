@@ -1,10 +1,10 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { type Logger, LogRateLimiter, redactQuery } from "../../../lib/log.js";
+import { type Logger, LogRateLimiter, redactQuery } from "../../../../lib/log.js";
+import { EdgeError, EdgeErrorCode } from "../../errors.js";
+import type { EdgeMetrics } from "../../metrics.js";
+import { type Protocol, type Rejection, RtmptResult } from "../../vocabulary.js";
 import type { Admission } from "../connection-limits.js";
-import { EdgeError, EdgeErrorCode } from "../errors.js";
-import type { EdgeMetrics, Protocol, Rejection } from "../metrics.js";
-import { RtmptResult } from "../metrics.js";
 import {
   classifyRtmptRequest,
   type RtmptCommand,
@@ -42,7 +42,7 @@ export interface RtmptLimits {
  * more latency"), a second of a 512 kbit/s stream per poll, and as large as
  * the biggest body a client may send, so one buffer size bounds both ways.
  */
-export const defaultRtmptLimits: RtmptLimits = {
+const defaultRtmptLimits: RtmptLimits = {
   maxSessions: 10_000,
   maxSessionsPerIp: 100,
   idleTimeoutMs: 30_000,
@@ -81,7 +81,7 @@ type Handled = "ident" | "open" | "send" | "idle" | "close" | "invalid";
 
 /**
  * RTMPT on the shared port: answers /fcs/ident2, /open, /send, /idle and
- * /close (cloudfront-rtmp.md §3.10) and runs one RTMP session per tunnel
+ * /close and runs one RTMP session per tunnel
  * over a TunnelStream. Sessions are keyed by id alone, so one session may
  * use many HTTP connections and one keep-alive connection many sessions.
  *

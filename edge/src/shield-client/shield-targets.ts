@@ -20,7 +20,7 @@ export class ShieldTargetError extends Error {
 }
 
 /** One entry: `host:port`, `[v6]:port` or `dns:<name>:<port>`. Throws ShieldTargetError naming what is wrong. */
-export function parseShieldTarget(text: string): ShieldTarget {
+function parseShieldTarget(text: string): ShieldTarget {
   const entry = text.trim();
   if (entry.startsWith("dns:")) {
     const rest = entry.slice(4);

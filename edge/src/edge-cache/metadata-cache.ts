@@ -38,7 +38,7 @@ interface Entry<T> {
   readonly expiresAt: number;
 }
 
-/** Key length bound: stream names are at most 1 KiB (stream-name.ts), bucket names 63 characters. */
+/** Key length bound: stream names are at most 1 KiB (routing/stream-name.ts), bucket names 63 characters. */
 const maxIdChars = 2048;
 
 /**
@@ -50,8 +50,8 @@ const maxIdChars = 2048;
  *   still asked on every open while it answers (it holds the current ETag,
  *   and answers from its own stat cache); this copy is what an open falls
  *   back on when no replica answers, so objects whose slices the edge holds
- *   keep playing through a shield outage for as long as the origin allowed
- *   them to be cached.
+ *   keep playing through a shield outage for as long as the object's
+ *   headers in S3 (the origin) allowed them to be cached.
  * - Missing objects: NOT_FOUND answers, used while fresh without asking the
  *   shield, so a name played or looked up again and again costs one stat per
  *   negative TTL. Kept apart from found objects so a flood of random names

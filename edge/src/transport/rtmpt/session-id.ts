@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
  * byte for byte, and 32 characters plus the "\n" fit ffmpeg's 64-byte
  * client id buffer (rtmphttp.c fails the open when the id fills it).
  */
-export const sessionIdBytes = 16;
+const sessionIdBytes = 16;
 
 /** What a valid id looks like; anything else is rejected before a lookup. */
 export const sessionIdPattern = /^[0-9a-f]{32}$/;

@@ -1,4 +1,4 @@
-import { Rejection } from "./metrics.js";
+import { Rejection } from "../vocabulary.js";
 
 /** Timers as the limits use them; the real ones by default, so tests may bring their own. */
 export interface LimitTimers {

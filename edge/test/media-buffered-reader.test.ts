@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { EdgeErrorCode } from "../src/errors.js";
-import { BufferedReader, bufferSource, type RangeSource } from "../src/media/range-source.js";
+import { BufferedReader } from "../src/media/buffered-reader.js";
+import { bufferSource, type RangeSource } from "../src/media/range-source.js";
 import { countingSource, rejectsEdge } from "./media-helpers.js";
 
 const DATA = Buffer.from(Array.from({ length: 1000 }, (_, i) => i & 0xff));

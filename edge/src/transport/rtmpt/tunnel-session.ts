@@ -1,4 +1,5 @@
-import type { Protocol } from "../metrics.js";
+import type { Protocol } from "../../vocabulary.js";
+import { isRtmpeC0 } from "../first-byte.js";
 import { closedMarker, PollingDelay } from "./polling-delay.js";
 import { TunnelStream } from "./tunnel-stream.js";
 
@@ -10,17 +11,12 @@ export interface TunnelSessionOptions {
   readonly now: () => number;
 }
 
-/** C0 of plain RTMP; 0x06, 0x08 and 0x09 are RTMPE's. */
-const plainRtmpVersion = 0x03;
-const encryptedVersions = new Set([0x06, 0x08, 0x09]);
-
 /**
  * Which label a tunnel gets, from the first byte the client sent through it
  * (C0). An unknown version is labelled rtmpt; the handshake then rejects it.
  */
 export function tunnelProtocol(firstByte: number): Protocol {
-  if (firstByte === plainRtmpVersion) return "rtmpt";
-  return encryptedVersions.has(firstByte) ? "rtmpte" : "rtmpt";
+  return isRtmpeC0(firstByte) ? "rtmpte" : "rtmpt";
 }
 
 const closedBody = Buffer.from([closedMarker]);

@@ -1,7 +1,7 @@
 /**
  * The first byte of every /send and /idle answer tells the client how long
- * to wait before its next idle poll (cloudfront-rtmp.md §3.10). FMS's units
- * were never published (§5), so the edge uses rtmplite's schedule, which
+ * to wait before its next idle poll. FMS's units
+ * were never published, so the edge uses rtmplite's schedule, which
  * Flash Players accept:
  *
  *   empty answers in a row   0–9    10–19  20–29  30–39  40–49  50+

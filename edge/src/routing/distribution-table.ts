@@ -1,4 +1,4 @@
-import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
+import type { Distribution } from "../../../proto/gen/streamfront/controller/v1/controller.js";
 
 export const LookupFailure = {
   /** No distribution has this host as its domain name or a CNAME. */

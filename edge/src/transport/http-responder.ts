@@ -2,10 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from "node:stream";
 
 /**
- * CloudFront served its own allow-all policy and ignored one in the bucket
- * (cloudfront-rtmp.md §2.3).
+ * CloudFront served its own allow-all policy and ignored one in the bucket.
  */
-export const crossDomainPolicy = `<?xml version="1.0"?>
+const crossDomainPolicy = `<?xml version="1.0"?>
 <!DOCTYPE cross-domain-policy SYSTEM "http://www.adobe.com/xml/dtds/cross-domain-policy.dtd">
 <cross-domain-policy>
   <site-control permitted-cross-domain-policies="all"/>
