@@ -101,7 +101,7 @@ function probeNativeRc4(): boolean {
 export const NATIVE_RC4_AVAILABLE: boolean = probeNativeRc4();
 
 /** What `createRc4` uses when not told: native when available. */
-const DEFAULT_RC4_IMPLEMENTATION: Rc4Implementation = NATIVE_RC4_AVAILABLE ? "native" : "pure";
+export const DEFAULT_RC4_IMPLEMENTATION: Rc4Implementation = NATIVE_RC4_AVAILABLE ? "native" : "pure";
 
 /**
  * A new RC4 keystream for `key`.
