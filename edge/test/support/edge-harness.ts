@@ -38,7 +38,17 @@ export interface EdgeHarness {
 }
 
 export function testDistribution(fields: Partial<Distribution>): Distribution {
-  return { id: "E0", domainName: "", cnames: [], originBucket: "", enabled: true, kind: 1, ...fields };
+  return {
+    id: "E0",
+    domainName: "",
+    cnames: [],
+    originBucket: "",
+    enabled: true,
+    kind: 1,
+    trustedSigners: undefined,
+    logging: undefined,
+    ...fields,
+  };
 }
 
 export interface EdgeHarnessOptions {
