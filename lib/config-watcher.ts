@@ -169,6 +169,11 @@ export class ConfigWatcher {
     return this.#table.distributions;
   }
 
+  /** The public keys as last pushed; a new map object after every change. */
+  publicKeys(): ReadonlyMap<string, PublicKey> {
+    return this.#table.publicKeys;
+  }
+
   get table(): ConfigTable {
     return this.#table;
   }

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { createHash, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
 import { describe, test } from "node:test";
 import { getSignedUrl } from "@aws-sdk/cloudfront-signer";
+import { parseStreamName } from "../src/routing/stream-name.js";
 import { ipv4InNetwork, parseIpv4Cidr } from "../src/signed-urls/ipv4-cidr.js";
+import { PlayAuthorizer } from "../src/signed-urls/play-authorizer.js";
 import { cannedPolicyText, parseCustomPolicy } from "../src/signed-urls/policy.js";
 import { parseSignedQuery } from "../src/signed-urls/signed-query.js";
 import {
@@ -11,6 +13,7 @@ import {
   SignedUrlVerifier,
   type SignerKey,
 } from "../src/signed-urls/signed-url-verifier.js";
+import { SignerKeyRegistry } from "../src/signed-urls/signer-key-registry.js";
 import { decodeUrlSafeBase64, encodeUrlSafeBase64 } from "../src/signed-urls/url-safe-base64.js";
 import { matchesWildcard } from "../src/signed-urls/wildcard.js";
 
@@ -344,3 +347,95 @@ describe("signed URLs: the verifier with the official signer's URLs", () => {
 function reason(verdict: ReturnType<SignedUrlVerifier["verify"]>): string {
   return verdict.ok ? "ok" : verdict.reason;
 }
+
+describe("signed URLs: pushed keys and the play gate", () => {
+  const pem = (k: KeyObject) => k.export({ type: "spki", format: "pem" }) as string;
+  const pushed = (id: string, publicKey: KeyObject, accountId = selfAccount) => ({
+    id,
+    accountId,
+    encodedKey: pem(publicKey),
+  });
+
+  test("the registry parses each pushed key once, follows changes, and reports keys it cannot use", () => {
+    let current = new Map([[own.signer.id, pushed(own.signer.id, own.signer.publicKey)]]);
+    const unusable: string[] = [];
+    const registry = new SignerKeyRegistry({ publicKeys: () => current }, (k) =>
+      unusable.push(`${k.id}: ${k.problem}`),
+    );
+    const first = registry.get(own.signer.id);
+    assert.equal(first?.account, selfAccount);
+    assert.equal(registry.get(own.signer.id)?.publicKey, first?.publicKey, "parsed once");
+    const { publicKey: ec } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    current = new Map([
+      [own.signer.id, pushed(own.signer.id, own.signer.publicKey)],
+      [
+        "KBROKEN",
+        {
+          id: "KBROKEN",
+          accountId: selfAccount,
+          encodedKey: "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----",
+        },
+      ],
+      ["KEC", pushed("KEC", ec)],
+    ]);
+    assert.equal(registry.get(own.signer.id)?.publicKey, first?.publicKey, "an unchanged key is reused");
+    assert.equal(registry.get("KBROKEN"), undefined);
+    assert.equal(registry.get("KEC"), undefined);
+    assert.equal(unusable.length, 2);
+    assert.match(unusable.join("\n"), /KEC: not an RSA key/);
+    registry.get("KBROKEN");
+    assert.equal(unusable.length, 2, "reported once");
+    current = new Map();
+    assert.equal(registry.get(own.signer.id), undefined, "a deleted key is gone");
+  });
+
+  test("the gate: public distributions play anything; signed ones need a valid signature of a trusted account", () => {
+    const registry = new SignerKeyRegistry({
+      publicKeys: () => new Map([[own.signer.id, pushed(own.signer.id, own.signer.publicKey)]]),
+    });
+    let now = nowMs;
+    const gate = new PlayAuthorizer(new SignedUrlVerifier({ keys: registry }), () => now);
+    const base = {
+      id: "E1",
+      domainName: "s1.example",
+      cnames: [],
+      originBucket: "media",
+      enabled: true,
+      kind: 1 as const,
+      logging: undefined,
+    };
+    const publicOne = { ...base, trustedSigners: { enabled: false, accountIds: [] } };
+    const privateOne = { ...base, trustedSigners: { enabled: true, accountIds: [selfAccount] } };
+    const request = (name: string) => parseStreamName(name)!;
+    assert.deepEqual(gate.authorize(publicOne, request("videos/sample"), "203.0.113.7"), {
+      allowed: true,
+      signed: false,
+    });
+    const refused = gate.authorize(privateOne, request("videos/sample"), "203.0.113.7");
+    assert.equal(refused.allowed, false);
+    assert.ok(!refused.allowed);
+    assert.equal(refused.reason, "unsigned");
+    assert.equal(refused.description, "Access denied: this distribution serves signed URLs only");
+    const signed = officialSigned("videos/sample", { dateLessThan: iso(nowSeconds + 60) });
+    const allowed = gate.authorize(privateOne, request(signed), "203.0.113.7");
+    assert.deepEqual(allowed, {
+      allowed: true,
+      signed: true,
+      keyPairId: own.signer.id,
+      expiresAtSeconds: nowSeconds + 60,
+    });
+    const mp4 = signed.replace("videos/sample", "mp4:videos/sample.mp4");
+    assert.equal(gate.authorize(privateOne, request(mp4), "203.0.113.7").allowed, true);
+    // GStreamer splits at the last slash: app cfx/st/videos, name sample?… — the Resource is still videos/sample.
+    assert.equal(
+      gate.authorize(privateOne, parseStreamName(signed.slice("videos/".length), "videos")!, "203.0.113.7")
+        .allowed,
+      true,
+    );
+    now = nowMs + 61_000;
+    const expired = gate.authorize(privateOne, request(signed), "203.0.113.7");
+    assert.ok(!expired.allowed);
+    assert.equal(expired.reason, "expired");
+    assert.equal(expired.description, "Access denied: the URL has expired");
+  });
+});
