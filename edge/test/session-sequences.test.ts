@@ -6,7 +6,10 @@ import { type MediaTag, TagKind } from "../src/media/media-tag.js";
 import { openMedia } from "../src/media/open-media.js";
 import { bufferSource } from "../src/media/range-source.js";
 import { createAmfObject } from "../src/rtmp/amf0.js";
-import { MessageType } from "../src/rtmp/message-types.js";
+import { encodeMessage } from "../src/rtmp/chunk-encoder.js";
+import { encodeCommand } from "../src/rtmp/command.js";
+import { pingRequest } from "../src/rtmp/control-messages.js";
+import { MessageType, UserControlEvent } from "../src/rtmp/message-types.js";
 import { MemoryEdge, type MemoryViewer } from "./support/memory-viewer.js";
 import { statusCode } from "./support/rtmp-test-client.js";
 
@@ -23,7 +26,13 @@ import { statusCode } from "./support/rtmp-test-client.js";
 const sample = readFileSync(fromRepoRoot("deploy", "local", "media", "videos", "sample.flv"));
 const low = readFileSync(fromRepoRoot("edge", "test", "fixtures", "rendition-low.flv"));
 const high = readFileSync(fromRepoRoot("edge", "test", "fixtures", "rendition-high.flv"));
-const objects = { "videos/sample.flv": sample, "low.flv": low, "high.flv": high };
+const objects = {
+  "videos/sample.flv": sample,
+  "low.flv": low,
+  "high.flv": high,
+  // No FLV signature: the reader refuses it (EDGE_ERR_MEDIA_INVALID).
+  "broken.flv": Buffer.from("this is no FLV file, only text where its header should be"),
+};
 
 /** Every tag of an FLV, in file order, as the edge's reader yields it. */
 async function sourceTags(bytes: Buffer): Promise<MediaTag[]> {
@@ -417,6 +426,25 @@ describe("play arguments and playlists", () => {
     assert.equal(e.opens.length, opens, "a live-only play opens nothing");
   });
 
+  test("a name with no object is StreamNotFound, a broken object FileStructureInvalid; the connection stays", async () => {
+    const { viewer, streamId } = await playing(1000);
+    viewer.command(streamId, "play", null, "missing", 0, -1);
+    await viewer.scheduler.settle();
+    viewer.command(streamId, "play", null, "broken", 0, -1);
+    await viewer.scheduler.settle();
+    assert.deepEqual(viewer.statuses(), [
+      "NetStream.Play.StreamNotFound",
+      "NetStream.Play.FileStructureInvalid",
+    ]);
+    // Sent together, the later reset play wins: the earlier one's answer is dropped with its playlist.
+    const from = viewer.messages.length;
+    viewer.command(streamId, "play", null, "missing", 0, -1);
+    viewer.command(streamId, "play", null, "broken", 0, -1);
+    await viewer.scheduler.settle();
+    assert.deepEqual(viewer.statuses(from), ["NetStream.Play.FileStructureInvalid"]);
+    assert.equal(viewer.closed, false);
+  });
+
   test("receiveVideo(false) leaves only audio; play(false) stops without a word", async () => {
     const { viewer, streamId } = await playing(1000);
     viewer.command(streamId, "receiveVideo", null, false);
@@ -514,5 +542,56 @@ describe("timers", () => {
     assert.equal(statusCode(reply), "NetConnection.Connect.Rejected");
     assert.match(JSON.stringify(reply.args), /DistributionNotFound/);
     assert.equal(viewer.closed, true);
+  });
+});
+
+describe("connection calls on the manual clock", () => {
+  test("checkBandwidth: onBWCheck, and a client answering 40 ms later gets onBWDone(6554 kbit/s, 32 KiB, 0.04 s, 40 ms)", async () => {
+    const e = startEdge();
+    const viewer = e.viewer();
+    await viewer.connectAndCreateStream();
+    const from = viewer.messages.length;
+    viewer.command(0, "checkBandwidth", null);
+    await e.scheduler.settle();
+    const check = viewer.commands(from).find((c) => c.name === "onBWCheck")!;
+    assert.equal((check.args[0] as string).length, 32 * 1024);
+    await e.scheduler.advance(40);
+    viewer.send({
+      chunkStreamId: 3,
+      messageTypeId: MessageType.CommandAmf0,
+      messageStreamId: 0,
+      timestamp: 0,
+      payload: encodeCommand("_result", check.transactionId, null),
+    });
+    await e.scheduler.settle();
+    const done = viewer.commands(from).find((c) => c.name === "onBWDone")!;
+    assert.deepEqual(done.args, [Math.round((32 * 1024 * 8) / 40), 32, 0.04, 40]);
+  });
+
+  test("200 pings at once: 64 answered in the first turn, the rest in deferred turns, all in order", async () => {
+    const e = startEdge();
+    const viewer = e.viewer();
+    await viewer.connectAndCreateStream();
+    const from = viewer.messages.length;
+    viewer.transport.fromPeer(
+      Buffer.concat(Array.from({ length: 200 }, (_, i) => encodeMessage(pingRequest(i), 128))),
+    );
+    const answers = () =>
+      viewer.messages
+        .slice(from)
+        .filter(
+          (m) =>
+            m.messageTypeId === MessageType.UserControl &&
+            m.payload.readUInt16BE(0) === UserControlEvent.PingResponse,
+        )
+        .map((m) => m.payload.readUInt32BE(2));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(answers().length, 64, "one turn handles 64 messages");
+    assert.equal(e.scheduler.pendingDeferred, 1, "and defers the next turn");
+    await e.scheduler.settle();
+    assert.deepEqual(
+      answers(),
+      Array.from({ length: 200 }, (_, i) => i),
+    );
   });
 });

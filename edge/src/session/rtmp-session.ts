@@ -519,8 +519,8 @@ export class RtmpSession {
       stream?.player.stop();
       return;
     }
-    // deleteStream without an id, like FMS, is ignored wherever it was sent.
-    if (request.kind === "rejected" && command.name === "deleteStream") return;
+    // A deleteStream without an id names no stream: ignored, on whichever stream it came.
+    if (request.kind === "rejected" && request.command === "deleteStream") return;
     if (!stream) {
       throw new EdgeError(
         EdgeErrorCode.CommandInvalid,

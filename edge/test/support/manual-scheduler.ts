@@ -67,6 +67,11 @@ export class ManualScheduler implements Scheduler {
     return this.#timers.filter((t) => !t.cancelled).length;
   }
 
+  /** Deferred calls not yet run nor cancelled. */
+  get pendingDeferred(): number {
+    return this.#deferred.filter((d) => !d.cancelled).length;
+  }
+
   /** When the next timer is due, or null. */
   get nextTimerAt(): number | null {
     const next = this.#nextTimer();
