@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, test } from "node:test";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
+import { EdgeError, EdgeErrorCode } from "../src/errors.js";
 import { type MediaTag, TagKind } from "../src/media/media-tag.js";
 import { openMedia } from "../src/media/open-media.js";
 import { bufferSource } from "../src/media/range-source.js";
@@ -10,6 +11,7 @@ import { encodeMessage } from "../src/rtmp/chunk-encoder.js";
 import { encodeCommand } from "../src/rtmp/command.js";
 import { pingRequest } from "../src/rtmp/control-messages.js";
 import { MessageType, UserControlEvent } from "../src/rtmp/message-types.js";
+import { ManualScheduler } from "./support/manual-scheduler.js";
 import { MemoryEdge, type MemoryViewer } from "./support/memory-viewer.js";
 import { statusCode } from "./support/rtmp-test-client.js";
 
@@ -593,5 +595,116 @@ describe("connection calls on the manual clock", () => {
       answers(),
       Array.from({ length: 200 }, (_, i) => i),
     );
+  });
+});
+
+describe("shield outages mid-play, on the manual clock", () => {
+  /** A 6 s FLV of 16 KiB video tags 40 ms apart, keyframes every second: 2.4 MB, read in 256 KiB blocks. */
+  function bigFlv(): Buffer {
+    const parts: Buffer[] = [Buffer.from([0x46, 0x4c, 0x56, 1, 0x01, 0, 0, 0, 9, 0, 0, 0, 0])];
+    for (let i = 0; i < 150; i++) {
+      const body = Buffer.alloc(16 * 1024, i & 0xff);
+      body[0] = i % 25 === 0 ? 0x17 : 0x27;
+      body[1] = 1;
+      body.fill(0, 2, 5);
+      const head = Buffer.alloc(11);
+      head[0] = 9;
+      head.writeUIntBE(body.length, 1, 3);
+      head.writeUIntBE(i * 40, 4, 3);
+      const prev = Buffer.alloc(4);
+      prev.writeUInt32BE(11 + body.length);
+      parts.push(head, body, prev);
+    }
+    return Buffer.concat(parts);
+  }
+
+  /**
+   * The object's bytes behind a fault: past the first three reads (the
+   * open's head and tail, the play's first block) every read fails as a
+   * shield outage does until `recoverAt` on the clock.
+   */
+  function flakySource(bytes: Buffer, now: () => number, recoverAt: number) {
+    const inner = bufferSource(bytes);
+    const failedAt: number[] = [];
+    let reads = 0;
+    const source = {
+      size: inner.size,
+      read(offset: number, length: number): Promise<Buffer> {
+        reads++;
+        if (reads > 3 && now() < recoverAt) {
+          failedAt.push(now());
+          return Promise.reject(
+            new EdgeError(EdgeErrorCode.ShieldUnavailable, "injected: no shield answers"),
+          );
+        }
+        return inner.read(offset, length);
+      },
+    };
+    return { source, failedAt };
+  }
+
+  test("an outage shorter than the stall budget is a pause: retries at 0, 200, 600 ms, the read at 1400 works, every frame once", async () => {
+    const scheduler = new ManualScheduler();
+    const flaky = flakySource(bigFlv(), () => scheduler.now(), 1000);
+    const e = new MemoryEdge({
+      env: { STREAMFRONT_EDGE_SEND_AHEAD_MARGIN_MS: "0" },
+      objects: { "big.flv": flaky.source },
+      scheduler,
+    });
+    edge = e;
+    const viewer = e.viewer();
+    const streamId = await viewer.connectAndCreateStream(1000);
+    viewer.command(streamId, "play", null, "big", 0, -1);
+    await runToComplete(viewer);
+    assert.deepEqual(flaky.failedAt, [0, 200, 600]);
+    assert.equal(viewer.statuses().includes("NetStream.Play.Failed"), false);
+    const video = viewer.media(MessageType.Video);
+    assert.deepEqual(
+      video.map((m) => m.timestamp),
+      Array.from({ length: 150 }, (_, i) => i * 40),
+    );
+    // What the first block held went out at 0; the first tag of the next block waited for the read that worked.
+    const arrivals = viewer.arrivals();
+    const firstLate = arrivals.findIndex((a) => a.at > 0);
+    assert.equal(arrivals[firstLate]!.at, 1400);
+    assert.equal(
+      e.logLines.filter(
+        (l) => l.msg === "shield read failed; retrying within the viewer's buffer" && l.level === "warn",
+      ).length,
+      1,
+    );
+  });
+
+  test("an outage past the budget (play-stall-min-ms 3000, the viewer holding less) ends the play with Play.Failed at 3000 ms; the connection stays until the failed-play timeout", async () => {
+    const scheduler = new ManualScheduler();
+    const flaky = flakySource(bigFlv(), () => scheduler.now(), Number.POSITIVE_INFINITY);
+    const e = new MemoryEdge({
+      env: { STREAMFRONT_EDGE_SEND_AHEAD_MARGIN_MS: "0" },
+      objects: { "big.flv": flaky.source },
+      scheduler,
+    });
+    edge = e;
+    const viewer = e.viewer();
+    const streamId = await viewer.connectAndCreateStream(1000);
+    viewer.command(streamId, "play", null, "big", 0, -1);
+    const failed = () => viewer.statuses().includes("NetStream.Play.Failed");
+    assert.ok(await viewer.runUntil(failed));
+    // Retries after 200, 400, 800 ms, then the 1600 ms left: the last read fails at the deadline.
+    assert.deepEqual(flaky.failedAt, [0, 200, 600, 1400, 3000]);
+    const status = viewer
+      .commands()
+      .find((c) => c.name === "onStatus" && statusCode(c) === "NetStream.Play.Failed")!;
+    assert.equal(
+      viewer.arrivedAt[viewer.messages.findIndex((m) => m.payload.includes("NetStream.Play.Failed"))],
+      3000,
+    );
+    assert.match(JSON.stringify(status.args), /did not answer for 3000 ms/);
+    assert.ok(e.logLines.some((l) => l.msg === "play failed" && l.code === "EDGE_ERR_PLAY_STALLED"));
+    assert.equal(viewer.closed, false);
+    await scheduler.advance(9_999);
+    assert.equal(viewer.closed, false);
+    await scheduler.advance(1);
+    assert.equal(viewer.closed, true);
+    assert.deepEqual(e.closedWith(), ["EDGE_ERR_FAILED_PLAY_IDLE"]);
   });
 });

@@ -7,7 +7,7 @@ import {
 } from "../../../proto/gen/streamfront/controller/v1/controller.js";
 import { loadEdgeConfig } from "../../src/config.js";
 import { EdgeServer } from "../../src/edge-server.js";
-import { bufferSource } from "../../src/media/range-source.js";
+import { bufferSource, type RangeSource } from "../../src/media/range-source.js";
 import { type AmfValue, createAmfObject, decodeAmf0 } from "../../src/rtmp/amf0.js";
 import { ChunkDecoder } from "../../src/rtmp/chunk-decoder.js";
 import { encodeMessage } from "../../src/rtmp/chunk-encoder.js";
@@ -76,8 +76,10 @@ const bucket = "media";
 export interface MemoryEdgeOptions {
   /** STREAMFRONT_EDGE_* settings. */
   readonly env?: Record<string, string>;
-  /** Objects of the distribution's bucket by key. */
-  readonly objects?: Readonly<Record<string, Buffer>>;
+  /** Objects of the distribution's bucket by key: bytes, or a source of its own (a test injecting read faults). */
+  readonly objects?: Readonly<Record<string, Buffer | RangeSource>>;
+  /** The clock every session runs on; a new one by default. */
+  readonly scheduler?: ManualScheduler;
 }
 
 /**
@@ -86,7 +88,7 @@ export interface MemoryEdgeOptions {
  * and every session runs on one ManualScheduler.
  */
 export class MemoryEdge {
-  readonly scheduler = new ManualScheduler();
+  readonly scheduler: ManualScheduler;
   readonly server: EdgeServer;
   readonly logLines: Record<string, unknown>[] = [];
   readonly registry = new Registry();
@@ -94,6 +96,7 @@ export class MemoryEdge {
   readonly opens: string[] = [];
 
   constructor(options: MemoryEdgeOptions = {}) {
+    this.scheduler = options.scheduler ?? new ManualScheduler();
     const config = loadEdgeConfig(options.env ?? {}, []);
     const distribution: Distribution = {
       id: "ETEST",
@@ -117,8 +120,9 @@ export class MemoryEdge {
       objects: {
         open: async (b, key) => {
           this.opens.push(`${b}/${key}`);
-          const bytes = b === bucket ? objects[key] : undefined;
-          return bytes ? bufferSource(bytes) : null;
+          const object = b === bucket ? objects[key] : undefined;
+          if (object === undefined) return null;
+          return Buffer.isBuffer(object) ? bufferSource(object) : object;
         },
       },
       scheduler: this.scheduler,
