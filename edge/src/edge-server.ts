@@ -14,6 +14,7 @@ import { DistributionTable, type LookupFailure } from "./routing/distribution-ta
 import { ReassemblyBudget } from "./rtmp/reassembly-budget.js";
 import { prepareDiffieHellman } from "./rtmp/rtmpe/diffie-hellman.js";
 import { RtmpSession, type ViewerTransport } from "./session/rtmp-session.js";
+import { realScheduler, type Scheduler } from "./session/scheduler.js";
 import { SharedEncoder } from "./session/shared-encoder.js";
 import type { OpenPurpose } from "./shield-client/object-opener.js";
 import type { ShieldPool } from "./shield-client/shield-pool.js";
@@ -47,6 +48,8 @@ export interface EdgeServerDeps {
   readonly shieldPool?: ShieldPool;
   /** The metadata cache the objects are opened with, for its metrics. */
   readonly metadata?: MetadataCache;
+  /** The sessions' clocks, timers and randomness; Node's (realScheduler) unless a test brings its own. */
+  readonly scheduler?: Scheduler;
 }
 
 /**
@@ -197,6 +200,7 @@ export class EdgeServer {
         logger: this.#deps.logger,
         metrics: this.#metrics,
         protocol,
+        scheduler: this.#deps.scheduler ?? realScheduler,
         encoder: this.#encoder,
         reassemblyBudget: this.#reassemblyBudget,
         resolveDistribution: (host) => this.#resolve(host),

@@ -9,6 +9,7 @@ import { edgeSettings, loadEdgeConfig } from "./config.js";
 import { metadataCacheOf } from "./edge-cache/metadata-cache.js";
 import { SliceCache } from "./edge-cache/slice-cache.js";
 import { EdgeServer } from "./edge-server.js";
+import { realScheduler } from "./session/scheduler.js";
 import { ShieldObjectOpener } from "./shield-client/object-opener.js";
 import { ShieldPool } from "./shield-client/shield-pool.js";
 
@@ -56,6 +57,7 @@ await runComponent(
       distributions: watcher,
       objects,
       shieldPool,
+      scheduler: realScheduler,
       ...(cache ? { cache } : {}),
       ...(metadata ? { metadata } : {}),
     });

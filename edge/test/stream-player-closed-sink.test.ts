@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { MediaReader } from "../src/media/media-tag.js";
 import { type PlayerSink, StreamPlayer } from "../src/session/stream-player.js";
+import { ManualScheduler } from "./support/manual-scheduler.js";
 
 /**
  * Found by the server-level fuzzer (100,000-case run, seed 20261202): a play
@@ -40,7 +41,7 @@ test("a play queued after the sink closed ends the player's loop instead of spin
     clientId: "c",
     bufferMs: () => 3000,
     marginMs: 0,
-    now: () => 0,
+    scheduler: new ManualScheduler(),
     onFirstFrame: () => assert.fail("no frame"),
     onItemComplete: () => assert.fail("not complete"),
     onItemFailed: () => assert.fail("not failed"),

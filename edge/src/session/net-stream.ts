@@ -4,12 +4,20 @@ import { EdgeErrorCode } from "../errors.js";
 import type { MediaReader } from "../media/media-tag.js";
 import type { ContainerKind } from "../media/open-media.js";
 import type { EdgeMetrics } from "../metrics.js";
-import type { AmfObject, AmfValue } from "../rtmp/amf0.js";
-import type { RtmpCommand } from "../rtmp/command.js";
+import type { AmfValue } from "../rtmp/amf0.js";
+import {
+  type CommandRejection,
+  type Play2Request,
+  type PlayRequest,
+  type StreamRequest,
+  seekFailedDescription,
+} from "../rtmp/stream-commands.js";
 import { isShieldOutage } from "../shield-client/object-opener.js";
 import { LookupCommand, PlayResult } from "../vocabulary.js";
 import { onStatus } from "./fms-messages.js";
 import type { LookupBudget } from "./lookup-budget.js";
+import type { Scheduler } from "./scheduler.js";
+import { statusForCode, statusForPlayError } from "./status-for-error.js";
 import { type PlayerSink, type PlayItem, StreamPlayer } from "./stream-player.js";
 
 /** What opening a play name gave: a reader, or why there is none. */
@@ -33,6 +41,8 @@ export interface NetStreamContext {
   readonly sink: PlayerSink;
   readonly logger: Logger;
   readonly metrics: EdgeMetrics;
+  /** The clock of time to first frame, and the player's pacing and timers. */
+  readonly scheduler: Scheduler;
   readonly marginMs: number;
   /** config fms-data-start: FMS's NetStream.Data.Start after Play.Start. */
   readonly fmsDataStart?: boolean;
@@ -47,6 +57,11 @@ export interface NetStreamContext {
   onPlayFailed?(): void;
 }
 
+/** The stream commands a NetStream acts on; closeStream and deleteStream are the session's. */
+export type NetStreamRequest =
+  | Exclude<StreamRequest, { readonly kind: "closeStream" | "deleteStream" }>
+  | CommandRejection;
+
 /** A play command waiting for its turn to open its object. */
 interface PendingPlay {
   readonly name: string;
@@ -55,7 +70,7 @@ interface PendingPlay {
   readonly startMs: number;
   readonly lengthMs: number;
   readonly how: "reset" | "append" | "switch";
-  /** performance.now() at the command, for time to first frame. */
+  /** scheduler.now() at the command, for time to first frame. */
   readonly requested: number;
   /** Settles an append's place in the player's count once. */
   readonly settleAppend: (played: boolean) => void;
@@ -92,11 +107,12 @@ export class NetStream {
       bufferMs: () => ctx.bufferMs(),
       marginMs: ctx.marginMs,
       fmsDataStart: ctx.fmsDataStart ?? false,
-      now: () => performance.now(),
+      scheduler: ctx.scheduler,
       onFirstFrame: (item) => {
         const container = this.#containers.get(item) ?? "flv";
-        const started = this.#started.get(item) ?? performance.now();
-        ctx.metrics.timeToFirstFrame.observe({ container }, (performance.now() - started) / 1000);
+        const now = ctx.scheduler.now();
+        const started = this.#started.get(item) ?? now;
+        ctx.metrics.timeToFirstFrame.observe({ container }, (now - started) / 1000);
       },
       onItemFailed: (item, error) => this.#failed(item.name, error),
       ...(ctx.stall
@@ -146,98 +162,68 @@ export class NetStream {
   }
 
   /**
-   * play(name, start, len, reset). On the wire start and len are in
-   * milliseconds (Flash multiplies NetStream.play's seconds; librtmp and
-   * ffmpeg send ms): start -2000 (or -2) recorded or live — recorded here,
-   * this edge has no live streams; -1000 (or -1) live only, so never found
-   * here; N ≥ 0 from N ms. len -1 to the end, 0 a single frame, N ms.
-   * reset false (or 0, 2) appends to the playlist. play(false) stops.
+   * A stream command, parsed (rtmp/stream-commands.ts): the player
+   * operation it asks for, or the onStatus its rejection is answered with.
    */
-  play(command: RtmpCommand): void {
-    const [nameArg, startArg, lengthArg, resetArg] = command.args;
-    if (nameArg === false) {
-      this.#newGeneration();
-      this.#player.stop();
-      return;
+  handle(request: NetStreamRequest): void {
+    switch (request.kind) {
+      case "play":
+        this.#play(request);
+        return;
+      case "stop":
+        this.#newGeneration();
+        this.#player.stop();
+        return;
+      case "play2":
+        this.#play2(request);
+        return;
+      case "seek":
+        if (!this.#player.seek(request.ms))
+          this.#status("error", "NetStream.Seek.Failed", seekFailedDescription);
+        return;
+      case "pause":
+        this.#player.pause(request.paused);
+        return;
+      case "receive":
+        this.#player.receive(request.track, request.enabled);
+        return;
+      case "rejected":
+        if (request.status) this.#status("error", request.status.code, request.status.description);
+        return;
     }
-    const name = typeof nameArg === "string" ? nameArg : "";
-    const start = typeof startArg === "number" && Number.isFinite(startArg) ? startArg : -2000;
-    const length = typeof lengthArg === "number" && Number.isFinite(lengthArg) ? lengthArg : -1;
-    const reset = !(resetArg === false || resetArg === 0 || resetArg === 2);
-    if (reset) this.#newGeneration();
-    if (start === -1000 || start === -1) {
-      // Live only: a VOD edge has none, and waiting would leave the player silent forever.
-      this.#answerNotFound(name, null, "live streams are not served here");
-      return;
-    }
-    this.#enqueue(name, Math.max(0, start), length >= 0 ? length : -1, reset ? "reset" : "append");
   }
 
-  /**
-   * play2(NetStreamPlayOptions): transition switch/swap changes rendition at
-   * a keyframe; reset/append/stop act like play.
-   */
-  play2(command: RtmpCommand): void {
-    const options = command.args.find(isObject);
-    if (!options) {
-      this.#status("error", "NetStream.Play.Failed", "play2 needs a NetStreamPlayOptions object.");
+  /** play(name, start, len, reset): a reset play replaces the playlist, live only is never found here. */
+  #play(request: PlayRequest): void {
+    if (request.reset) this.#newGeneration();
+    if (request.liveOnly) {
+      // Live only: a VOD edge has none, and waiting would leave the player silent forever.
+      this.#answerNotFound(request.name, null, "live streams are not served here");
       return;
     }
-    const name = typeof options.streamName === "string" ? options.streamName : "";
-    const start = typeof options.start === "number" && options.start > 0 ? options.start * 1000 : 0;
-    const length = typeof options.len === "number" && options.len >= 0 ? options.len * 1000 : -1;
-    const transition = typeof options.transition === "string" ? options.transition : "switch";
-    switch (transition) {
+    this.#enqueue(request.name, request.startMs, request.lengthMs, request.reset ? "reset" : "append");
+  }
+
+  /** play2: a switch changes rendition at a keyframe (a plain reset play when nothing plays); reset/append act like play. */
+  #play2(request: Play2Request): void {
+    const { name, startMs, lengthMs } = request;
+    switch (request.transition) {
       case "switch":
-      case "swap":
         if (!this.#player.current) {
           this.#newGeneration();
-          this.#enqueue(name, start, length, "reset");
+          this.#enqueue(name, startMs, lengthMs, "reset");
           return;
         }
         this.#enqueue(name, 0, -1, "switch");
         return;
       case "reset":
         this.#newGeneration();
-        this.#enqueue(name, start, length, "reset");
+        this.#enqueue(name, startMs, lengthMs, "reset");
         return;
       case "append":
-      case "appendAndWait":
-        this.#enqueue(name, start, length, "append");
+        this.#enqueue(name, startMs, lengthMs, "append");
         return;
-      case "stop":
-        this.#newGeneration();
-        this.#player.stop();
-        return;
-      default:
-        this.#status("error", "NetStream.Play.Failed", `Unknown play2 transition ${transition}.`);
     }
-  }
-
-  seek(command: RtmpCommand): void {
-    const ms = command.args.find((a): a is number => typeof a === "number");
-    if (ms === undefined || !Number.isFinite(ms) || ms < 0 || !this.#player.seek(ms)) {
-      this.#status(
-        "error",
-        "NetStream.Seek.Failed",
-        "Seek failed: nothing is playing or the time is invalid.",
-      );
-    }
-  }
-
-  /** pause(flag, ms) and pauseRaw: FMS answers both the same way. */
-  pause(command: RtmpCommand): void {
-    const flag = command.args.find((a): a is boolean => typeof a === "boolean");
-    if (flag === undefined) {
-      this.#status("error", "NetStream.InvalidArg", "pause needs a true or false argument.");
-      return;
-    }
-    this.#player.pause(flag);
-  }
-
-  receive(kind: "audio" | "video", command: RtmpCommand): void {
-    const flag = command.args.find((a): a is boolean => typeof a === "boolean");
-    if (flag !== undefined) this.#player.receive(kind, flag);
   }
 
   /** A play that replaces the playlist: opens still running for the old one are dropped. */
@@ -248,7 +234,7 @@ export class NetStream {
 
   #enqueue(name: string, startMs: number, lengthMs: number, how: "reset" | "append" | "switch"): void {
     const generation = this.#generation;
-    const requested = performance.now();
+    const requested = this.#ctx.scheduler.now();
     if (how === "append") {
       this.#appendsOpening++;
       this.#player.expectAppend();
@@ -281,7 +267,7 @@ export class NetStream {
       this.#ctx.logger.debug({ stream: redactQuery(name) }, "play refused: lookup budget spent");
       this.#status(
         "error",
-        "NetStream.Play.Failed",
+        statusForCode(EdgeErrorCode.LookupRateLimited),
         `Failed to play ${name}: too many plays of streams that do not exist; try again later.`,
         name,
       );
@@ -324,13 +310,7 @@ export class NetStream {
     const code = errorCode(error);
     this.#ctx.metrics.plays.inc({ container: "flv", result: PlayResult.Failed });
     this.#ctx.logger.warn({ stream: redactQuery(name), code, err: errorMessage(error) }, "play failed");
-    const invalid = code === EdgeErrorCode.MediaInvalid || code === EdgeErrorCode.MediaTooLarge;
-    this.#status(
-      "error",
-      invalid ? "NetStream.Play.FileStructureInvalid" : "NetStream.Play.Failed",
-      `Failed to play ${name}: ${errorMessage(error)}`,
-      name,
-    );
+    this.#status("error", statusForPlayError(error), `Failed to play ${name}: ${errorMessage(error)}`, name);
     this.#ctx.onPlayFailed?.();
   }
 
@@ -340,8 +320,4 @@ export class NetStream {
     if (details !== undefined) extra.details = details;
     this.#ctx.sink.send([onStatus(this.#ctx.streamId, level, code, description, extra)]);
   }
-}
-
-function isObject(value: AmfValue): value is AmfObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }

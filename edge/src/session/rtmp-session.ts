@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { errorCode } from "../../../lib/errors.js";
 import { type Logger, type LogRateLimiter, redactQuery } from "../../../lib/log.js";
@@ -13,7 +12,7 @@ import type { EdgeMetrics } from "../metrics.js";
 import { parseConnectTarget } from "../routing/connect-url.js";
 import { type LookupFailure, lookupFailureDetail } from "../routing/distribution-table.js";
 import { parseStreamName } from "../routing/stream-name.js";
-import type { AmfObject, AmfValue } from "../rtmp/amf0.js";
+import type { AmfValue } from "../rtmp/amf0.js";
 import { ChunkDecoder, type ChunkDecoderLimits } from "../rtmp/chunk-decoder.js";
 import { encodeMessages } from "../rtmp/chunk-encoder.js";
 import { decodeCommand, type RtmpCommand } from "../rtmp/command.js";
@@ -22,6 +21,7 @@ import { ServerHandshake } from "../rtmp/handshake.js";
 import { MessageType, type RtmpMessage, UserControlEvent } from "../rtmp/message-types.js";
 import type { ReassemblyBudget } from "../rtmp/reassembly-budget.js";
 import type { RtmpeCiphers } from "../rtmp/rtmpe/stream-cipher.js";
+import { parseConnect, parseStreamCommand } from "../rtmp/stream-commands.js";
 import { OpenPurpose } from "../shield-client/object-opener.js";
 import { LookupCommand, type Protocol } from "../vocabulary.js";
 import {
@@ -34,6 +34,7 @@ import {
 } from "./fms-messages.js";
 import { LookupBudget } from "./lookup-budget.js";
 import { NetStream, type OpenResult } from "./net-stream.js";
+import type { Scheduler, TimerHandle } from "./scheduler.js";
 import type { SharedEncoder } from "./shared-encoder.js";
 import type { PlayerSink } from "./stream-player.js";
 
@@ -43,6 +44,8 @@ export interface SessionContext {
   readonly logger: Logger;
   readonly metrics: EdgeMetrics;
   readonly protocol: Protocol;
+  /** Clocks, timers, deferred turns and random bytes (session/scheduler.ts): the real ones, or a test's manual clock. */
+  readonly scheduler: Scheduler;
   /** Encodes media once for all viewers of the same bytes. */
   readonly encoder: SharedEncoder;
   /** The edge-wide bound on bytes of partly received messages, shared by every session. */
@@ -135,15 +138,15 @@ export class RtmpSession {
   #rtmpe: RtmpeCiphers | null = null;
   #outChunkSize = 128;
   #lastAckAt = 0;
-  #handshakeTimer: NodeJS.Timeout | null;
+  #handshakeTimer: TimerHandle | null;
   #drainWaiters: (() => void)[] = [];
-  #slowViewerTimer: NodeJS.Timeout | null = null;
+  #slowViewerTimer: TimerHandle | null = null;
   /** Armed when a play fails: closes a connection that then plays nothing and says nothing. */
-  #failedPlayTimer: NodeJS.Timeout | null = null;
+  #failedPlayTimer: TimerHandle | null = null;
   readonly #lookups: LookupBudget;
   /** Reading from the peer is paused: its queue is over max-queued-bytes, or a turn is scheduled. */
   #inputPaused = false;
-  #nextTurn: NodeJS.Immediate | null = null;
+  #nextTurn: TimerHandle | null = null;
   /**
    * Replies produced while handling input, written as one buffer when the
    * turn ends: one socket write per turn instead of one per reply (a
@@ -160,16 +163,20 @@ export class RtmpSession {
     this.#socket = socket;
     this.#ctx = ctx;
     this.#onClose = onClose;
+    const scheduler = ctx.scheduler;
     // Unguessable: it is logged and echoed to the client as `clientid`.
-    this.#clientId = randomBytes(12).toString("base64url");
+    this.#clientId = scheduler.randomBytes(12).toString("base64url");
     this.#logger = ctx.logger.child({ session: this.#clientId, remote: socket.remoteAddress });
     this.#bufferMs = ctx.config.defaultBufferMs;
     this.#lookups = new LookupBudget({
       burst: ctx.config.lookupBurst,
       perSecond: ctx.config.lookupsPerSecond,
-      now: () => performance.now(),
+      now: () => scheduler.now(),
     });
-    this.#handshake = new ServerHandshake({ randomBytes, nowMs: () => Date.now() });
+    this.#handshake = new ServerHandshake({
+      randomBytes: (n) => scheduler.randomBytes(n),
+      nowMs: () => scheduler.wallClockMs(),
+    });
     // Until connect is accepted the peer is anonymous: far smaller bounds.
     this.#decoder = new ChunkDecoder(
       {
@@ -188,11 +195,9 @@ export class RtmpSession {
       this.#logger.debug({ err: error }, "socket error");
     });
     socket.on("close", () => this.#closed());
-    this.#handshakeTimer = setTimeout(
-      () => this.#fail(new EdgeError(EdgeErrorCode.HandshakeInvalid, "handshake and connect timed out")),
-      ctx.config.handshakeTimeoutMs,
+    this.#handshakeTimer = scheduler.setTimer(ctx.config.handshakeTimeoutMs, () =>
+      this.#fail(new EdgeError(EdgeErrorCode.HandshakeInvalid, "handshake and connect timed out")),
     );
-    this.#handshakeTimer.unref();
     this.#logger.debug("connection opened");
   }
 
@@ -261,7 +266,7 @@ export class RtmpSession {
         }
         if (handled === messagesPerTurn) {
           this.#pauseInput();
-          this.#nextTurn = setImmediate(() => this.#turn());
+          this.#nextTurn = this.#ctx.scheduler.defer(() => this.#turn());
           break;
         }
         const message = this.#decoder.next();
@@ -365,16 +370,10 @@ export class RtmpSession {
       case "pauseRaw":
       case "receiveAudio":
       case "receiveVideo":
+      case "closeStream":
+      case "deleteStream":
         this.#streamCommand(command, streamId);
         return;
-      case "closeStream":
-        this.#streams.get(streamId)?.player.stop();
-        return;
-      case "deleteStream": {
-        const id = command.args.find((a): a is number => typeof a === "number");
-        if (id !== undefined) this.#deleteStream(id);
-        return;
-      }
       case "getStreamLength":
         this.#getStreamLength(command);
         return;
@@ -407,13 +406,13 @@ export class RtmpSession {
   }
 
   #connect(command: RtmpCommand): void {
-    const obj = isObject(command.commandObject) ? command.commandObject : null;
-    const target = parseConnectTarget(obj?.tcUrl, obj?.app);
+    const request = parseConnect(command);
+    const target = parseConnectTarget(request.tcUrl, request.app);
     if (typeof target === "string") {
       this.#reject(
         command.transactionId,
         target,
-        `bad connect (tcUrl ${shownConnectField(obj?.tcUrl)}, app ${shownConnectField(obj?.app)})`,
+        `bad connect (tcUrl ${shownConnectField(request.tcUrl)}, app ${shownConnectField(request.app)})`,
       );
       return;
     }
@@ -426,11 +425,15 @@ export class RtmpSession {
     this.#streamPrefix = target.streamPrefix;
     this.#state = SessionState.Connected;
     this.#decoder.setLimits(decoderLimits(this.#ctx.config));
-    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer?.cancel();
     this.#handshakeTimer = null;
-    const objectEncoding = typeof obj?.objectEncoding === "number" ? obj.objectEncoding : 0;
     this.#send(
-      connectAccepted(command.transactionId, objectEncoding, this.#clientId, this.#ctx.config.outChunkSize),
+      connectAccepted(
+        command.transactionId,
+        request.objectEncoding,
+        this.#clientId,
+        this.#ctx.config.outChunkSize,
+      ),
     );
     this.#logger.info(
       {
@@ -465,6 +468,7 @@ export class RtmpSession {
         sink: this.#sink,
         logger: this.#logger,
         metrics: this.#ctx.metrics,
+        scheduler: this.#ctx.scheduler,
         marginMs: this.#ctx.config.sendAheadMarginMs,
         fmsDataStart: this.#ctx.config.fmsDataStart,
         bufferMs: () => this.#bufferMs,
@@ -502,35 +506,28 @@ export class RtmpSession {
       });
   }
 
+  /** A NetStream command, parsed here and acted on by its stream (closeStream and deleteStream by the session). */
   #streamCommand(command: RtmpCommand, streamId: number): void {
+    const request = parseStreamCommand(command);
+    if (request === null) return;
+    if (request.kind === "deleteStream") {
+      this.#deleteStream(request.streamId);
+      return;
+    }
     const stream = this.#streams.get(streamId);
+    if (request.kind === "closeStream") {
+      stream?.player.stop();
+      return;
+    }
+    // A deleteStream without an id names no stream: ignored, on whichever stream it came.
+    if (request.kind === "rejected" && request.command === "deleteStream") return;
     if (!stream) {
       throw new EdgeError(
         EdgeErrorCode.CommandInvalid,
         `${command.name} on stream ${streamId}, which was never created`,
       );
     }
-    switch (command.name) {
-      case "play":
-        stream.play(command);
-        return;
-      case "play2":
-        stream.play2(command);
-        return;
-      case "seek":
-        stream.seek(command);
-        return;
-      case "pause":
-      case "pauseRaw":
-        stream.pause(command);
-        return;
-      case "receiveAudio":
-        stream.receive("audio", command);
-        return;
-      case "receiveVideo":
-        stream.receive("video", command);
-        return;
-    }
+    stream.handle(request);
   }
 
   #deleteStream(streamId: number): void {
@@ -574,8 +571,8 @@ export class RtmpSession {
     }
     this.#bandwidthChecks++;
     const bytes = 32 * 1024;
-    const txn = 1_000_000 + Math.floor(Math.random() * 1_000_000);
-    this.#bandwidthCheck = { txn, sentAt: performance.now(), bytes };
+    const txn = 1_000_000 + (this.#ctx.scheduler.randomBytes(4).readUInt32BE(0) % 1_000_000);
+    this.#bandwidthCheck = { txn, sentAt: this.#ctx.scheduler.now(), bytes };
     this.#send([commandMessage(0, "onBWCheck", txn, null, "x".repeat(bytes))]);
   }
 
@@ -583,7 +580,7 @@ export class RtmpSession {
     const check = this.#bandwidthCheck;
     if (!check || command.transactionId !== check.txn) return;
     this.#bandwidthCheck = null;
-    const elapsedMs = Math.max(1, performance.now() - check.sentAt);
+    const elapsedMs = Math.max(1, this.#ctx.scheduler.now() - check.sentAt);
     const kbitDown = Math.round((check.bytes * 8) / elapsedMs);
     this.#lastBandwidth = [kbitDown, check.bytes / 1024, elapsedMs / 1000, Math.round(elapsedMs)];
     this.#send([commandMessage(0, "onBWDone", 0, null, ...this.#lastBandwidth)]);
@@ -718,7 +715,7 @@ export class RtmpSession {
 
   #armSlowViewerTimer(): void {
     if (this.#slowViewerTimer) return;
-    this.#slowViewerTimer = setTimeout(() => {
+    this.#slowViewerTimer = this.#ctx.scheduler.setTimer(this.#ctx.config.slowViewerTimeoutMs, () => {
       this.#slowViewerTimer = null;
       this.#ctx.metrics.slowViewerDrops.inc();
       this.#fail(
@@ -727,8 +724,7 @@ export class RtmpSession {
           `viewer kept ${this.#queuedBytes()} bytes unread for ${this.#ctx.config.slowViewerTimeoutMs} ms`,
         ),
       );
-    }, this.#ctx.config.slowViewerTimeoutMs);
-    this.#slowViewerTimer.unref();
+    });
   }
 
   /** The queue emptied: media may go on and the peer's requests are read again. */
@@ -739,7 +735,7 @@ export class RtmpSession {
   }
 
   #releaseDrainWaiters(): void {
-    if (this.#slowViewerTimer) clearTimeout(this.#slowViewerTimer);
+    this.#slowViewerTimer?.cancel();
     this.#slowViewerTimer = null;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
@@ -756,7 +752,7 @@ export class RtmpSession {
     if (this.#isClosed()) return;
     this.#disarmFailedPlayTimer();
     const timeoutMs = this.#ctx.config.failedPlayIdleTimeoutMs;
-    this.#failedPlayTimer = setTimeout(() => {
+    this.#failedPlayTimer = this.#ctx.scheduler.setTimer(timeoutMs, () => {
       this.#failedPlayTimer = null;
       for (const stream of this.#streams.values()) if (stream.busy) return;
       this.#fail(
@@ -765,12 +761,11 @@ export class RtmpSession {
           `nothing played or asked for ${timeoutMs} ms after a failed play`,
         ),
       );
-    }, timeoutMs);
-    this.#failedPlayTimer.unref();
+    });
   }
 
   #disarmFailedPlayTimer(): void {
-    if (this.#failedPlayTimer) clearTimeout(this.#failedPlayTimer);
+    this.#failedPlayTimer?.cancel();
     this.#failedPlayTimer = null;
   }
 
@@ -793,9 +788,9 @@ export class RtmpSession {
   #closed(): void {
     const wasOpen = this.#state !== SessionState.Closed;
     this.#state = SessionState.Closed;
-    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer?.cancel();
     this.#disarmFailedPlayTimer();
-    if (this.#nextTurn) clearImmediate(this.#nextTurn);
+    this.#nextTurn?.cancel();
     this.#nextTurn = null;
     this.#pending = [];
     this.#pendingBytes = 0;
@@ -822,10 +817,6 @@ function decoderLimits(config: EdgeConfig): ChunkDecoderLimits {
     maxChunkSize: maxPeerChunkSize,
     maxBufferedBytes: config.maxReassemblyBytes,
   };
-}
-
-function isObject(value: AmfValue): value is AmfObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
 
 /**

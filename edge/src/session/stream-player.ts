@@ -15,6 +15,7 @@ import {
   seekNotify,
   unpauseNotify,
 } from "./fms-messages.js";
+import type { Scheduler, TimerHandle } from "./scheduler.js";
 
 /** Where a player writes: the session's socket, behind its queue bound. */
 export interface PlayerSink {
@@ -44,7 +45,8 @@ export interface StreamPlayerOptions {
   readonly marginMs: number;
   /** Send FMS's NetStream.Data.Start data message after Play.Start (config fms-data-start). */
   readonly fmsDataStart?: boolean;
-  readonly now: () => number;
+  /** Pacing clock, sleeps and retry deadlines. */
+  readonly scheduler: Scheduler;
   /** Called once per item, when its first media message has been written. */
   readonly onFirstFrame: (item: PlayItem) => void;
   /** Called when an item played to its end (not when stopped). */
@@ -311,9 +313,9 @@ export class StreamPlayer {
   /** Sleeps up to ms, or until a command pokes the loop. */
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = ms === Number.POSITIVE_INFINITY ? null : setTimeout(done, ms);
+      const timer = ms === Number.POSITIVE_INFINITY ? null : this.#o.scheduler.setTimer(ms, done);
       function done() {
-        if (timer) clearTimeout(timer);
+        timer?.cancel();
         resolve();
       }
       this.#wake = done;
@@ -381,12 +383,12 @@ export class StreamPlayer {
       const outMs = tag.timestampMs + this.#offsetMs;
       if (this.#paceMediaMs < 0) {
         this.#paceMediaMs = outMs;
-        this.#paceWallMs = this.#o.now();
+        this.#paceWallMs = this.#o.scheduler.now();
       }
       const dueInMs =
         outMs -
         this.#paceMediaMs -
-        (this.#o.now() - this.#paceWallMs) -
+        (this.#o.scheduler.now() - this.#paceWallMs) -
         this.#o.bufferMs() -
         this.#o.marginMs;
       if (dueInMs > burstMs) {
@@ -537,26 +539,26 @@ export class StreamPlayer {
     const stall = this.#o.stall;
     if (!stall) return call();
     const dropped = this.#dropped.signal;
-    const started = this.#o.now();
+    const started = this.#o.scheduler.now();
     const budgetMs = Math.min(stall.maxMs, Math.max(stall.minMs, this.#aheadMs(started)));
     const deadline = started + budgetMs;
     let lastError: unknown = null;
     for (let attempt = 0; ; attempt++) {
       // The first call may be slow and still working (a cold read, a seek that scans): the reader's own
       // deadlines and idle timeouts end it if it hangs. Retries, after a failure, must beat the deadline.
-      const limitMs = attempt === 0 ? null : deadline - this.#o.now();
-      const outcome = await settleBefore(call(), limitMs, dropped);
+      const limitMs = attempt === 0 ? null : deadline - this.#o.scheduler.now();
+      const outcome = await settleBefore(call(), limitMs, dropped, this.#o.scheduler);
       if (outcome.kind === "ok") return outcome.value;
       if (outcome.kind === "dropped") return superseded;
       if (outcome.kind === "error") {
         if (!stall.transient(outcome.error)) throw outcome.error;
         lastError = outcome.error;
       }
-      const remainingMs = deadline - this.#o.now();
+      const remainingMs = deadline - this.#o.scheduler.now();
       if (outcome.kind === "late" || remainingMs <= 0) {
         throw new EdgeError(
           EdgeErrorCode.PlayStalled,
-          `the shield did not answer for ${Math.round(this.#o.now() - started)} ms ` +
+          `the shield did not answer for ${Math.round(this.#o.scheduler.now() - started)} ms ` +
             `(the viewer's buffer allowed ${budgetMs} ms)${lastError === null ? "" : `: ${errorMessage(lastError)}`}`,
           { cause: lastError },
         );
@@ -642,11 +644,12 @@ function settleBefore<T>(
   promise: Promise<T>,
   timeoutMs: number | null,
   signal: AbortSignal,
+  scheduler: Scheduler,
 ): Promise<Settled<T>> {
   return new Promise((resolve) => {
-    let timer: NodeJS.Timeout | null = null;
+    let timer: TimerHandle | null = null;
     const done = (outcome: Settled<T>) => {
-      if (timer) clearTimeout(timer);
+      timer?.cancel();
       signal.removeEventListener("abort", onAbort);
       resolve(outcome);
     };
@@ -658,7 +661,7 @@ function settleBefore<T>(
       return;
     }
     signal.addEventListener("abort", onAbort, { once: true });
-    if (timeoutMs !== null) timer = setTimeout(() => done({ kind: "late" }), Math.max(0, timeoutMs));
+    if (timeoutMs !== null) timer = scheduler.setTimer(Math.max(0, timeoutMs), () => done({ kind: "late" }));
     promise.then(
       (value) => done({ kind: "ok", value }),
       (error: unknown) => done({ kind: "error", error }),
