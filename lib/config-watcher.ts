@@ -6,21 +6,30 @@ import {
   type Distribution,
   DistributionKind,
   NodeRole,
+  type PublicKey,
   type WatchConfigRequest,
   type WatchConfigResponse,
 } from "../proto/gen/streamfront/controller/v1/controller.js";
 import { errorMessage } from "./errors.js";
 import type { Logger } from "./log.js";
 
-export type { Distribution } from "../proto/gen/streamfront/controller/v1/controller.js";
+export type { Distribution, PublicKey } from "../proto/gen/streamfront/controller/v1/controller.js";
 
-/** The configuration a watcher holds: every distribution by id, at one version. */
+/**
+ * The configuration a watcher holds at one version: every distribution by
+ * id, and every public key trusted signers sign play URLs with, by id.
+ */
 export interface ConfigTable {
   readonly version: number;
   readonly distributions: ReadonlyMap<string, Distribution>;
+  readonly publicKeys: ReadonlyMap<string, PublicKey>;
 }
 
-export const emptyConfigTable: ConfigTable = Object.freeze({ version: 0, distributions: new Map() });
+export const emptyConfigTable: ConfigTable = Object.freeze({
+  version: 0,
+  distributions: new Map(),
+  publicKeys: new Map(),
+});
 
 /**
  * The table after one update from the controller. A snapshot replaces the
@@ -34,11 +43,31 @@ export function applyUpdate(table: ConfigTable, update: WatchConfigResponse): Co
   const distributions = update.snapshot ? new Map<string, Distribution>() : new Map(table.distributions);
   for (const d of update.upserts) distributions.set(d.id, freezeDistribution(d));
   for (const id of update.removedIds) distributions.delete(id);
-  return Object.freeze({ version: update.version, distributions });
+  const publicKeys = update.snapshot ? new Map<string, PublicKey>() : new Map(table.publicKeys);
+  for (const k of update.publicKeyUpserts) publicKeys.set(k.id, Object.freeze({ ...k }));
+  for (const id of update.removedPublicKeyIds) publicKeys.delete(id);
+  return Object.freeze({ version: update.version, distributions, publicKeys });
 }
 
+/** What a distribution without TrustedSigners or Logging means: public, no access log. */
+const noTrustedSigners = Object.freeze({
+  enabled: false,
+  accountIds: Object.freeze([]) as unknown as string[],
+});
+const noLogging = Object.freeze({ enabled: false, bucket: "", prefix: "" });
+
 function freezeDistribution(d: Distribution): Distribution {
-  return Object.freeze({ ...d, cnames: Object.freeze([...d.cnames]) as string[] });
+  return Object.freeze({
+    ...d,
+    cnames: Object.freeze([...d.cnames]) as string[],
+    trustedSigners: d.trustedSigners
+      ? Object.freeze({
+          enabled: d.trustedSigners.enabled,
+          accountIds: Object.freeze([...d.trustedSigners.accountIds]) as string[],
+        })
+      : noTrustedSigners,
+    logging: d.logging ? Object.freeze({ ...d.logging }) : noLogging,
+  });
 }
 
 export type WatcherRole = "edge" | "shield";
@@ -138,6 +167,11 @@ export class ConfigWatcher {
   /** The distributions applied last, by id; empty until the first snapshot. */
   current(): ReadonlyMap<string, Distribution> {
     return this.#table.distributions;
+  }
+
+  /** The public keys as last pushed; a new map object after every change. */
+  publicKeys(): ReadonlyMap<string, PublicKey> {
+    return this.#table.publicKeys;
   }
 
   get table(): ConfigTable {
@@ -282,6 +316,8 @@ export class ConfigWatcher {
           snapshot: true,
           upserts: [...table.distributions.values()],
           removedIds: [],
+          publicKeyUpserts: [...table.publicKeys.values()],
+          removedPublicKeyIds: [],
         });
       } catch (error) {
         log.error({ err: error }, "config change listener failed");
@@ -304,6 +340,7 @@ export class ConfigWatcher {
           format: stateFormat,
           version: table.version,
           distributions: [...table.distributions.values()],
+          publicKeys: [...table.publicKeys.values()],
         });
         const temp = `${file}.${process.pid}.tmp`;
         try {
@@ -341,7 +378,7 @@ export function parseState(text: string): ConfigTable | null {
     return null;
   }
   if (typeof value !== "object" || value === null) return null;
-  const v = value as { format?: unknown; version?: unknown; distributions?: unknown };
+  const v = value as { format?: unknown; version?: unknown; distributions?: unknown; publicKeys?: unknown };
   if (v.format !== stateFormat || !Number.isSafeInteger(v.version) || (v.version as number) < 0) return null;
   if (!Array.isArray(v.distributions) || v.distributions.length > maxStateDistributions) return null;
   const distributions = new Map<string, Distribution>();
@@ -350,7 +387,24 @@ export function parseState(text: string): ConfigTable | null {
     if (!d) return null;
     distributions.set(d.id, freezeDistribution(d));
   }
-  return Object.freeze({ version: v.version as number, distributions });
+  // Files written before public keys existed have none.
+  const keyItems = v.publicKeys ?? [];
+  if (!Array.isArray(keyItems) || keyItems.length > maxStateDistributions) return null;
+  const publicKeys = new Map<string, PublicKey>();
+  for (const item of keyItems as unknown[]) {
+    const k = asPublicKey(item);
+    if (!k) return null;
+    publicKeys.set(k.id, Object.freeze(k));
+  }
+  return Object.freeze({ version: v.version as number, distributions, publicKeys });
+}
+
+function asPublicKey(item: unknown): PublicKey | null {
+  if (typeof item !== "object" || item === null) return null;
+  const k = item as Record<string, unknown>;
+  if (typeof k.id !== "string" || typeof k.accountId !== "string" || typeof k.encodedKey !== "string")
+    return null;
+  return { id: k.id, accountId: k.accountId, encodedKey: k.encodedKey };
 }
 
 function asDistribution(item: unknown): Distribution | null {
@@ -362,6 +416,28 @@ function asDistribution(item: unknown): Distribution | null {
   if (typeof d.enabled !== "boolean") return null;
   const kinds: readonly unknown[] = Object.values(DistributionKind);
   if (!kinds.includes(d.kind)) return null;
+  const signers = d.trustedSigners as Record<string, unknown> | undefined;
+  if (
+    signers !== undefined &&
+    (typeof signers !== "object" ||
+      signers === null ||
+      typeof signers.enabled !== "boolean" ||
+      !Array.isArray(signers.accountIds) ||
+      !signers.accountIds.every((a) => typeof a === "string"))
+  ) {
+    return null;
+  }
+  const logging = d.logging as Record<string, unknown> | undefined;
+  if (
+    logging !== undefined &&
+    (typeof logging !== "object" ||
+      logging === null ||
+      typeof logging.enabled !== "boolean" ||
+      typeof logging.bucket !== "string" ||
+      typeof logging.prefix !== "string")
+  ) {
+    return null;
+  }
   return {
     id: d.id as string,
     domainName: d.domainName as string,
@@ -369,5 +445,15 @@ function asDistribution(item: unknown): Distribution | null {
     originBucket: d.originBucket as string,
     enabled: d.enabled,
     kind: d.kind as DistributionKind,
+    trustedSigners: signers
+      ? { enabled: signers.enabled as boolean, accountIds: signers.accountIds as string[] }
+      : undefined,
+    logging: logging
+      ? {
+          enabled: logging.enabled as boolean,
+          bucket: logging.bucket as string,
+          prefix: logging.prefix as string,
+        }
+      : undefined,
   };
 }

@@ -28,6 +28,8 @@ export interface NodeStatus {
 export interface ConfigServiceOptions {
   readonly store: DistributionStore;
   readonly logger: Logger;
+  /** This installation's account id: what TrustedSigners' Self resolves to for watchers. */
+  readonly accountId: string;
   /**
    * Updates queued for one watcher that is not reading (HTTP/2 flow control
    * holds them). Past this the queue is dropped and the watcher gets one
@@ -74,6 +76,7 @@ export class ConfigService {
   readonly #store: DistributionStore;
   readonly #logger: Logger;
   readonly #maxQueued: number;
+  readonly #accountId: string;
   readonly #helloTimeoutMs: number;
   readonly #maxNodes: number;
   readonly #maxWatchers: number;
@@ -89,6 +92,7 @@ export class ConfigService {
     this.#store = options.store;
     this.#logger = options.logger;
     this.#maxQueued = Math.max(1, options.maxQueuedUpdates ?? 64);
+    this.#accountId = options.accountId;
     this.#helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
     this.#maxNodes = options.maxNodes ?? 10_000;
     this.#maxWatchers = options.maxWatchers ?? 10_000;
@@ -137,6 +141,7 @@ export class ConfigService {
       store: this.#store,
       logger: this.#logger,
       maxQueued: this.#maxQueued,
+      accountId: this.#accountId,
       counts: this.counts,
       onHello: (hello, role) => this.#hello(hello, role),
       onAck: (nodeId, version) => this.#ack(nodeId, version),
@@ -232,6 +237,7 @@ export class ConfigService {
 
 interface SessionDeps {
   readonly store: DistributionStore;
+  readonly accountId: string;
   readonly logger: Logger;
   readonly maxQueued: number;
   readonly counts: { updatesSent: number; resyncs: number };
@@ -324,8 +330,10 @@ class WatchSession {
         ? {
             version: since.version,
             snapshot: false,
-            upserts: since.upserts.map(toWire),
+            upserts: since.upserts.map((d) => toWire(d, this.#deps.accountId)),
             removedIds: [...since.removedIds],
+            publicKeyUpserts: [],
+            removedPublicKeyIds: [],
           }
         : await this.#snapshotMessage();
       if (this.#ended) return;
@@ -371,8 +379,10 @@ class WatchSession {
         await this.#send({
           version: change.version,
           snapshot: false,
-          upserts: change.upserts.map(toWire),
+          upserts: change.upserts.map((d) => toWire(d, this.#deps.accountId)),
           removedIds: [...change.removedIds],
+          publicKeyUpserts: [],
+          removedPublicKeyIds: [],
         });
       }
     } catch (error) {
@@ -388,8 +398,10 @@ class WatchSession {
     return {
       version: snapshot.version,
       snapshot: true,
-      upserts: snapshot.distributions.map(toWire),
+      upserts: snapshot.distributions.map((d) => toWire(d, this.#deps.accountId)),
       removedIds: [],
+      publicKeyUpserts: [],
+      removedPublicKeyIds: [],
     };
   }
 

@@ -78,6 +78,7 @@ export class ControllerServer {
     this.#ownsStore = deps.store === undefined;
     this.configService = new ConfigService({
       store: this.store,
+      accountId: deps.config.accountId,
       logger: deps.logger.child({ module: "config-service" }),
       watcherTtlMs: deps.config.watcherTtlMs,
       ...(deps.maxQueuedUpdates === undefined ? {} : { maxQueuedUpdates: deps.maxQueuedUpdates }),
@@ -177,6 +178,11 @@ export class ControllerServer {
   }
 
   /** A new distribution with a fresh id and a domain name under the base domain. */
+  /** This installation's account id (account-id): whose keys TrustedSigners' Self means. */
+  get accountId(): string {
+    return this.#config.accountId;
+  }
+
   async createDistribution(input: DistributionInput): Promise<Distribution> {
     const created = await this.store.create(
       newDistribution(input, { baseDomain: this.#config.baseDomain, now: Date.now() }),

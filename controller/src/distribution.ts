@@ -182,8 +182,12 @@ export function checkDistribution(d: Distribution): Distribution {
   });
 }
 
-/** The distribution as edges and shields receive it. */
-export function toWire(d: Distribution): WireDistribution {
+/**
+ * The distribution as edges and shields receive it. `accountId` is this
+ * installation's account: TrustedSigners' Self means it, so watchers see
+ * account ids only.
+ */
+export function toWire(d: Distribution, accountId: string): WireDistribution {
   return {
     id: d.id,
     domainName: d.domainName,
@@ -194,6 +198,11 @@ export function toWire(d: Distribution): WireDistribution {
       d.kind === DistributionKind.Streaming
         ? WireKind.DISTRIBUTION_KIND_STREAMING
         : WireKind.DISTRIBUTION_KIND_WEB,
+    trustedSigners: {
+      enabled: d.trustedSigners.enabled,
+      accountIds: [...new Set(d.trustedSigners.accounts.map((a) => (a === "self" ? accountId : a)))],
+    },
+    logging: { enabled: d.logging.enabled, bucket: d.logging.bucket, prefix: d.logging.prefix },
   };
 }
 

@@ -42,6 +42,8 @@ describe("ConfigService.WatchConfig", () => {
         originBucket: "media-bucket",
         enabled: true,
         kind: 1,
+        trustedSigners: { enabled: false, accountIds: [] },
+        logging: { enabled: false, bucket: "", prefix: "" },
       },
     ]);
     w.ack(11);
@@ -69,6 +71,23 @@ describe("ConfigService.WatchConfig", () => {
     assert.deepEqual(server.configService.watchers(), { edge: 1, shield: 0, unspecified: 0 });
   });
 
+  it("sends trusted signers with Self resolved to the controller's account id, and logging as configured", async () => {
+    const { server, address } = await controller({ store: new MemoryStore({ initialVersion: 0 }) });
+    const accountId = server.accountId;
+    const d = await server.createDistribution({
+      originBucket: "media-bucket",
+      trustedSigners: { enabled: true, accounts: ["self", "210987654321", accountId] },
+      logging: { enabled: true, bucket: "logs.s3.amazonaws.com", prefix: "rtmp/" },
+    });
+    const w = watch(address);
+    w.hello("edge-signers");
+    await eventually(() => w.responses.length === 1, 5_000, "the snapshot");
+    const sent = w.responses[0]!.upserts.find((u) => u.id === d.id);
+    assert.deepEqual(sent?.trustedSigners, { enabled: true, accountIds: [accountId, "210987654321"] });
+    assert.deepEqual(sent?.logging, { enabled: true, bucket: "logs.s3.amazonaws.com", prefix: "rtmp/" });
+    assert.deepEqual(w.responses[0]!.publicKeyUpserts, []);
+  });
+
   it("resumes a watcher that reconnects with only what changed", async () => {
     const { server, address } = await controller({ store: new MemoryStore({ initialVersion: 0 }) });
     const a = await server.createDistribution({ originBucket: "media-bucket" });
@@ -93,7 +112,14 @@ describe("ConfigService.WatchConfig", () => {
     const third = watch(address);
     third.hello("shield-2", 3, 2);
     await eventually(() => third.responses.length === 1);
-    assert.deepEqual(third.responses[0], { version: 3, snapshot: false, upserts: [], removedIds: [] });
+    assert.deepEqual(third.responses[0], {
+      version: 3,
+      snapshot: false,
+      upserts: [],
+      removedIds: [],
+      publicKeyUpserts: [],
+      removedPublicKeyIds: [],
+    });
 
     // A version this store never had (a previous controller run): a snapshot.
     const fourth = watch(address);

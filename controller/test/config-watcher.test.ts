@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { applyUpdate, ConfigWatcher, emptyConfigTable } from "../../lib/config-watcher.js";
+import { applyUpdate, ConfigWatcher, emptyConfigTable, parseState } from "../../lib/config-watcher.js";
 import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import type { ControllerServer } from "../src/controller-server.js";
 import { newDistribution } from "../src/distribution.js";
@@ -15,6 +15,8 @@ function wire(id: string, bucket = "media-bucket"): Distribution {
     originBucket: bucket,
     enabled: true,
     kind: 1,
+    trustedSigners: undefined,
+    logging: undefined,
   };
 }
 
@@ -24,11 +26,20 @@ describe("applyUpdate", () => {
       version: 5,
       snapshot: true,
       upserts: [wire("EA"), wire("EB")],
+      publicKeyUpserts: [],
+      removedPublicKeyIds: [],
       removedIds: [],
     });
     assert.equal(t1.version, 5);
     assert.deepEqual([...t1.distributions.keys()], ["EA", "EB"]);
-    const t2 = applyUpdate(t1, { version: 3, snapshot: true, upserts: [wire("EC")], removedIds: [] });
+    const t2 = applyUpdate(t1, {
+      version: 3,
+      snapshot: true,
+      upserts: [wire("EC")],
+      publicKeyUpserts: [],
+      removedPublicKeyIds: [],
+      removedIds: [],
+    });
     assert.equal(t2.version, 3, "a snapshot wins even at a lower version (a new controller run)");
     assert.deepEqual([...t2.distributions.keys()], ["EC"]);
   });
@@ -38,12 +49,16 @@ describe("applyUpdate", () => {
       version: 1,
       snapshot: true,
       upserts: [wire("EA"), wire("EB")],
+      publicKeyUpserts: [],
+      removedPublicKeyIds: [],
       removedIds: [],
     });
     const t2 = applyUpdate(t1, {
       version: 2,
       snapshot: false,
       upserts: [wire("EA", "new-bucket"), wire("EC")],
+      publicKeyUpserts: [],
+      removedPublicKeyIds: [],
       removedIds: ["EB"],
     });
     assert.equal(t2.version, 2);
@@ -59,10 +74,137 @@ describe("applyUpdate", () => {
       version: 7,
       snapshot: true,
       upserts: [wire("EA")],
+      publicKeyUpserts: [],
+      removedPublicKeyIds: [],
       removedIds: [],
     });
-    assert.equal(applyUpdate(t1, { version: 7, snapshot: false, upserts: [], removedIds: ["EA"] }), t1);
-    assert.equal(applyUpdate(t1, { version: 6, snapshot: false, upserts: [wire("EZ")], removedIds: [] }), t1);
+    assert.equal(
+      applyUpdate(t1, {
+        version: 7,
+        snapshot: false,
+        upserts: [],
+        publicKeyUpserts: [],
+        removedPublicKeyIds: [],
+        removedIds: ["EA"],
+      }),
+      t1,
+    );
+    assert.equal(
+      applyUpdate(t1, {
+        version: 6,
+        snapshot: false,
+        upserts: [wire("EZ")],
+        publicKeyUpserts: [],
+        removedPublicKeyIds: [],
+        removedIds: [],
+      }),
+      t1,
+    );
+  });
+});
+
+describe("applyUpdate: public keys and a distribution's signers and logging", () => {
+  const key = (id: string, account = "123456789012") => ({
+    id,
+    accountId: account,
+    encodedKey: `PEM of ${id}`,
+  });
+
+  it("a snapshot replaces the keys; an incremental update upserts and removes them", () => {
+    const t1 = applyUpdate(emptyConfigTable, {
+      version: 1,
+      snapshot: true,
+      upserts: [],
+      removedIds: [],
+      publicKeyUpserts: [key("KA"), key("KB")],
+      removedPublicKeyIds: [],
+    });
+    assert.deepEqual([...t1.publicKeys.keys()], ["KA", "KB"]);
+    const t2 = applyUpdate(t1, {
+      version: 2,
+      snapshot: false,
+      upserts: [],
+      removedIds: [],
+      publicKeyUpserts: [key("KC", "210987654321")],
+      removedPublicKeyIds: ["KA"],
+    });
+    assert.deepEqual([...t2.publicKeys.keys()].sort(), ["KB", "KC"]);
+    assert.equal(t2.publicKeys.get("KC")?.accountId, "210987654321");
+    assert.ok(t1.publicKeys.has("KA"), "the previous table is untouched");
+    const t3 = applyUpdate(t2, {
+      version: 3,
+      snapshot: true,
+      upserts: [],
+      removedIds: [],
+      publicKeyUpserts: [key("KD")],
+      removedPublicKeyIds: [],
+    });
+    assert.deepEqual([...t3.publicKeys.keys()], ["KD"], "keys not in a snapshot are dropped");
+  });
+
+  it("a distribution without TrustedSigners or Logging is public and unlogged; given ones are kept frozen", () => {
+    const t = applyUpdate(emptyConfigTable, {
+      version: 1,
+      snapshot: true,
+      upserts: [
+        wire("EA"),
+        {
+          ...wire("EB"),
+          trustedSigners: { enabled: true, accountIds: ["123456789012"] },
+          logging: { enabled: true, bucket: "logs.s3.amazonaws.com", prefix: "rtmp/" },
+        },
+      ],
+      removedIds: [],
+      publicKeyUpserts: [],
+      removedPublicKeyIds: [],
+    });
+    assert.deepEqual(t.distributions.get("EA")?.trustedSigners, { enabled: false, accountIds: [] });
+    assert.deepEqual(t.distributions.get("EA")?.logging, { enabled: false, bucket: "", prefix: "" });
+    const b = t.distributions.get("EB");
+    assert.deepEqual(b?.trustedSigners, { enabled: true, accountIds: ["123456789012"] });
+    assert.equal(b?.logging?.prefix, "rtmp/");
+    assert.ok(Object.isFrozen(b?.trustedSigners) && Object.isFrozen(b?.trustedSigners?.accountIds));
+  });
+
+  it("the state file keeps keys, signers and logging; a file from before keys existed still loads", () => {
+    const table = applyUpdate(emptyConfigTable, {
+      version: 4,
+      snapshot: true,
+      upserts: [
+        {
+          ...wire("EB"),
+          trustedSigners: { enabled: true, accountIds: ["123456789012"] },
+          logging: undefined,
+        },
+      ],
+      removedIds: [],
+      publicKeyUpserts: [key("KA")],
+      removedPublicKeyIds: [],
+    });
+    const text = JSON.stringify({
+      format: "streamfront-config/1",
+      version: table.version,
+      distributions: [...table.distributions.values()],
+      publicKeys: [...table.publicKeys.values()],
+    });
+    const loaded = parseState(text);
+    assert.deepEqual(loaded?.publicKeys.get("KA"), key("KA"));
+    assert.deepEqual(loaded?.distributions.get("EB")?.trustedSigners, {
+      enabled: true,
+      accountIds: ["123456789012"],
+    });
+    const old = parseState(
+      JSON.stringify({ format: "streamfront-config/1", version: 2, distributions: [wire("EA")] }),
+    );
+    assert.equal(old?.publicKeys.size, 0);
+    assert.equal(old?.distributions.get("EA")?.trustedSigners?.enabled, false);
+    const bad = JSON.stringify({
+      format: "streamfront-config/1",
+      version: 2,
+      distributions: [],
+      publicKeys: [{ id: 1 }],
+    });
+    assert.equal(parseState(bad), null);
   });
 });
 

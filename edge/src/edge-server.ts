@@ -2,7 +2,7 @@ import type { Server as HttpServer } from "node:http";
 import type { Registry } from "prom-client";
 import { type Logger, LogRateLimiter } from "../../lib/log.js";
 import { formatAddress, type PortSetting } from "../../lib/net/listen.js";
-import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
+import type { Distribution, PublicKey } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import { type EdgeConfig, edgeSettings } from "./config.js";
 import type { MetadataCache } from "./edge-cache/metadata-cache.js";
 import type { SliceCache } from "./edge-cache/slice-cache.js";
@@ -18,6 +18,9 @@ import { realScheduler, type Scheduler } from "./session/scheduler.js";
 import { SharedEncoder } from "./session/shared-encoder.js";
 import type { OpenPurpose } from "./shield-client/object-opener.js";
 import type { ShieldPool } from "./shield-client/shield-pool.js";
+import { PlayAuthorizer } from "./signed-urls/play-authorizer.js";
+import { SignedUrlVerifier } from "./signed-urls/signed-url-verifier.js";
+import { SignerKeyRegistry } from "./signed-urls/signer-key-registry.js";
 import { type Admission, ConnectionLimits } from "./transport/connection-limits.js";
 import { HttpDeadlines } from "./transport/http-deadlines.js";
 import { createHttpResponder } from "./transport/http-responder.js";
@@ -29,6 +32,8 @@ import type { Protocol } from "./vocabulary.js";
 export interface DistributionSource {
   /** A new map object after every change, so identity tells a change. */
   current(): ReadonlyMap<string, Distribution>;
+  /** The public keys trusted signers sign with (absent: none, so signed distributions refuse every play). */
+  publicKeys?(): ReadonlyMap<string, PublicKey>;
 }
 
 /** Opens objects through the shield; null when the object does not exist. */
@@ -71,12 +76,24 @@ export class EdgeServer {
   readonly #skipWarned = new Set<string>();
   readonly #reassemblyBudget: ReassemblyBudget;
   readonly #rtmpt: RtmptGateway;
+  readonly #authorizer: PlayAuthorizer;
   #table: DistributionTable = new DistributionTable([]);
   #tableSource: ReadonlyMap<string, Distribution> | null = null;
 
   constructor(deps: EdgeServerDeps) {
     this.#deps = deps;
     this.#metrics = new EdgeMetrics(deps.registry);
+    const noKeys: ReadonlyMap<string, PublicKey> = new Map();
+    const keys = new SignerKeyRegistry(
+      { publicKeys: () => deps.distributions.publicKeys?.() ?? noKeys },
+      (key) =>
+        deps.logger.warn(
+          { keyPairId: key.id, problem: key.problem },
+          "a pushed public key cannot verify signatures",
+        ),
+    );
+    const scheduler = deps.scheduler ?? realScheduler;
+    this.#authorizer = new PlayAuthorizer(new SignedUrlVerifier({ keys }), () => scheduler.wallClockMs());
     if (deps.cache) this.#metrics.observeCache(deps.cache);
     if (deps.shieldPool) this.#metrics.observeShield(deps.shieldPool);
     if (deps.metadata) this.#metrics.observeMetadata(deps.metadata);
@@ -205,6 +222,8 @@ export class EdgeServer {
         reassemblyBudget: this.#reassemblyBudget,
         resolveDistribution: (host) => this.#resolve(host),
         openObject: (bucket, key, purpose) => this.#deps.objects.open(bucket, key, purpose),
+        authorizePlay: (distribution, request, address) =>
+          this.#authorizer.authorize(distribution, request, address),
         noisy: this.#noisy,
         ...(admission ? { onPlaying: () => admission.promote() } : {}),
         reportSkipped: (bucket, key, tracks) => this.#reportSkipped(bucket, key, tracks),

@@ -18,6 +18,8 @@ export class EdgeMetrics {
   readonly connections: Counter<"protocol">;
   readonly rejections: Counter<"code">;
   readonly plays: Counter<"container" | "result">;
+  /** Play events refused by a signed-URL distribution, by reason (signed-urls/signed-url-verifier.ts SignatureRefusal). */
+  readonly signedUrlRefusals: Counter<"reason">;
   readonly timeToFirstFrame: Histogram<"container">;
   readonly sessionErrors: Counter<"code">;
   readonly slowViewerDrops: Counter;
@@ -87,6 +89,12 @@ export class EdgeMetrics {
       name: "streamfront_edge_plays_total",
       help: "Play requests by container and result.",
       labelNames: ["container", "result"] as const,
+      registers: [registry],
+    });
+    this.signedUrlRefusals = new Counter({
+      name: "streamfront_edge_signed_url_refusals_total",
+      help: "Play events (play, play2, seek, unpause, getStreamLength) a distribution with trusted signers refused, by reason.",
+      labelNames: ["reason"] as const,
       registers: [registry],
     });
     this.timeToFirstFrame = new Histogram({

@@ -20,6 +20,8 @@ export const PlayResult = {
   Completed: "completed",
   NotFound: "not_found",
   Failed: "failed",
+  /** Refused by the distribution's signed-URL check (the refusals counter says why). */
+  Denied: "denied",
 } as const;
 export type PlayResult = (typeof PlayResult)[keyof typeof PlayResult];
 

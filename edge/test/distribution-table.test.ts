@@ -11,6 +11,8 @@ function distribution(overrides: Partial<Distribution>): Distribution {
     originBucket: "media",
     enabled: true,
     kind: 1,
+    trustedSigners: undefined,
+    logging: undefined,
     ...overrides,
   };
 }

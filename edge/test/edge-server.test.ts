@@ -35,7 +35,17 @@ const captured = {
 };
 
 function distribution(fields: Partial<Distribution>): Distribution {
-  return { id: "E0", domainName: "", cnames: [], originBucket: bucket, enabled: true, kind: 1, ...fields };
+  return {
+    id: "E0",
+    domainName: "",
+    cnames: [],
+    originBucket: bucket,
+    enabled: true,
+    kind: 1,
+    trustedSigners: undefined,
+    logging: undefined,
+    ...fields,
+  };
 }
 
 const distributions = new Map<string, Distribution>([

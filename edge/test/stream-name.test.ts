@@ -59,6 +59,10 @@ test("names that would leave the bucket root or are empty are refused", () => {
   }
   assert.equal(parseStreamName("a".repeat(1025)), null);
   assert.notEqual(parseStreamName("a".repeat(1000)), null);
+  // A signed URL's query has its own, larger bound: a 4,096-bit signature and a custom policy fit.
+  assert.equal(parseStreamName(`videos/clip?${"P".repeat(3000)}`)?.query.length, 3000);
+  assert.equal(parseStreamName(`videos/clip?${"P".repeat(4097)}`), null);
+  assert.equal(parseStreamName(`${"a".repeat(1025)}?x=1`), null);
 });
 
 test("the connect's app prefix is the front of the key; mp4:/mp3: may stand on either part", () => {

@@ -13,6 +13,8 @@ export interface StreamRequest {
 
 const mp4Extensions = new Set([".mp4", ".f4v", ".m4v", ".m4a", ".mov", ".3gp"]);
 const maxNameBytes = 1024;
+/** A signed URL's query: a custom policy and a 4,096-bit key's signature fit with room to spare. */
+const maxQueryBytes = 4096;
 
 /**
  * Maps a play name to an S3 key the way FMS and CloudFront did:
@@ -34,13 +36,16 @@ const maxNameBytes = 1024;
  *
  * The query string is stripped before the lookup. A name whose path would
  * leave the bucket root (`..`), is empty, or is absurdly long is refused
- * with null; the caller answers StreamNotFound.
+ * with null; the caller answers StreamNotFound. The name may carry up to
+ * 1 KiB before its query and 4 KiB of query (signed URLs).
  */
 export function parseStreamName(raw: string, appPrefix = ""): StreamRequest | null {
-  if (raw.length === 0 || Buffer.byteLength(raw) + Buffer.byteLength(appPrefix) > maxNameBytes) return null;
+  if (raw.length === 0) return null;
   const queryAt = raw.indexOf("?");
   const withoutQuery = queryAt === -1 ? raw : raw.slice(0, queryAt);
   const query = queryAt === -1 ? "" : raw.slice(queryAt + 1);
+  if (Buffer.byteLength(withoutQuery) + Buffer.byteLength(appPrefix) > maxNameBytes) return null;
+  if (Buffer.byteLength(query) > maxQueryBytes) return null;
   const front = splitContainer(appPrefix.split("?")[0]!);
   const back = splitContainer(withoutQuery);
   const container: ContainerKind = back.container ?? front.container ?? "flv";

@@ -13,6 +13,7 @@ import {
   seekFailedDescription,
 } from "../rtmp/stream-commands.js";
 import { isShieldOutage } from "../shield-client/object-opener.js";
+import type { PlayAuthorization } from "../signed-urls/play-authorizer.js";
 import { LookupCommand, PlayResult } from "../vocabulary.js";
 import { onStatus } from "./fms-messages.js";
 import type { LookupBudget } from "./lookup-budget.js";
@@ -49,6 +50,13 @@ export interface NetStreamContext {
   bufferMs(): number;
   /** Maps a play name to an object and opens its reader; throws on shield or container errors. */
   open(name: string): Promise<OpenResult>;
+  /**
+   * Whether a play event of `name` may happen now (signed URLs): asked
+   * before every play and play2, and again on seek and unpause — a play
+   * already running continues past its URL's expiry, a new event does not.
+   * Absent: always.
+   */
+  authorize?(name: string): PlayAuthorization;
   /** How long reads that fail for want of a shield are retried (see StreamPlayerOptions.stall); absent: not at all. */
   readonly stall?: { readonly minMs: number; readonly maxMs: number };
   /** The connection's lookup budget: plays of names not found are charged to it, and refused once it is spent. */
@@ -177,13 +185,26 @@ export class NetStream {
       case "play2":
         this.#play2(request);
         return;
-      case "seek":
+      case "seek": {
+        const denied = this.#deniedNow();
+        if (denied !== null) {
+          this.#status("error", "NetStream.Seek.Failed", denied);
+          return;
+        }
         if (!this.#player.seek(request.ms))
           this.#status("error", "NetStream.Seek.Failed", seekFailedDescription);
         return;
-      case "pause":
+      }
+      case "pause": {
+        const denied = request.paused ? null : this.#deniedNow();
+        if (denied !== null) {
+          // Resuming is a new play event: after expiry the stream stays paused.
+          this.#status("error", "NetStream.Play.Failed", denied);
+          return;
+        }
         this.#player.pause(request.paused);
         return;
+      }
       case "receive":
         this.#player.receive(request.track, request.enabled);
         return;
@@ -226,6 +247,14 @@ export class NetStream {
     }
   }
 
+  /** The refusal's description when the item playing may no longer be played anew; null when it may (or nothing plays). */
+  #deniedNow(): string | null {
+    const current = this.#player.current;
+    if (!current || !this.#ctx.authorize) return null;
+    const access = this.#ctx.authorize(current.name);
+    return access.allowed ? null : access.description;
+  }
+
   /** A play that replaces the playlist: opens still running for the old one are dropped. */
   #newGeneration(): void {
     this.#generation++;
@@ -259,6 +288,15 @@ export class NetStream {
   async #open(play: PendingPlay): Promise<void> {
     const { name, generation, startMs, lengthMs, how, requested, settleAppend } = play;
     if (this.#closed || generation !== this.#generation) return;
+    // Before anything is looked up: a refusal must not tell whether the object exists.
+    const access = this.#ctx.authorize?.(name);
+    if (access && !access.allowed) {
+      settleAppend(false);
+      this.#ctx.metrics.plays.inc({ container: "flv", result: PlayResult.Denied });
+      this.#status("error", "NetStream.Play.Failed", access.description, name);
+      this.#ctx.onPlayFailed?.();
+      return;
+    }
     const lookups = this.#ctx.lookups;
     if (lookups && !lookups.available()) {
       // This connection's plays kept naming objects that do not exist: refused unasked until the budget refills.

@@ -11,7 +11,7 @@ import type { RangeSource } from "../media/range-source.js";
 import type { EdgeMetrics } from "../metrics.js";
 import { parseConnectTarget } from "../routing/connect-url.js";
 import { type LookupFailure, lookupFailureDetail } from "../routing/distribution-table.js";
-import { parseStreamName } from "../routing/stream-name.js";
+import { parseStreamName, type StreamRequest } from "../routing/stream-name.js";
 import type { AmfValue } from "../rtmp/amf0.js";
 import { ChunkDecoder, type ChunkDecoderLimits } from "../rtmp/chunk-decoder.js";
 import { encodeMessages } from "../rtmp/chunk-encoder.js";
@@ -23,6 +23,7 @@ import type { ReassemblyBudget } from "../rtmp/reassembly-budget.js";
 import type { RtmpeCiphers } from "../rtmp/rtmpe/stream-cipher.js";
 import { parseConnect, parseStreamCommand } from "../rtmp/stream-commands.js";
 import { OpenPurpose } from "../shield-client/object-opener.js";
+import type { PlayAuthorization } from "../signed-urls/play-authorizer.js";
 import { LookupCommand, type Protocol } from "../vocabulary.js";
 import {
   callFailed,
@@ -53,6 +54,16 @@ export interface SessionContext {
   resolveDistribution(host: string): Distribution | LookupFailure;
   /** null when the object does not exist. */
   openObject(bucket: string, key: string, purpose?: OpenPurpose): Promise<RangeSource | null>;
+  /**
+   * The signed-URL gate of a play event (signed-urls/play-authorizer.ts):
+   * allowed for distributions without trusted signers. Absent: every play
+   * is allowed (tests of other things).
+   */
+  authorizePlay?(
+    distribution: Distribution,
+    request: StreamRequest,
+    clientAddress: string,
+  ): PlayAuthorization;
   /** Called when a play starts (its object opened): the connection counts as a playing viewer from then on. */
   onPlaying?(): void;
   /** Rate-limits the "closing connection" warnings, so a flood of bad peers costs a few lines. */
@@ -473,6 +484,7 @@ export class RtmpSession {
         fmsDataStart: this.#ctx.config.fmsDataStart,
         bufferMs: () => this.#bufferMs,
         open: (name) => this.#open(name),
+        authorize: (name) => this.#authorize(name),
         stall: { minMs: this.#ctx.config.playStallMinMs, maxMs: this.#ctx.config.playStallMaxMs },
         lookups: this.#lookups,
         onPlayFailed: () => this.#armFailedPlayTimer(),
@@ -487,6 +499,12 @@ export class RtmpSession {
     const answer = (seconds: number) =>
       this.#send([commandMessage(0, "_result", command.transactionId, null, seconds)]);
     if (!request || !this.#distribution) {
+      answer(0);
+      return;
+    }
+    const access = this.#authorize(name as string);
+    if (!access.allowed) {
+      // A name the viewer may not play has no length: 0 says nothing about whether it exists.
       answer(0);
       return;
     }
@@ -535,6 +553,26 @@ export class RtmpSession {
     if (!stream) return;
     stream.close();
     this.#streams.delete(streamId);
+  }
+
+  /**
+   * The signed-URL gate for a play event of `name` (play, play2, seek,
+   * unpause, getStreamLength). A name that does not parse is let through:
+   * it is answered StreamNotFound, which says nothing either way.
+   */
+  #authorize(name: string): PlayAuthorization {
+    const gate = this.#ctx.authorizePlay;
+    const request = parseStreamName(name, this.#streamPrefix);
+    if (!gate || !request || !this.#distribution) return { allowed: true, signed: false };
+    const access = gate(this.#distribution, request, this.#socket.remoteAddress ?? "");
+    if (!access.allowed) {
+      this.#ctx.metrics.signedUrlRefusals.inc({ reason: access.reason });
+      this.#logger.info(
+        { stream: redactQuery(name), reason: access.reason, detail: access.detail },
+        "play refused",
+      );
+    }
+    return access;
   }
 
   /** Maps a play name to its object in the distribution's bucket and opens the container. */

@@ -11,7 +11,7 @@ import {
   type TestS3,
   type TestShield,
 } from "../../../lib/testing/shield.js";
-import type { Distribution } from "../../../proto/gen/streamfront/controller/v1/controller.js";
+import type { Distribution, PublicKey } from "../../../proto/gen/streamfront/controller/v1/controller.js";
 import { edgeSettings } from "../../src/config.js";
 import { metadataCacheOf } from "../../src/edge-cache/metadata-cache.js";
 import { SliceCache } from "../../src/edge-cache/slice-cache.js";
@@ -34,11 +34,23 @@ export interface EdgeHarness {
   metricsText(): Promise<string>;
   /** Sets the distributions the edge sees (the controller's push, in tests). */
   setDistributions(list: readonly Distribution[]): void;
+  /** Sets the public keys trusted signers sign with (the controller's push, in tests). */
+  setPublicKeys(list: readonly PublicKey[]): void;
   close(): Promise<void>;
 }
 
 export function testDistribution(fields: Partial<Distribution>): Distribution {
-  return { id: "E0", domainName: "", cnames: [], originBucket: "", enabled: true, kind: 1, ...fields };
+  return {
+    id: "E0",
+    domainName: "",
+    cnames: [],
+    originBucket: "",
+    enabled: true,
+    kind: 1,
+    trustedSigners: undefined,
+    logging: undefined,
+    ...fields,
+  };
 }
 
 export interface EdgeHarnessOptions {
@@ -110,6 +122,7 @@ export async function startEdgeHarness(options: EdgeHarnessOptions = {}): Promis
         }),
       ],
     ]);
+    let publicKeys = new Map<string, PublicKey>();
     const registry = new Registry();
     edge = new EdgeServer({
       config,
@@ -121,7 +134,7 @@ export async function startEdgeHarness(options: EdgeHarnessOptions = {}): Promis
         },
       }),
       registry,
-      distributions: { current: () => distributions },
+      distributions: { current: () => distributions, publicKeys: () => publicKeys },
       objects,
       shieldPool: objects.pool,
       ...(cache ? { cache } : {}),
@@ -141,6 +154,9 @@ export async function startEdgeHarness(options: EdgeHarnessOptions = {}): Promis
       metricsText: () => registry.metrics(),
       setDistributions(list) {
         distributions = new Map(list.map((d) => [d.id, d]));
+      },
+      setPublicKeys(list) {
+        publicKeys = new Map(list.map((k) => [k.id, k]));
       },
       async close() {
         await started.close();

@@ -4,6 +4,7 @@ import { createLogger } from "../../../lib/log.js";
 import {
   type Distribution,
   DistributionKind,
+  type PublicKey,
 } from "../../../proto/gen/streamfront/controller/v1/controller.js";
 import { loadEdgeConfig } from "../../src/config.js";
 import { EdgeServer } from "../../src/edge-server.js";
@@ -25,7 +26,8 @@ import { isCommand, statusCode } from "./rtmp-test-client.js";
  * No socket, no port.
  */
 export class MemoryTransport extends Duplex {
-  readonly remoteAddress = "memory";
+  /** The viewer's address as the session sees it. */
+  remoteAddress = "memory";
   /** Called with each chunk the session wrote, as the peer reads it. */
   onOutput: (bytes: Buffer) => void = () => {};
   #reading = true;
@@ -80,6 +82,12 @@ export interface MemoryEdgeOptions {
   readonly objects?: Readonly<Record<string, Buffer | RangeSource>>;
   /** The clock every session runs on; a new one by default. */
   readonly scheduler?: ManualScheduler;
+  /** The distribution's TrustedSigners as pushed (account ids); none: public. */
+  readonly trustedAccounts?: readonly string[];
+  /** The pushed public keys; read on every play, so a test may change the map's contents. */
+  readonly publicKeys?: Map<string, PublicKey>;
+  /** The viewer's address the sessions see (policies' AWS:SourceIp). */
+  readonly remoteAddress?: string;
 }
 
 /**
@@ -94,9 +102,11 @@ export class MemoryEdge {
   readonly registry = new Registry();
   /** Object opens, in order (bucket/key). */
   readonly opens: string[] = [];
+  readonly #remoteAddress: string | undefined;
 
   constructor(options: MemoryEdgeOptions = {}) {
     this.scheduler = options.scheduler ?? new ManualScheduler();
+    this.#remoteAddress = options.remoteAddress;
     const config = loadEdgeConfig(options.env ?? {}, []);
     const distribution: Distribution = {
       id: "ETEST",
@@ -105,6 +115,10 @@ export class MemoryEdge {
       originBucket: bucket,
       enabled: true,
       kind: DistributionKind.DISTRIBUTION_KIND_STREAMING,
+      trustedSigners: options.trustedAccounts
+        ? { enabled: true, accountIds: [...options.trustedAccounts] }
+        : { enabled: false, accountIds: [] },
+      logging: undefined,
     };
     const distributions = new Map([[distribution.id, distribution]]);
     const objects = options.objects ?? {};
@@ -116,7 +130,11 @@ export class MemoryEdge {
         destination: { write: (line: string) => void this.logLines.push(JSON.parse(line)) },
       }),
       registry: this.registry,
-      distributions: { current: () => distributions },
+      distributions: {
+        current: () => distributions,
+        // A fresh map object per read: the edge re-reads keys when the map's identity changes.
+        publicKeys: () => new Map(options.publicKeys ?? []),
+      },
       objects: {
         open: async (b, key) => {
           this.opens.push(`${b}/${key}`);
@@ -132,6 +150,7 @@ export class MemoryEdge {
   /** A new viewer connection (nothing sent yet). */
   viewer(): MemoryViewer {
     const transport = new MemoryTransport();
+    if (this.#remoteAddress !== undefined) transport.remoteAddress = this.#remoteAddress;
     const viewer = new MemoryViewer(transport, this.scheduler);
     this.server.acceptRtmp(transport, null, Protocol.Rtmp);
     return viewer;

@@ -144,6 +144,26 @@ export interface WatchConfigResponse {
   snapshot: boolean;
   upserts: Distribution[];
   removedIds: string[];
+  /**
+   * Public keys trusted signers sign play URLs with. In a snapshot these
+   * are every key and the watcher drops any it knows that are not listed;
+   * otherwise they are the keys created or changed since the last version.
+   */
+  publicKeyUpserts: PublicKey[];
+  removedPublicKeyIds: string[];
+}
+
+/**
+ * A CloudFront public key (CreatePublicKey), or a key of another trusted
+ * account from the controller's trusted-keys file.
+ */
+export interface PublicKey {
+  /** The Key-Pair-Id signers put in a URL, e.g. K2JCJMDEHXQW5F. */
+  id: string;
+  /** The 12-digit account the key belongs to; TrustedSigners name accounts. */
+  accountId: string;
+  /** The RSA public key, PEM (SubjectPublicKeyInfo), as CloudFront's EncodedKey. */
+  encodedKey: string;
 }
 
 export interface Distribution {
@@ -156,6 +176,29 @@ export interface Distribution {
   originBucket: string;
   enabled: boolean;
   kind: DistributionKind;
+  /**
+   * When enabled, every play needs a URL signed by a key of one of these
+   * accounts. The controller resolves TrustedSigners' Self to its own
+   * account id, so watchers see account ids only.
+   */
+  trustedSigners:
+    | TrustedSigners
+    | undefined;
+  /** Where the edges' access logs for this distribution are delivered. */
+  logging: Logging | undefined;
+}
+
+export interface TrustedSigners {
+  enabled: boolean;
+  accountIds: string[];
+}
+
+export interface Logging {
+  enabled: boolean;
+  /** The bucket as CloudFront's API names it (e.g. logs.s3.amazonaws.com) or a bare bucket name. */
+  bucket: string;
+  /** Key prefix, e.g. "streaming/"; may be empty. */
+  prefix: string;
 }
 
 function createBaseWatchConfigRequest(): WatchConfigRequest {
@@ -422,7 +465,7 @@ export const WatchAck: MessageFns<WatchAck> = {
 };
 
 function createBaseWatchConfigResponse(): WatchConfigResponse {
-  return { version: 0, snapshot: false, upserts: [], removedIds: [] };
+  return { version: 0, snapshot: false, upserts: [], removedIds: [], publicKeyUpserts: [], removedPublicKeyIds: [] };
 }
 
 export const WatchConfigResponse: MessageFns<WatchConfigResponse> = {
@@ -438,6 +481,12 @@ export const WatchConfigResponse: MessageFns<WatchConfigResponse> = {
     }
     for (const v of message.removedIds) {
       writer.uint32(34).string(v!);
+    }
+    for (const v of message.publicKeyUpserts) {
+      PublicKey.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.removedPublicKeyIds) {
+      writer.uint32(50).string(v!);
     }
     return writer;
   },
@@ -487,6 +536,22 @@ export const WatchConfigResponse: MessageFns<WatchConfigResponse> = {
             message.removedIds.push(reader.string());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.publicKeyUpserts.push(PublicKey.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.removedPublicKeyIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -511,6 +576,16 @@ export const WatchConfigResponse: MessageFns<WatchConfigResponse> = {
         : globalThis.Array.isArray(object?.removed_ids)
         ? object.removed_ids.map((e: any) => globalThis.String(e))
         : [],
+      publicKeyUpserts: globalThis.Array.isArray(object?.publicKeyUpserts)
+        ? object.publicKeyUpserts.map((e: any) => PublicKey.fromJSON(e))
+        : globalThis.Array.isArray(object?.public_key_upserts)
+        ? object.public_key_upserts.map((e: any) => PublicKey.fromJSON(e))
+        : [],
+      removedPublicKeyIds: globalThis.Array.isArray(object?.removedPublicKeyIds)
+        ? object.removedPublicKeyIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.removed_public_key_ids)
+        ? object.removed_public_key_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -528,6 +603,12 @@ export const WatchConfigResponse: MessageFns<WatchConfigResponse> = {
     if (message.removedIds?.length) {
       obj.removedIds = message.removedIds;
     }
+    if (message.publicKeyUpserts?.length) {
+      obj.publicKeyUpserts = message.publicKeyUpserts.map((e) => PublicKey.toJSON(e));
+    }
+    if (message.removedPublicKeyIds?.length) {
+      obj.removedPublicKeyIds = message.removedPublicKeyIds;
+    }
     return obj;
   },
 
@@ -540,12 +621,132 @@ export const WatchConfigResponse: MessageFns<WatchConfigResponse> = {
     message.snapshot = object.snapshot ?? false;
     message.upserts = object.upserts?.map((e) => Distribution.fromPartial(e)) || [];
     message.removedIds = object.removedIds?.map((e) => e) || [];
+    message.publicKeyUpserts = object.publicKeyUpserts?.map((e) => PublicKey.fromPartial(e)) || [];
+    message.removedPublicKeyIds = object.removedPublicKeyIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePublicKey(): PublicKey {
+  return { id: "", accountId: "", encodedKey: "" };
+}
+
+export const PublicKey: MessageFns<PublicKey> = {
+  encode(message: PublicKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(18).string(message.accountId);
+    }
+    if (message.encodedKey !== "") {
+      writer.uint32(26).string(message.encodedKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublicKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublicKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.encodedKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublicKey {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      encodedKey: isSet(object.encodedKey)
+        ? globalThis.String(object.encodedKey)
+        : isSet(object.encoded_key)
+        ? globalThis.String(object.encoded_key)
+        : "",
+    };
+  },
+
+  toJSON(message: PublicKey): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.encodedKey !== "") {
+      obj.encodedKey = message.encodedKey;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PublicKey>): PublicKey {
+    return PublicKey.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PublicKey>): PublicKey {
+    const message = createBasePublicKey();
+    message.id = object.id ?? "";
+    message.accountId = object.accountId ?? "";
+    message.encodedKey = object.encodedKey ?? "";
     return message;
   },
 };
 
 function createBaseDistribution(): Distribution {
-  return { id: "", domainName: "", cnames: [], originBucket: "", enabled: false, kind: 0 };
+  return {
+    id: "",
+    domainName: "",
+    cnames: [],
+    originBucket: "",
+    enabled: false,
+    kind: 0,
+    trustedSigners: undefined,
+    logging: undefined,
+  };
 }
 
 export const Distribution: MessageFns<Distribution> = {
@@ -567,6 +768,12 @@ export const Distribution: MessageFns<Distribution> = {
     }
     if (message.kind !== 0) {
       writer.uint32(48).int32(message.kind);
+    }
+    if (message.trustedSigners !== undefined) {
+      TrustedSigners.encode(message.trustedSigners, writer.uint32(58).fork()).join();
+    }
+    if (message.logging !== undefined) {
+      Logging.encode(message.logging, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -632,6 +839,22 @@ export const Distribution: MessageFns<Distribution> = {
             message.kind = reader.int32() as any;
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.trustedSigners = TrustedSigners.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.logging = Logging.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -660,6 +883,12 @@ export const Distribution: MessageFns<Distribution> = {
         : "",
       enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
       kind: isSet(object.kind) ? distributionKindFromJSON(object.kind) : 0,
+      trustedSigners: isSet(object.trustedSigners)
+        ? TrustedSigners.fromJSON(object.trustedSigners)
+        : isSet(object.trusted_signers)
+        ? TrustedSigners.fromJSON(object.trusted_signers)
+        : undefined,
+      logging: isSet(object.logging) ? Logging.fromJSON(object.logging) : undefined,
     };
   },
 
@@ -683,6 +912,12 @@ export const Distribution: MessageFns<Distribution> = {
     if (message.kind !== 0) {
       obj.kind = distributionKindToJSON(message.kind);
     }
+    if (message.trustedSigners !== undefined) {
+      obj.trustedSigners = TrustedSigners.toJSON(message.trustedSigners);
+    }
+    if (message.logging !== undefined) {
+      obj.logging = Logging.toJSON(message.logging);
+    }
     return obj;
   },
 
@@ -697,6 +932,202 @@ export const Distribution: MessageFns<Distribution> = {
     message.originBucket = object.originBucket ?? "";
     message.enabled = object.enabled ?? false;
     message.kind = object.kind ?? 0;
+    message.trustedSigners = (object.trustedSigners !== undefined && object.trustedSigners !== null)
+      ? TrustedSigners.fromPartial(object.trustedSigners)
+      : undefined;
+    message.logging = (object.logging !== undefined && object.logging !== null)
+      ? Logging.fromPartial(object.logging)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTrustedSigners(): TrustedSigners {
+  return { enabled: false, accountIds: [] };
+}
+
+export const TrustedSigners: MessageFns<TrustedSigners> = {
+  encode(message: TrustedSigners, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.enabled !== false) {
+      writer.uint32(8).bool(message.enabled);
+    }
+    for (const v of message.accountIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrustedSigners {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrustedSigners();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrustedSigners {
+    return {
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      accountIds: globalThis.Array.isArray(object?.accountIds)
+        ? object.accountIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.account_ids)
+        ? object.account_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: TrustedSigners): unknown {
+    const obj: any = {};
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    if (message.accountIds?.length) {
+      obj.accountIds = message.accountIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TrustedSigners>): TrustedSigners {
+    return TrustedSigners.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TrustedSigners>): TrustedSigners {
+    const message = createBaseTrustedSigners();
+    message.enabled = object.enabled ?? false;
+    message.accountIds = object.accountIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseLogging(): Logging {
+  return { enabled: false, bucket: "", prefix: "" };
+}
+
+export const Logging: MessageFns<Logging> = {
+  encode(message: Logging, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.enabled !== false) {
+      writer.uint32(8).bool(message.enabled);
+    }
+    if (message.bucket !== "") {
+      writer.uint32(18).string(message.bucket);
+    }
+    if (message.prefix !== "") {
+      writer.uint32(26).string(message.prefix);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Logging {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogging();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bucket = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.prefix = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Logging {
+    return {
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      bucket: isSet(object.bucket) ? globalThis.String(object.bucket) : "",
+      prefix: isSet(object.prefix) ? globalThis.String(object.prefix) : "",
+    };
+  },
+
+  toJSON(message: Logging): unknown {
+    const obj: any = {};
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    if (message.bucket !== "") {
+      obj.bucket = message.bucket;
+    }
+    if (message.prefix !== "") {
+      obj.prefix = message.prefix;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Logging>): Logging {
+    return Logging.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Logging>): Logging {
+    const message = createBaseLogging();
+    message.enabled = object.enabled ?? false;
+    message.bucket = object.bucket ?? "";
+    message.prefix = object.prefix ?? "";
     return message;
   },
 };
