@@ -161,7 +161,7 @@ describe("BucketLimiter", () => {
     const limiter = new BucketLimiter({ maxConcurrent: 1, maxQueued: 1 });
     const held = await limiter.acquire("hot");
     const waiting = limiter.acquire("hot");
-    await assert.rejects(limiter.acquire("hot"), shieldError(ShieldErrorCode.OriginUnavailable, /waiting/));
+    await assert.rejects(limiter.acquire("hot"), shieldError(ShieldErrorCode.Overloaded, /waiting/));
     const elsewhere = await limiter.acquire("cold");
     elsewhere();
     held();
