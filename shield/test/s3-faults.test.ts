@@ -380,7 +380,10 @@ describe("S3Origin against s3rver behind the fault proxy", () => {
       assert.equal(origin("head", "server_error") + origin("get", "server_error"), injected);
       assert.equal(origin("head", "ok"), 20);
       assert.equal(origin("get", "ok"), 80);
-      assert.equal(sampleValue(text, "streamfront_shield_range_reads_total", { code: "unavailable" }), 0);
+      assert.equal(
+        sampleValue(text, "streamfront_shield_range_reads_total", { grpc_status: "unavailable" }),
+        0,
+      );
     } finally {
       await shield.close();
     }
