@@ -64,8 +64,10 @@ export const EdgeErrorCode = {
   ShieldTargetInvalid: "EDGE_ERR_SHIELD_TARGET_INVALID",
   /**
    * A play's reads kept failing (every shield replica down or silent, S3
-   * stalled behind them) for longer than the viewer had media buffered, or
-   * than play-stall-max-ms: the play ends with NetStream.Play.Failed.
+   * stalled behind them past the edge's idle timeout) for longer than the
+   * viewer had media buffered, or than play-stall-max-ms: the play ends with
+   * NetStream.Play.Failed. When the shield's last answer was S3 failing, the
+   * play ends with OriginUnavailable instead.
    */
   PlayStalled: "EDGE_ERR_PLAY_STALLED",
   /**

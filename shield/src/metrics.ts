@@ -66,7 +66,7 @@ export class ShieldMetrics implements OriginObserver {
       name: "streamfront_shield_origin_refused_total",
       help:
         "S3 requests the shield refused before asking S3 because the bucket's lane was full: " +
-        "head (lookups shed, RESOURCE_EXHAUSTED) or get (read queue full, UNAVAILABLE).",
+        "head (lookups shed, SHIELD_ERR_LOOKUPS_SHED) or get (read queue full, SHIELD_ERR_OVERLOADED).",
       labelNames: ["operation"] as const,
       registers: [registry],
     });

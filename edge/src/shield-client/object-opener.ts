@@ -120,7 +120,11 @@ export function routeKey(bucket: string, key: string): string {
  * received. open() stats the object once; every read is pinned to that
  * ETag on whichever replica serves it, so a file replaced mid-play fails
  * the play (FAILED_PRECONDITION is an answer, not a failover) instead of
- * splicing two versions together.
+ * splicing two versions together. The shield's code in the
+ * `streamfront-error-code` trailer decides between a shield going away
+ * (SHIELD_ERR_SHUTTING_DOWN: fail over) and S3 failing behind it
+ * (SHIELD_ERR_ORIGIN_UNAVAILABLE: the same from every replica, so no
+ * failover; EDGE_ERR_ORIGIN_UNAVAILABLE).
  */
 export class ShieldObjectOpener {
   readonly #pool: ShieldPool;
@@ -242,7 +246,8 @@ export class ShieldObjectOpener {
    * Runs a call on the route's replicas in order until one answers: each
    * replica once, then one more pass after a short pause (so a lone shield
    * that restarts, or a blip on every path, does not fail the play).
-   * Answers (NOT_FOUND, refusals, an ETag change) end it at once.
+   * Answers (NOT_FOUND, refusals, an ETag change) and S3 failing behind the
+   * shield end it at once.
    */
   async #withFailover<T>(
     route: Route,
