@@ -1,8 +1,9 @@
 import { StreamfrontError } from "../../lib/errors.js";
 
 /**
- * Stable codes for what the controller refuses. The HTTP API (a later
- * version) maps each to the CloudFront error of the same meaning.
+ * Stable codes for what the controller refuses or fails. The HTTP API
+ * (api/api-error.ts) answers each with the CloudFront error of the same
+ * meaning.
  */
 export const ControllerErrorCode = {
   /** No distribution has this id. (CloudFront: NoSuchStreamingDistribution, 404) */
@@ -25,6 +26,16 @@ export const ControllerErrorCode = {
   NotDisabled: "CONTROLLER_ERR_NOT_DISABLED",
   /** The store (Redis) cannot be reached or timed out; nothing was changed. (ServiceUnavailable, 503) */
   StoreUnavailable: "CONTROLLER_ERR_STORE_UNAVAILABLE",
+  /**
+   * The store holds an entry the controller cannot read (a hand edit, another
+   * program, a bug in an older version), or Redis refused a command over our
+   * data; only the call that met it fails. (InternalError, 500)
+   */
+  StoreData: "CONTROLLER_ERR_STORE_DATA",
+  /** The file store (store=file) cannot be read (corrupt, not ours) or written. (InternalError, 500; at start: exit) */
+  StoreFile: "CONTROLLER_ERR_STORE_FILE",
+  /** The redis-url setting does not parse (exit at start). */
+  RedisUrl: "CONTROLLER_ERR_REDIS_URL",
 } as const;
 export type ControllerErrorCode = (typeof ControllerErrorCode)[keyof typeof ControllerErrorCode];
 

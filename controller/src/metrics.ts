@@ -85,8 +85,8 @@ export function registerControllerMetrics(
 export function registerApiMetrics(registry: Registry): ApiObserver {
   const requests = new Counter({
     name: "streamfront_controller_api_requests_total",
-    help: "Control API requests, by operation and answer (OK or the CloudFront error code).",
-    labelNames: ["operation", "code"] as const,
+    help: "Control API requests, by operation and answer: OK or the CloudFront error code (cloudfront_code).",
+    labelNames: ["operation", "cloudfront_code"] as const,
     registers: [registry],
   });
   const seconds = new Histogram({
@@ -108,7 +108,7 @@ export function registerApiMetrics(registry: Registry): ApiObserver {
   });
   return {
     request(operation, code, _httpStatus, elapsed) {
-      requests.inc({ operation, code });
+      requests.inc({ operation, cloudfront_code: code });
       seconds.observe({ operation }, elapsed);
     },
     connection(event) {

@@ -5,10 +5,19 @@ import { dirname, join } from "node:path";
 import { type AccessKeyPair, generateDevelopmentKeyPair } from "../../controller/src/api/auth/access-keys.js";
 import { StreamfrontError } from "../../lib/errors.js";
 
+/** Stable codes of npm start's single-machine system (README: Error codes). */
+export const LocalErrorCode = {
+  /** The state folder cannot be used (a file, not writable, a key file unreadable): npm start exits. */
+  StateDir: "LOCAL_ERR_STATE_DIR",
+} as const;
+export type LocalErrorCode = (typeof LocalErrorCode)[keyof typeof LocalErrorCode];
+
 /** The state folder cannot be used (a file, not writable, a key file unreadable). */
 export class StateDirError extends StreamfrontError {
+  declare readonly code: LocalErrorCode;
+
   constructor(message: string, options?: ErrorOptions) {
-    super("LOCAL_ERR_STATE_DIR", message, options);
+    super(LocalErrorCode.StateDir, message, options);
     this.name = "StateDirError";
   }
 }

@@ -8,8 +8,16 @@ import { StreamfrontError } from "../../lib/errors.js";
 export const EdgeErrorCode = {
   /** C0 carried a version this edge does not speak. */
   HandshakeVersion: "EDGE_ERR_HANDSHAKE_VERSION",
-  /** The handshake did not complete in time or was malformed. */
+  /** The handshake was malformed (an RTMPE C1 without a valid digest or DH key, …). */
   HandshakeInvalid: "EDGE_ERR_HANDSHAKE_INVALID",
+  /**
+   * The peer sent no byte within the handshake timeout, or did not finish
+   * the handshake and connect within it (a silent or slow client, not a
+   * broken one).
+   */
+  HandshakeTimeout: "EDGE_ERR_HANDSHAKE_TIMEOUT",
+  /** RTMPE was configured with rc4 "native" but this process has no OpenSSL RC4 (start Node with --openssl-legacy-provider). */
+  Rc4Unavailable: "EDGE_ERR_RC4_UNAVAILABLE",
   /** A chunk header is malformed (bad fmt for a new chunk stream, …). */
   ChunkInvalid: "EDGE_ERR_CHUNK_INVALID",
   /** A message declared a length above the configured maximum. */
@@ -39,12 +47,27 @@ export const EdgeErrorCode = {
   MediaInvalid: "EDGE_ERR_MEDIA_INVALID",
   /** A media object's header (e.g. MP4 moov) is larger than allowed. */
   MediaTooLarge: "EDGE_ERR_MEDIA_TOO_LARGE",
-  /** The shield could not be reached or failed a read. */
+  /**
+   * No shield replica served the call: each was down, shutting down
+   * (SHIELD_ERR_SHUTTING_DOWN), overloaded, silent, or broke the stream.
+   * The edge fails over between replicas before it gives up with this.
+   */
   ShieldUnavailable: "EDGE_ERR_SHIELD_UNAVAILABLE",
   /**
+   * The shield answered that S3 failed or timed out
+   * (SHIELD_ERR_ORIGIN_UNAVAILABLE). Every replica reads the same bucket, so
+   * the edge does not fail over on it; a play retries within the viewer's
+   * buffer and, when S3 stays down, ends with this code.
+   */
+  OriginUnavailable: "EDGE_ERR_ORIGIN_UNAVAILABLE",
+  /** A shield-address entry is not host:port or dns:<name>:<port> (exit at start). */
+  ShieldTargetInvalid: "EDGE_ERR_SHIELD_TARGET_INVALID",
+  /**
    * A play's reads kept failing (every shield replica down or silent, S3
-   * stalled behind them) for longer than the viewer had media buffered, or
-   * than play-stall-max-ms: the play ends with NetStream.Play.Failed.
+   * stalled behind them past the edge's idle timeout) for longer than the
+   * viewer had media buffered, or than play-stall-max-ms: the play ends with
+   * NetStream.Play.Failed. When the shield's last answer was S3 failing, the
+   * play ends with OriginUnavailable instead.
    */
   PlayStalled: "EDGE_ERR_PLAY_STALLED",
   /**
@@ -84,6 +107,8 @@ export const EdgeErrorCode = {
   HttpInvalid: "EDGE_ERR_HTTP_INVALID",
   /** A connection or RTMPT session did not start a play within pre-play-timeout-ms of being accepted. */
   PrePlayTimeout: "EDGE_ERR_PRE_PLAY_TIMEOUT",
+  /** A session failed on an error that carries no code of its own (a bug: the log has the stack). */
+  Internal: "EDGE_ERR_INTERNAL",
 } as const;
 export type EdgeErrorCode = (typeof EdgeErrorCode)[keyof typeof EdgeErrorCode];
 

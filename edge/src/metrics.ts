@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { MetadataCache } from "./edge-cache/metadata-cache.js";
 import type { SliceCache } from "./edge-cache/slice-cache.js";
+import { EdgeErrorCode } from "./errors.js";
 import type { ReassemblyBudget } from "./rtmp/reassembly-budget.js";
 import type { SharedEncoder } from "./session/shared-encoder.js";
 import { type ShieldPool, ShieldResult } from "./shield-client/shield-pool.js";
@@ -16,7 +17,7 @@ export class EdgeMetrics {
   readonly bytesOut: Record<Protocol, number> = { rtmp: 0, rtmpe: 0, rtmpt: 0, rtmpte: 0, http: 0 };
   readonly openConnections: Record<Protocol, number> = { rtmp: 0, rtmpe: 0, rtmpt: 0, rtmpte: 0, http: 0 };
   readonly connections: Counter<"protocol">;
-  readonly rejections: Counter<"code">;
+  readonly rejections: Counter<"rejection">;
   readonly plays: Counter<"container" | "result">;
   /** Play events refused by a signed-URL distribution, by reason (signed-urls/signed-url-verifier.ts SignatureRefusal). */
   readonly signedUrlRefusals: Counter<"reason">;
@@ -29,8 +30,10 @@ export class EdgeMetrics {
   readonly skippedTracks: Counter<"codec" | "reason">;
   /** Lookups refused because the connection's lookup budget was spent. */
   readonly lookupsRefused: Counter<"command">;
-  /** Reads of a play retried because no shield replica answered. */
-  readonly playReadRetries: Counter;
+  /** Reads of a play retried because no shield replica answered, or S3 failed behind them, by error code. */
+  readonly playReadRetries: Counter<"code">;
+  /** Plays that ended with NetStream.Play.Failed or FileStructureInvalid, by error code. */
+  readonly playFailures: Counter<"code">;
   /** Open RTMPT sessions; kept by the RTMPT gateway, read at scrape. */
   rtmptSessions = 0;
   /** RTMPT requests by command (ident, open, send, idle, close, invalid) and result. */
@@ -81,8 +84,8 @@ export class EdgeMetrics {
     });
     this.rejections = new Counter({
       name: "streamfront_edge_rejections_total",
-      help: "Connections or connects refused, by reason.",
-      labelNames: ["code"] as const,
+      help: "Connections or connects refused, by rejection (the reason NetConnection.Connect.Rejected names).",
+      labelNames: ["rejection"] as const,
       registers: [registry],
     });
     this.plays = new Counter({
@@ -144,11 +147,24 @@ export class EdgeMetrics {
     for (const command of Object.values(LookupCommand)) this.lookupsRefused.inc({ command }, 0);
     this.playReadRetries = new Counter({
       name: "streamfront_edge_play_read_retries_total",
-      help: 'Reads of a play retried within the viewer\'s buffer because no shield replica answered (a stall that ran out ends the play: plays_total{result="failed"}).',
+      help:
+        "Reads of a play retried within the viewer's buffer, by error code: EDGE_ERR_SHIELD_UNAVAILABLE (no shield " +
+        'replica answered) or EDGE_ERR_ORIGIN_UNAVAILABLE (S3 failed behind them); a stall that ran out ends the play: plays_total{result="failed"}.',
+      labelNames: ["code"] as const,
       registers: [registry],
     });
+    this.playFailures = new Counter({
+      name: "streamfront_edge_play_failures_total",
+      help: "Plays that failed (NetStream.Play.Failed, FileStructureInvalid), by error code (README: Error codes).",
+      labelNames: ["code"] as const,
+      registers: [registry],
+    });
+    for (const code of [EdgeErrorCode.ShieldUnavailable, EdgeErrorCode.OriginUnavailable]) {
+      this.playReadRetries.inc({ code }, 0);
+      this.playFailures.inc({ code }, 0);
+    }
     for (const protocol of Object.values(Protocol)) this.connections.inc({ protocol }, 0);
-    for (const code of Object.values(Rejection)) this.rejections.inc({ code }, 0);
+    for (const rejection of Object.values(Rejection)) this.rejections.inc({ rejection }, 0);
   }
 
   /** Publishes the slice cache's counters, read at scrape time. */

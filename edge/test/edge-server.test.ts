@@ -171,7 +171,7 @@ describe("bad input closes only the connection that sent it", () => {
 
     // A peer that says nothing after TCP connect is cut at the handshake timeout.
     const silent = await RtmpTestClient.open(rtmpPort);
-    await expectClosedWithLog(silent, "EDGE_ERR_HANDSHAKE_INVALID");
+    await expectClosedWithLog(silent, "EDGE_ERR_HANDSHAKE_TIMEOUT");
 
     // The viewer that was playing all along is still connected and still receiving media.
     assert.equal(viewer.isClosed, false);

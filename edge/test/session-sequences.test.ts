@@ -531,7 +531,7 @@ describe("timers", () => {
     assert.deepEqual([silent.closed, handshaken.closed, connected.closed], [false, false, false]);
     await e.scheduler.advance(1);
     assert.deepEqual([silent.closed, handshaken.closed, connected.closed], [true, true, false]);
-    assert.deepEqual(e.closedWith(), ["EDGE_ERR_HANDSHAKE_INVALID", "EDGE_ERR_HANDSHAKE_INVALID"]);
+    assert.deepEqual(e.closedWith(), ["EDGE_ERR_HANDSHAKE_TIMEOUT", "EDGE_ERR_HANDSHAKE_TIMEOUT"]);
   });
 
   test("a connect naming no distribution is rejected with the CloudFront reason, and the connection ends", async () => {

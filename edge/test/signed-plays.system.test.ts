@@ -211,7 +211,11 @@ describe("signed URLs with rtmpdump and ffmpeg", () => {
     assert.match(after.stderr, /Access denied/);
     const copied = await ffmpegPlay(name);
     assert.ok(!copied.ok);
-    assert.equal(await refusals("unknown_key"), before + 3, "rtmpdump's play, ffmpeg's getStreamLength and play");
+    assert.equal(
+      await refusals("unknown_key"),
+      before + 3,
+      "rtmpdump's play, ffmpeg's getStreamLength and play",
+    );
     edge.setPublicKeys([pushed(own), pushed(foreign), pushed(deleted)]);
   });
 });

@@ -355,7 +355,7 @@ describe("item 5: slowloris on the shared port times out", () => {
   test("120 slow connections from one address: 20 held until their timeout, 100 refused at once and counted, few log lines; others and playing viewers unaffected; the address is served again after the timeout", async (t) => {
     const playing = await startViewer(edge.rtmpPort, "127.0.0.1");
     const refusedBefore = await edge.metric("streamfront_edge_rejections_total", {
-      code: "TooManyPrePlayConnectionsPerIp",
+      rejection: "TooManyPrePlayConnectionsPerIp",
     });
     const warnLinesBefore = edge.logLines.filter((l) => l.msg === "connection refused").length;
     const sockets: Socket[] = [];
@@ -367,15 +367,18 @@ describe("item 5: slowloris on the shared port times out", () => {
     }
     await eventually(
       async () =>
-        (await edge.metric("streamfront_edge_rejections_total", { code: "TooManyPrePlayConnectionsPerIp" })) -
+        (await edge.metric("streamfront_edge_rejections_total", {
+          rejection: "TooManyPrePlayConnectionsPerIp",
+        })) -
           refusedBefore >=
         100,
       20_000,
       "100 refusals counted",
     );
     const refused =
-      (await edge.metric("streamfront_edge_rejections_total", { code: "TooManyPrePlayConnectionsPerIp" })) -
-      refusedBefore;
+      (await edge.metric("streamfront_edge_rejections_total", {
+        rejection: "TooManyPrePlayConnectionsPerIp",
+      })) - refusedBefore;
     // Other addresses are served at once, while the 20 are held.
     const other = await startViewer(edge.httpPort, "127.0.0.2");
     assert.equal(await crossdomainStatus(edge.httpPort, "127.0.0.3"), 200);
@@ -411,14 +414,16 @@ describe("item 5: NAT-friendly limits", () => {
       "160 playing",
     );
     const refusedBefore = await edge.metric("streamfront_edge_rejections_total", {
-      code: "TooManyPrePlayConnectionsPerIp",
+      rejection: "TooManyPrePlayConnectionsPerIp",
     });
     // RTMP C0 only: handshaking, so pre-play.
     const pending: Socket[] = [];
     for (let i = 0; i < prePlayCap + 5; i++) pending.push(await slow(edge.rtmpPort, Buffer.from([3])));
     await eventually(
       async () =>
-        (await edge.metric("streamfront_edge_rejections_total", { code: "TooManyPrePlayConnectionsPerIp" })) -
+        (await edge.metric("streamfront_edge_rejections_total", {
+          rejection: "TooManyPrePlayConnectionsPerIp",
+        })) -
           refusedBefore >=
         5,
       10_000,
@@ -442,7 +447,7 @@ describe("item 5: NAT-friendly limits over RTMPT", () => {
   test("30 rtmpdump viewers over RTMPT from one address, more than the pre-play cap: all play to the end, none refused", async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "streamfront-nat-rtmpt-"));
     const refusedBefore = await edge.metric("streamfront_edge_rejections_total", {
-      code: "TooManyPrePlayConnectionsPerIp",
+      rejection: "TooManyPrePlayConnectionsPerIp",
     });
     const playsBefore = await edge.metric("streamfront_edge_plays_total", {
       container: "flv",
@@ -499,8 +504,9 @@ describe("item 5: NAT-friendly limits over RTMPT", () => {
       await rm(dir, { recursive: true, force: true });
     }
     const refused =
-      (await edge.metric("streamfront_edge_rejections_total", { code: "TooManyPrePlayConnectionsPerIp" })) -
-      refusedBefore;
+      (await edge.metric("streamfront_edge_rejections_total", {
+        rejection: "TooManyPrePlayConnectionsPerIp",
+      })) - refusedBefore;
     t.diagnostic(
       `30 RTMPT viewers from 127.0.0.1: peak playing ${peakPlaying}, pre-play refusals ${refused}`,
     );

@@ -42,9 +42,18 @@ export type ConfigOf<S extends Settings> = {
   readonly [K in keyof S]: S[K] extends Setting<infer T> ? T : never;
 };
 
+/** Stable codes of configuration refused at start (README: Error codes). */
+export const ConfigErrorCode = {
+  /** A setting's value (flag, environment variable or file) is malformed or out of range. */
+  Invalid: "CONFIG_ERR_INVALID",
+} as const;
+export type ConfigErrorCode = (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode];
+
 export class ConfigError extends StreamfrontError {
+  declare readonly code: ConfigErrorCode;
+
   constructor(message: string) {
-    super("CONFIG_ERR_INVALID", message);
+    super(ConfigErrorCode.Invalid, message);
     this.name = "ConfigError";
   }
 }

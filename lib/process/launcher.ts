@@ -19,14 +19,20 @@ export class ComponentStartError extends StreamfrontError {
   readonly exitCode: number | null;
 
   constructor(message: string, componentCode: string, exitCode: number | null) {
-    super(componentCode || exitedBeforeListening, message);
+    super(componentCode || ProcessErrorCode.ExitedBeforeListening, message);
     this.name = "ComponentStartError";
     this.exitCode = exitCode;
   }
 }
 
-/** The code of a component that exited without saying why (README: Error codes). */
-export const exitedBeforeListening = "PROCESS_ERR_EXITED_BEFORE_LISTENING";
+/** Stable codes of a component process that did not start (README: Error codes). */
+export const ProcessErrorCode = {
+  /** The component exited before it reported listening, without a code of its own. */
+  ExitedBeforeListening: "PROCESS_ERR_EXITED_BEFORE_LISTENING",
+  /** The component did not report listening within startTimeoutMs (it was killed). */
+  StartTimeout: "PROCESS_ERR_START_TIMEOUT",
+} as const;
+export type ProcessErrorCode = (typeof ProcessErrorCode)[keyof typeof ProcessErrorCode];
 
 export interface LaunchOptions {
   readonly args?: readonly string[];
@@ -55,7 +61,13 @@ export async function launchComponent(
   const report = await new Promise<ListeningReport>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`${entry} did not report listening within ${options.startTimeoutMs ?? 20_000} ms`));
+      reject(
+        new ComponentStartError(
+          `${entry} did not report listening within ${options.startTimeoutMs ?? 20_000} ms`,
+          ProcessErrorCode.StartTimeout,
+          null,
+        ),
+      );
     }, options.startTimeoutMs ?? 20_000);
     let failure: FailedReport | undefined;
     child.on("message", (message: unknown) => {

@@ -16,8 +16,8 @@ export interface BucketLimiterOptions {
   readonly maxConcurrent: number;
   /**
    * Reads that may wait for a slot per bucket; beyond that a read fails at
-   * once with OriginUnavailable instead of queueing without bound (the edge
-   * retries elsewhere or later).
+   * once with Overloaded instead of queueing without bound (the edge
+   * retries on another replica, or later).
    */
   readonly maxQueued: number;
   /**
@@ -88,7 +88,7 @@ export class BucketLimiter {
   /**
    * Resolves with a release function once the bucket has a free slot for
    * the lane. Rejects with ShieldError Aborted when the signal fires while
-   * waiting; OriginUnavailable when the bucket's read queue is full;
+   * waiting; Overloaded when the bucket's read queue is full;
    * LookupsShed when its lookup queue is full.
    */
   acquire(bucket: string, signal?: AbortSignal, lane: Lane = Lane.Read): Promise<ReleaseSlot> {
@@ -120,7 +120,7 @@ export class BucketLimiter {
     if (!isLookup && queue.length >= this.#maxQueued) {
       return Promise.reject(
         new ShieldError(
-          ShieldErrorCode.OriginUnavailable,
+          ShieldErrorCode.Overloaded,
           `${bucket}: too many S3 requests waiting (${queue.length} queued behind ${state.active} in flight)`,
         ),
       );

@@ -1,44 +1,9 @@
 import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { StreamfrontError } from "../../lib/errors.js";
+import { errorCodeMetadataKey, type ShieldErrorCode } from "../../lib/shield-error-code.js";
 
-/**
- * Stable codes for everything the shield refuses or fails. Each maps to one
- * gRPC status; the code itself travels in the `streamfront-error-code`
- * trailer so an edge can log it without parsing messages.
- */
-export const ShieldErrorCode = {
-  /** A request field is empty, too long or out of bounds. */
-  InvalidArgument: "SHIELD_ERR_INVALID_ARGUMENT",
-  /**
-   * The key is one S3 could read as another path (a dot segment, an empty
-   * segment, a backslash, a control character, …: see object-key.ts), so
-   * S3 is not asked. With path-style addressing such a key can name
-   * another bucket of the same endpoint.
-   */
-  InvalidKey: "SHIELD_ERR_INVALID_KEY",
-  /** The bucket is not the origin of any distribution this shield serves. */
-  BucketNotAllowed: "SHIELD_ERR_BUCKET_NOT_ALLOWED",
-  /** The object (or its bucket) does not exist in S3. */
-  ObjectNotFound: "SHIELD_ERR_OBJECT_NOT_FOUND",
-  /** The offset is at or past the end of the object. */
-  RangeNotSatisfiable: "SHIELD_ERR_RANGE_NOT_SATISFIABLE",
-  /** The object's ETag is no longer the one the read was pinned to. */
-  ObjectChanged: "SHIELD_ERR_OBJECT_CHANGED",
-  /** S3 failed, timed out or refused the shield's credentials. */
-  OriginUnavailable: "SHIELD_ERR_ORIGIN_UNAVAILABLE",
-  /**
-   * Too many metadata lookups (StatObject HEADs) to one bucket are in
-   * flight and waiting: this one was shed at once instead of queueing, so
-   * lookups for names that do not exist cannot delay viewers' reads. The
-   * caller may try again later.
-   */
-  LookupsShed: "SHIELD_ERR_LOOKUPS_SHED",
-  /** The caller went away. */
-  Aborted: "SHIELD_ERR_ABORTED",
-  /** The shield is closing and ended the call; another shield can serve it. */
-  ShuttingDown: "SHIELD_ERR_SHUTTING_DOWN",
-} as const;
-export type ShieldErrorCode = (typeof ShieldErrorCode)[keyof typeof ShieldErrorCode];
+// The codes travel to edges in the error-code trailer, so they are a contract and live in lib/.
+export { errorCodeMetadataKey, ShieldErrorCode } from "../../lib/shield-error-code.js";
 
 export class ShieldError extends StreamfrontError {
   declare readonly code: ShieldErrorCode;
@@ -49,8 +14,6 @@ export class ShieldError extends StreamfrontError {
   }
 }
 
-export const errorCodeMetadataKey = "streamfront-error-code";
-
 const grpcStatusByCode: Readonly<Record<ShieldErrorCode, status>> = {
   SHIELD_ERR_INVALID_ARGUMENT: status.INVALID_ARGUMENT,
   SHIELD_ERR_INVALID_KEY: status.INVALID_ARGUMENT,
@@ -59,6 +22,7 @@ const grpcStatusByCode: Readonly<Record<ShieldErrorCode, status>> = {
   SHIELD_ERR_RANGE_NOT_SATISFIABLE: status.OUT_OF_RANGE,
   SHIELD_ERR_OBJECT_CHANGED: status.FAILED_PRECONDITION,
   SHIELD_ERR_ORIGIN_UNAVAILABLE: status.UNAVAILABLE,
+  SHIELD_ERR_OVERLOADED: status.UNAVAILABLE,
   SHIELD_ERR_LOOKUPS_SHED: status.RESOURCE_EXHAUSTED,
   SHIELD_ERR_ABORTED: status.CANCELLED,
   SHIELD_ERR_SHUTTING_DOWN: status.UNAVAILABLE,

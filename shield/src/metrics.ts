@@ -3,7 +3,7 @@ import { Lane } from "./bucket-limiter.js";
 import { type CacheReadout, type CacheStats, newCacheStats } from "./cache/cache-stats.js";
 import { type OriginObserver, OriginOperation, OriginResult } from "./s3/outcome.js";
 
-/** gRPC outcomes of the shield's calls, a fixed set for the `code` label. */
+/** gRPC outcomes of the shield's calls, a fixed set for the `grpc_status` label. */
 export const CallCode = {
   Ok: "ok",
   InvalidArgument: "invalid_argument",
@@ -40,8 +40,8 @@ export class ShieldMetrics implements OriginObserver {
   #cacheReadout: CacheReadout | undefined;
   readonly #originRequests: Counter<"operation" | "result">;
   readonly #originLatency: Histogram<"operation">;
-  readonly #rangeReads: Counter<"code">;
-  readonly #statRequests: Counter<"code">;
+  readonly #rangeReads: Counter<"grpc_status">;
+  readonly #statRequests: Counter<"grpc_status">;
   readonly #originRefused: Counter<"operation">;
   #queueReadout: (() => Readonly<Record<Lane, number>>) | undefined;
 
@@ -66,7 +66,7 @@ export class ShieldMetrics implements OriginObserver {
       name: "streamfront_shield_origin_refused_total",
       help:
         "S3 requests the shield refused before asking S3 because the bucket's lane was full: " +
-        "head (lookups shed, RESOURCE_EXHAUSTED) or get (read queue full, UNAVAILABLE).",
+        "head (lookups shed, SHIELD_ERR_LOOKUPS_SHED) or get (read queue full, SHIELD_ERR_OVERLOADED).",
       labelNames: ["operation"] as const,
       registers: [registry],
     });
@@ -74,18 +74,18 @@ export class ShieldMetrics implements OriginObserver {
     this.#rangeReads = new Counter({
       name: "streamfront_shield_range_reads_total",
       help: "ReadRange calls finished, by gRPC status.",
-      labelNames: ["code"] as const,
+      labelNames: ["grpc_status"] as const,
       registers: [registry],
     });
     this.#statRequests = new Counter({
       name: "streamfront_shield_stat_requests_total",
       help: "StatObject calls finished, by gRPC status.",
-      labelNames: ["code"] as const,
+      labelNames: ["grpc_status"] as const,
       registers: [registry],
     });
     for (const code of [CallCode.Ok, CallCode.NotFound, CallCode.Unavailable]) {
-      this.#rangeReads.inc({ code }, 0);
-      this.#statRequests.inc({ code }, 0);
+      this.#rangeReads.inc({ grpc_status: code }, 0);
+      this.#statRequests.inc({ grpc_status: code }, 0);
     }
     const self = this;
     publishTotal(
@@ -252,11 +252,11 @@ export class ShieldMetrics implements OriginObserver {
   }
 
   rangeReadDone(code: CallCode): void {
-    this.#rangeReads.inc({ code });
+    this.#rangeReads.inc({ grpc_status: code });
   }
 
   statDone(code: CallCode): void {
-    this.#statRequests.inc({ code });
+    this.#statRequests.inc({ grpc_status: code });
   }
 }
 

@@ -50,7 +50,7 @@ export interface S3OriginOptions {
   readonly timeoutMs?: number;
   /** S3 requests in flight per bucket (s3-max-concurrency-per-bucket). @default 64 */
   readonly maxConcurrencyPerBucket?: number;
-  /** Reads that may wait for a slot per bucket before new ones fail with OriginUnavailable. @default 1024 */
+  /** Reads that may wait for a slot per bucket before new ones fail with Overloaded. @default 1024 */
   readonly maxQueuedPerBucket?: number;
   /** HEADs in flight per bucket, out of maxConcurrencyPerBucket (s3-max-lookups-per-bucket). @default 16 */
   readonly maxLookupsPerBucket?: number;
@@ -480,7 +480,7 @@ export class S3Origin implements Origin {
       const release = await this.#limiter.acquire(bucket, signal, lane).catch((error: unknown) => {
         if (
           error instanceof ShieldError &&
-          (error.code === ShieldErrorCode.OriginUnavailable || error.code === ShieldErrorCode.LookupsShed)
+          (error.code === ShieldErrorCode.Overloaded || error.code === ShieldErrorCode.LookupsShed)
         ) {
           // Counted, logged at debug only: under a flood a line per refusal
           // would be a second flood, into the logs.

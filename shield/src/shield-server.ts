@@ -168,23 +168,34 @@ export class ShieldServer {
 
   /**
    * Stops taking calls and lets running ones finish for up to deadlineMs,
-   * then aborts them (edges retry on another shield).
+   * then ends them with SHIELD_ERR_SHUTTING_DOWN (edges fail over to
+   * another shield) and, once they have answered or answerDeadlineMs later,
+   * closes every connection.
    */
-  async close(deadlineMs = 2_500): Promise<void> {
+  async close(deadlineMs = 2_500, answerDeadlineMs = 500): Promise<void> {
     this.#watcher?.stop();
     await new Promise<void>((resolve) => {
+      let forced: NodeJS.Timeout | undefined;
+      const force = () => {
+        if (forced) clearTimeout(forced);
+        this.#server.forceShutdown();
+        resolve();
+      };
       const timer = setTimeout(() => {
         this.#logger.warn(
           { activeCalls: this.service.activeCalls },
           "shield close deadline passed; ending calls",
         );
-        this.service.abortAll();
-        this.#server.forceShutdown();
-        resolve();
+        // The statuses must reach the edges before the connections go, or they see a reset instead of the
+        // code: once every call has answered, tryShutdown's own close of the connections completes.
+        forced = setTimeout(force, answerDeadlineMs);
+        forced.unref();
+        void this.service.abortAll();
       }, deadlineMs);
       timer.unref();
       this.#server.tryShutdown(() => {
         clearTimeout(timer);
+        if (forced) clearTimeout(forced);
         resolve();
       });
     });

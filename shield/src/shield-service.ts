@@ -62,6 +62,10 @@ export class ShieldService {
   readonly #maxInFlight: number;
   /** Aborts every call still running, for a forced shutdown. */
   readonly #calls = new Set<AbortController>();
+  /** abortAll() was called: an aborted call is the shield closing, not its caller going away. */
+  #closing = false;
+  /** Resolves abortAll() once the last call has answered. */
+  #drained: (() => void) | undefined;
   /** Highest per-call queued bytes seen; lets tests prove the bound. */
   #peakCallQueuedBytes = 0;
 
@@ -94,9 +98,27 @@ export class ShieldService {
     return this.#peakCallQueuedBytes;
   }
 
-  /** Ends every running call (their origin reads abort) — the last step of a forced close. */
-  abortAll(): void {
+  /**
+   * Ends every running call (their origin reads abort) — the last step of a
+   * forced close. Each call still answers: SHIELD_ERR_SHUTTING_DOWN
+   * (UNAVAILABLE) in its trailer, which tells an edge to fail over.
+   * Resolves once every call has answered.
+   */
+  abortAll(): Promise<void> {
+    this.#closing = true;
     for (const controller of this.#calls) controller.abort();
+    if (this.#calls.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#drained = resolve;
+    });
+  }
+
+  #callDone(controller: AbortController): void {
+    this.#calls.delete(controller);
+    if (this.#calls.size === 0 && this.#drained) {
+      this.#drained();
+      this.#drained = undefined;
+    }
   }
 
   async #statObject(
@@ -123,13 +145,15 @@ export class ShieldService {
         cacheControl: info.cacheControl,
       });
     } catch (error) {
-      const serviceError = toServiceError(error);
+      const closing = this.#closing && controller.signal.aborted && !call.cancelled;
+      const answer = closing ? new ShieldError(ShieldErrorCode.ShuttingDown, "the shield is closing") : error;
+      const serviceError = toServiceError(answer);
       this.#metrics.statDone(callCodeOf(serviceError.code));
-      this.#logOutcome(log, error);
+      this.#logOutcome(log, answer);
       callback(serviceError as ServiceError);
     } finally {
       call.off("cancelled", onCancel);
-      this.#calls.delete(controller);
+      this.#callDone(controller);
     }
   }
 
@@ -200,7 +224,7 @@ export class ShieldService {
       this.#metrics.queuedBytes -= state.queuedBytes;
       this.#metrics.activeRangeReads -= 1;
       call.off("cancelled", onCancel);
-      this.#calls.delete(controller);
+      this.#callDone(controller);
     }
   }
 

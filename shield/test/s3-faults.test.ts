@@ -161,7 +161,7 @@ describe("BucketLimiter", () => {
     const limiter = new BucketLimiter({ maxConcurrent: 1, maxQueued: 1 });
     const held = await limiter.acquire("hot");
     const waiting = limiter.acquire("hot");
-    await assert.rejects(limiter.acquire("hot"), shieldError(ShieldErrorCode.OriginUnavailable, /waiting/));
+    await assert.rejects(limiter.acquire("hot"), shieldError(ShieldErrorCode.Overloaded, /waiting/));
     const elsewhere = await limiter.acquire("cold");
     elsewhere();
     held();
@@ -380,7 +380,10 @@ describe("S3Origin against s3rver behind the fault proxy", () => {
       assert.equal(origin("head", "server_error") + origin("get", "server_error"), injected);
       assert.equal(origin("head", "ok"), 20);
       assert.equal(origin("get", "ok"), 80);
-      assert.equal(sampleValue(text, "streamfront_shield_range_reads_total", { code: "unavailable" }), 0);
+      assert.equal(
+        sampleValue(text, "streamfront_shield_range_reads_total", { grpc_status: "unavailable" }),
+        0,
+      );
     } finally {
       await shield.close();
     }

@@ -136,6 +136,10 @@ const controllerErrorMapping = {
   CONTROLLER_ERR_PRECONDITION_FAILED: "PreconditionFailed",
   CONTROLLER_ERR_NOT_DISABLED: "StreamingDistributionNotDisabled",
   CONTROLLER_ERR_STORE_UNAVAILABLE: "ServiceUnavailable",
+  // Unreadable data or a broken store file: the cause is in the log, not for the client.
+  CONTROLLER_ERR_STORE_DATA: "InternalError",
+  CONTROLLER_ERR_STORE_FILE: "InternalError",
+  CONTROLLER_ERR_REDIS_URL: "InternalError",
 } as const satisfies Record<ControllerErrorCode, ApiErrorCode>;
 
 /** Codes whose controller message is an internal detail the client must not see. */

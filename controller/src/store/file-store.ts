@@ -4,6 +4,7 @@ import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import { StreamfrontError } from "../../../lib/errors.js";
 import type { Distribution, DistributionPatch } from "../distribution.js";
+import { ControllerErrorCode } from "../errors.js";
 import type { CreateOptions, DeleteOptions, TagChange, UpdateOptions } from "./distribution-store.js";
 import { MemoryStore, type MemoryStoreOptions, type MemoryStoreState } from "./memory-store.js";
 import { checkedDistribution, StoreDataError } from "./store-codec.js";
@@ -11,7 +12,7 @@ import { checkedDistribution, StoreDataError } from "./store-codec.js";
 /** The store file cannot be read (corrupt, not ours) or written. */
 export class StoreFileError extends StreamfrontError {
   constructor(message: string, options?: ErrorOptions) {
-    super("CONTROLLER_ERR_STORE_FILE", message, options);
+    super(ControllerErrorCode.StoreFile, message, options);
     this.name = "StoreFileError";
   }
 }

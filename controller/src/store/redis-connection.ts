@@ -1,5 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { StreamfrontError } from "../../../lib/errors.js";
+import { ControllerErrorCode } from "../errors.js";
 
 /** Where the Redis of a RedisStore is, and how it is deployed. */
 export const RedisTopology = { Single: "single", Sentinel: "sentinel", Cluster: "cluster" } as const;
@@ -142,7 +143,7 @@ function auth(connection: RedisAuth): Pick<RedisOptions, "username" | "password"
 /** A Redis location that does not parse. */
 export class RedisUrlError extends StreamfrontError {
   constructor(message: string) {
-    super("CONTROLLER_ERR_REDIS_URL", message);
+    super(ControllerErrorCode.RedisUrl, message);
     this.name = "RedisUrlError";
   }
 }

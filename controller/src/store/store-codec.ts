@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { StreamfrontError } from "../../../lib/errors.js";
 import { checkDistribution, type Distribution, DistributionKind, PriceClass } from "../distribution.js";
+import { ControllerErrorCode } from "../errors.js";
 import { type DistributionChange, WatcherRole } from "./distribution-store.js";
 
 /**
@@ -14,7 +15,7 @@ import { type DistributionChange, WatcherRole } from "./distribution-store.js";
 /** The store holds an entry it cannot read, or Redis refused a command over our data. */
 export class StoreDataError extends StreamfrontError {
   constructor(message: string, options?: ErrorOptions) {
-    super("CONTROLLER_ERR_STORE_DATA", message, options);
+    super(ControllerErrorCode.StoreData, message, options);
     this.name = "StoreDataError";
   }
 }

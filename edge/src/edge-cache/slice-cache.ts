@@ -1,3 +1,4 @@
+import { EdgeError, EdgeErrorCode } from "../errors.js";
 import type { RangeSource } from "../media/range-source.js";
 
 /** One version of one object: reads of it are cached under its ETag. */
@@ -212,7 +213,11 @@ export class SliceCache {
       promise: fetch(offset, bytes)
         .then((data) => {
           if (data.length !== bytes) {
-            throw new Error(`slice ${index} of ${version.key}: got ${data.length} of ${bytes} bytes`);
+            // The fetch is the shield client's, which returns whole ranges: a short one is a shield that failed the read.
+            throw new EdgeError(
+              EdgeErrorCode.ShieldUnavailable,
+              `slice ${index} of ${version.key}: got ${data.length} of ${bytes} bytes`,
+            );
           }
           slice.data = data;
           this.stats.fetchedBytes += data.length;

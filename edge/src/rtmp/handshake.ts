@@ -165,10 +165,13 @@ export class ServerHandshake {
   #encryption: RtmpeCiphers | null = null;
   #failure: EdgeError | null = null;
 
-  /** @throws Error when `rc4: "native"` is asked for and this process has no OpenSSL RC4. */
+  /** @throws EdgeError Rc4Unavailable when `rc4: "native"` is asked for and this process has no OpenSSL RC4. */
   constructor(options: ServerHandshakeOptions) {
     if (options.rc4 === "native" && !NATIVE_RC4_AVAILABLE) {
-      throw new Error('ServerHandshake: rc4 "native" needs Node started with --openssl-legacy-provider');
+      throw new EdgeError(
+        EdgeErrorCode.Rc4Unavailable,
+        'ServerHandshake: rc4 "native" needs Node started with --openssl-legacy-provider',
+      );
     }
     this.#randomBytes = options.randomBytes;
     this.#nowMs = options.nowMs;

@@ -18,7 +18,7 @@ import { LookupCommand, PlayResult } from "../vocabulary.js";
 import { onStatus } from "./fms-messages.js";
 import type { LookupBudget } from "./lookup-budget.js";
 import type { Scheduler } from "./scheduler.js";
-import { statusForCode, statusForPlayError } from "./status-for-error.js";
+import { playFailureCode, playFailureStatus, viewerStatusByCode } from "./status-for-error.js";
 import { type PlayerSink, type PlayItem, StreamPlayer } from "./stream-player.js";
 
 /** What opening a play name gave: a reader, or why there is none. */
@@ -129,7 +129,7 @@ export class NetStream {
               ...ctx.stall,
               transient: isShieldOutage,
               onRetry: (error, attempt, remainingMs) => {
-                ctx.metrics.playReadRetries.inc();
+                ctx.metrics.playReadRetries.inc({ code: playFailureCode(error) });
                 // One warning per stall; the retries after it only at debug.
                 const level = attempt === 1 ? "warn" : "debug";
                 ctx.logger[level](
@@ -302,10 +302,11 @@ export class NetStream {
       // This connection's plays kept naming objects that do not exist: refused unasked until the budget refills.
       settleAppend(false);
       this.#ctx.metrics.lookupsRefused.inc({ command: LookupCommand.Play });
+      this.#ctx.metrics.playFailures.inc({ code: EdgeErrorCode.LookupRateLimited });
       this.#ctx.logger.debug({ stream: redactQuery(name) }, "play refused: lookup budget spent");
       this.#status(
         "error",
-        statusForCode(EdgeErrorCode.LookupRateLimited),
+        viewerStatusByCode[EdgeErrorCode.LookupRateLimited].code,
         `Failed to play ${name}: too many plays of streams that do not exist; try again later.`,
         name,
       );
@@ -345,10 +346,12 @@ export class NetStream {
   }
 
   #failed(name: string, error: unknown): void {
-    const code = errorCode(error);
+    const code = playFailureCode(error);
     this.#ctx.metrics.plays.inc({ container: "flv", result: PlayResult.Failed });
+    this.#ctx.metrics.playFailures.inc({ code });
     this.#ctx.logger.warn({ stream: redactQuery(name), code, err: errorMessage(error) }, "play failed");
-    this.#status("error", statusForPlayError(error), `Failed to play ${name}: ${errorMessage(error)}`, name);
+    const status = playFailureStatus(name, error);
+    this.#status(status.level, status.code, status.description, name);
     this.#ctx.onPlayFailed?.();
   }
 

@@ -207,7 +207,7 @@ export class RtmpSession {
     });
     socket.on("close", () => this.#closed());
     this.#handshakeTimer = scheduler.setTimer(ctx.config.handshakeTimeoutMs, () =>
-      this.#fail(new EdgeError(EdgeErrorCode.HandshakeInvalid, "handshake and connect timed out")),
+      this.#fail(new EdgeError(EdgeErrorCode.HandshakeTimeout, "handshake and connect timed out")),
     );
     this.#logger.debug("connection opened");
   }
@@ -457,7 +457,7 @@ export class RtmpSession {
   }
 
   #reject(txn: number, reason: string, detail: string): void {
-    this.#ctx.metrics.rejections.inc({ code: reason });
+    this.#ctx.metrics.rejections.inc({ rejection: reason });
     this.#logger.info({ reason }, `connect rejected: ${detail}`);
     this.#send([connectRejected(txn, reason, detail)]);
     this.#state = SessionState.Closed;
@@ -809,7 +809,7 @@ export class RtmpSession {
 
   #fail(error: unknown): void {
     if (this.#state === SessionState.Closed) return;
-    const code = errorCode(error) ?? "EDGE_ERR_INTERNAL";
+    const code = errorCode(error) ?? EdgeErrorCode.Internal;
     this.#ctx.metrics.sessionErrors.inc({ code });
     if (error instanceof EdgeError) {
       const fields = { code, err: error.message };

@@ -1,4 +1,4 @@
-import { errorMessage } from "../../../lib/errors.js";
+import { errorCode, errorMessage } from "../../../lib/errors.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import type { MediaReader, MediaTag } from "../media/media-tag.js";
 import { TagKind } from "../media/media-tag.js";
@@ -556,8 +556,10 @@ export class StreamPlayer {
       }
       const remainingMs = deadline - this.#o.scheduler.now();
       if (outcome.kind === "late" || remainingMs <= 0) {
+        // S3 down behind the shield keeps its own code: the operator needs to know it is not the shields.
+        const originDown = errorCode(lastError) === EdgeErrorCode.OriginUnavailable;
         throw new EdgeError(
-          EdgeErrorCode.PlayStalled,
+          originDown ? EdgeErrorCode.OriginUnavailable : EdgeErrorCode.PlayStalled,
           `the shield did not answer for ${Math.round(this.#o.scheduler.now() - started)} ms ` +
             `(the viewer's buffer allowed ${budgetMs} ms)${lastError === null ? "" : `: ${errorMessage(lastError)}`}`,
           { cause: lastError },

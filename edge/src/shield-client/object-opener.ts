@@ -1,5 +1,6 @@
 import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import type { Logger } from "../../../lib/log.js";
+import { errorCodeMetadataKey, ShieldErrorCode } from "../../../lib/shield-error-code.js";
 import {
   type ReadRangeResponse,
   type ShieldServiceClient,
@@ -61,22 +62,41 @@ const maxRangePerCall = 64 * 1024 * 1024;
 const retryPassDelayMs = 250;
 const empty = Buffer.alloc(0);
 
-/** Statuses that are the shield's answer about the object, the same from every replica: never failed over. */
+/**
+ * Outcomes that are the same from every replica, never failed over: the
+ * shield's answers about the object, and S3 failing behind it (each
+ * replica asks the same bucket; trying them all would only multiply the
+ * load on an S3 that is already struggling).
+ */
 const answers: ReadonlySet<ShieldResult> = new Set([
   ShieldResult.NotFound,
   ShieldResult.Refused,
   ShieldResult.Changed,
+  ShieldResult.OriginUnavailable,
 ]);
 
 /** A failure found on the edge's side of a call (silence, a malformed stream) rather than a gRPC status. */
-class ShieldCallError extends Error {
+class ShieldCallError extends EdgeError {
   readonly result: ShieldResult;
 
   constructor(result: ShieldResult, message: string) {
-    super(message);
+    super(EdgeErrorCode.ShieldUnavailable, message);
     this.name = "ShieldCallError";
     this.result = result;
   }
+}
+
+/**
+ * The shield's own code for a failed call: the `streamfront-error-code`
+ * trailer a shield sets on every status it raises on purpose. Undefined
+ * when the call failed before a shield answered (no connection, a
+ * deadline) or the shield sent no code (an internal error).
+ */
+export function shieldCodeOf(error: unknown): string | undefined {
+  const metadata = (error as Partial<ServiceError> | null)?.metadata;
+  if (!(metadata instanceof Metadata)) return undefined;
+  const value = metadata.get(errorCodeMetadataKey)[0];
+  return typeof value === "string" ? value : undefined;
 }
 
 /** Which object a call is about, and its replicas in preference order. */
@@ -100,7 +120,11 @@ export function routeKey(bucket: string, key: string): string {
  * received. open() stats the object once; every read is pinned to that
  * ETag on whichever replica serves it, so a file replaced mid-play fails
  * the play (FAILED_PRECONDITION is an answer, not a failover) instead of
- * splicing two versions together.
+ * splicing two versions together. The shield's code in the
+ * `streamfront-error-code` trailer decides between a shield going away
+ * (SHIELD_ERR_SHUTTING_DOWN: fail over) and S3 failing behind it
+ * (SHIELD_ERR_ORIGIN_UNAVAILABLE: the same from every replica, so no
+ * failover; EDGE_ERR_ORIGIN_UNAVAILABLE).
  */
 export class ShieldObjectOpener {
   readonly #pool: ShieldPool;
@@ -185,12 +209,14 @@ export class ShieldObjectOpener {
         return null;
       }
       const failure = unavailable(`stat ${bucket}/${key}`, error);
-      // Only when no replica answered: an answer (a refusal) is the same from every replica and the cache.
-      const noShield = error instanceof EdgeError && error.code === EdgeErrorCode.ShieldUnavailable;
-      const remembered = noShield ? metadata?.fallback(bucket, key) : null;
+      // Only when no replica (or S3 behind them) could tell: an answer (a refusal) is the same from every
+      // replica and the cache.
+      const noAnswer =
+        failure.code === EdgeErrorCode.ShieldUnavailable || failure.code === EdgeErrorCode.OriginUnavailable;
+      const remembered = noAnswer ? metadata?.fallback(bucket, key) : null;
       if (!remembered) throw failure;
       this.#logger.warn(
-        { bucket, key, etag: remembered.etag, err: failure.message },
+        { bucket, key, code: failure.code, etag: remembered.etag, err: failure.message },
         "no shield replica answers; serving the object from the edge cache",
       );
       return remembered;
@@ -220,7 +246,8 @@ export class ShieldObjectOpener {
    * Runs a call on the route's replicas in order until one answers: each
    * replica once, then one more pass after a short pause (so a lone shield
    * that restarts, or a blip on every path, does not fail the play).
-   * Answers (NOT_FOUND, refusals, an ETag change) end it at once.
+   * Answers (NOT_FOUND, refusals, an ETag change) and S3 failing behind the
+   * shield end it at once.
    */
   async #withFailover<T>(
     route: Route,
@@ -249,7 +276,13 @@ export class ShieldObjectOpener {
       if (lastError !== null) {
         stats.failovers++;
         this.#logger.warn(
-          { bucket: route.bucket, key: route.key, replica, failed: failures.at(-1) },
+          {
+            bucket: route.bucket,
+            key: route.key,
+            replica,
+            failed: failures.at(-1),
+            shieldCode: shieldCodeOf(lastError),
+          },
           "shield call failed; failing over",
         );
       }
@@ -396,17 +429,27 @@ export class ShieldObjectOpener {
 }
 
 /**
- * Whether a failed open or read may work when tried again: no replica
- * answered (down, silent, S3 stalled behind them). Not for answers (not
- * found, refused, an ETag change), which every retry would get again.
+ * Whether a failed open or read may work when tried again later: no
+ * replica answered (down, shutting down, silent), or S3 failed behind them.
+ * Not for answers (not found, refused, an ETag change), which every retry
+ * would get again.
  */
 export function isShieldOutage(error: unknown): boolean {
-  if (!(error instanceof EdgeError) || error.code !== EdgeErrorCode.ShieldUnavailable) return false;
+  if (!(error instanceof EdgeError)) return false;
+  if (error.code === EdgeErrorCode.OriginUnavailable) return true;
+  if (error.code !== EdgeErrorCode.ShieldUnavailable) return false;
   return error.cause === undefined || !answers.has(classify(error.cause));
 }
 
 function classify(error: unknown): ShieldResult {
   if (error instanceof ShieldCallError) return error.result;
+  // The shield's code says more than the status: UNAVAILABLE is both "this shield is going away" and "S3 is down".
+  switch (shieldCodeOf(error)) {
+    case ShieldErrorCode.ShuttingDown:
+      return ShieldResult.ShuttingDown;
+    case ShieldErrorCode.OriginUnavailable:
+      return ShieldResult.OriginUnavailable;
+  }
   switch ((error as Partial<ServiceError>).code) {
     case status.NOT_FOUND:
       return ShieldResult.NotFound;
@@ -435,11 +478,14 @@ function describe(error: unknown): string {
     : String(e.message ?? error);
 }
 
+/** A failed call as the edge's error: S3 down behind the shield has its own code, the rest is the shield's. */
 function unavailable(what: string, cause: unknown): EdgeError {
   if (cause instanceof EdgeError) return cause;
-  return new EdgeError(EdgeErrorCode.ShieldUnavailable, `shield ${what} failed (${describe(cause)})`, {
-    cause,
-  });
+  const code =
+    classify(cause) === ShieldResult.OriginUnavailable
+      ? EdgeErrorCode.OriginUnavailable
+      : EdgeErrorCode.ShieldUnavailable;
+  return new EdgeError(code, `shield ${what} failed (${describe(cause)})`, { cause });
 }
 
 function delay(ms: number): Promise<void> {

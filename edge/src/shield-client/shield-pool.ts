@@ -33,8 +33,16 @@ export const ShieldResult = {
   Refused: "refused",
   /** FAILED_PRECONDITION: the object's ETag moved on; an answer, not a failure. */
   Changed: "changed",
-  /** UNAVAILABLE or a lost connection. */
+  /** UNAVAILABLE (a shield overloaded, a lost connection, no shield listening). */
   Unavailable: "unavailable",
+  /** The shield is closing (SHIELD_ERR_SHUTTING_DOWN): failed over to the next replica. */
+  ShuttingDown: "shutting_down",
+  /**
+   * The shield is up but S3 failed or timed out behind it
+   * (SHIELD_ERR_ORIGIN_UNAVAILABLE): every replica reads the same bucket, so
+   * it is not failed over and the replica is not penalized.
+   */
+  OriginUnavailable: "origin_unavailable",
   /** The call's deadline passed. */
   Deadline: "deadline",
   /** Nothing arrived for the idle timeout (a hung replica). */

@@ -1,3 +1,5 @@
+import { EdgeError, EdgeErrorCode } from "../errors.js";
+
 /**
  * Where an edge finds its shield replicas: fixed host:port addresses, or a
  * DNS name (a Kubernetes headless service) whose A and AAAA records are the
@@ -12,9 +14,9 @@ const hostPattern = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/;
 const dnsNamePattern =
   /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
 
-export class ShieldTargetError extends Error {
+export class ShieldTargetError extends EdgeError {
   constructor(message: string) {
-    super(message);
+    super(EdgeErrorCode.ShieldTargetInvalid, message);
     this.name = "ShieldTargetError";
   }
 }

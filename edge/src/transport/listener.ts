@@ -65,7 +65,7 @@ export class RtmpListener {
       socket.destroy();
     });
     if (typeof admission === "string") {
-      metrics.rejections.inc({ code: admission });
+      metrics.rejections.inc({ rejection: admission });
       noisy.warn(logger, `refused:${admission}`, { remote, reason: admission }, "connection refused");
       socket.destroy();
       return;
@@ -79,11 +79,11 @@ export class RtmpListener {
     // The first byte tells RTMP from RTMPE (first-byte.ts) and,
     // on the shared port, from an HTTP request line.
     const silent = setTimeout(() => {
-      metrics.sessionErrors.inc({ code: EdgeErrorCode.HandshakeInvalid });
+      metrics.sessionErrors.inc({ code: EdgeErrorCode.HandshakeTimeout });
       noisy.warn(
         logger,
-        `closing:${EdgeErrorCode.HandshakeInvalid}:silent`,
-        { code: EdgeErrorCode.HandshakeInvalid, remote, err: "no bytes before the handshake timeout" },
+        `closing:${EdgeErrorCode.HandshakeTimeout}:silent`,
+        { code: EdgeErrorCode.HandshakeTimeout, remote, err: "no bytes before the handshake timeout" },
         "closing connection",
       );
       socket.destroy();

@@ -188,7 +188,9 @@ export class StatCache {
       if (
         held &&
         error instanceof ShieldError &&
-        (error.code === ShieldErrorCode.OriginUnavailable || error.code === ShieldErrorCode.LookupsShed)
+        (error.code === ShieldErrorCode.OriginUnavailable ||
+          error.code === ShieldErrorCode.Overloaded ||
+          error.code === ShieldErrorCode.LookupsShed)
       ) {
         this.#stats.statStale += 1;
         this.#logger.warn(

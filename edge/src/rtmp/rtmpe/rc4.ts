@@ -1,4 +1,5 @@
 import { type Cipher, createCipheriv, getCiphers } from "node:crypto";
+import { EdgeError, EdgeErrorCode } from "../../errors.js";
 import type { StreamCipher } from "./keystream.js";
 
 /**
@@ -105,12 +106,13 @@ export const DEFAULT_RC4_IMPLEMENTATION: Rc4Implementation = NATIVE_RC4_AVAILABL
 
 /**
  * A new RC4 keystream for `key`.
- * @throws Error when "native" is asked for but unavailable; RangeError for a bad key length.
+ * @throws EdgeError Rc4Unavailable when "native" is asked for but unavailable; RangeError for a bad key length.
  */
 export function createRc4(key: Uint8Array, implementation = DEFAULT_RC4_IMPLEMENTATION): StreamCipher {
   if (implementation === "pure") return new Rc4(key);
   if (!NATIVE_RC4_AVAILABLE) {
-    throw new Error(
+    throw new EdgeError(
+      EdgeErrorCode.Rc4Unavailable,
       "OpenSSL RC4 is not available in this process (start Node with --openssl-legacy-provider)",
     );
   }

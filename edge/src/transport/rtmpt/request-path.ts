@@ -165,6 +165,7 @@ export function fuzzRtmptRequest(bytes: Uint8Array): void {
   const url = newline < 0 ? text : text.slice(newline + 1);
   const command = parseRtmptRequest(method, url);
   if (command.kind !== RtmptCommandKind.Ident && formatRtmptPath(command) !== url) {
+    // A fuzz finding, not an error a peer can cause: the fuzzer reports any throw but RtmptRequestError.
     throw new Error(`round trip changed ${JSON.stringify(url)} into ${formatRtmptPath(command)}`);
   }
 }

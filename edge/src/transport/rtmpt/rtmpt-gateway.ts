@@ -179,7 +179,7 @@ export class RtmptGateway {
       const admitted = this.#deps.admit(ip, () => this.#prePlayTimeout(id));
       if (typeof admitted === "string") {
         this.#count("open", RtmptResult.TooManySessions);
-        this.#deps.metrics?.rejections.inc({ code: admitted });
+        this.#deps.metrics?.rejections.inc({ rejection: admitted });
         this.#noisy.warn(
           this.#deps.logger,
           `refused:${admitted}`,
