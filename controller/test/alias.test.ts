@@ -7,7 +7,7 @@ import { checkDistribution, newDistribution } from "../src/distribution.js";
 /**
  * One rule for CNAMEs (alias.ts), held by the API, the stores' model and
  * the demo-cname setting alike. The API's side is in api-xml.test.ts (its
- * table of refusals) and api-hardening.test.ts (through the SDK).
+ * table of refusals) and api-hardening.system.test.ts (through the SDK).
  */
 describe("aliasProblem", () => {
   it("accepts host names of one or more labels and one leading wildcard label", () => {

@@ -15,7 +15,7 @@ import { etagPattern } from "../src/store/store-rules.js";
 /**
  * The DistributionStore contract (distribution-store.ts) as tests, run
  * against every store: MemoryStore in memory-store.test.ts, RedisStore in
- * redis-store.test.ts. Everything a store promises to its callers belongs
+ * redis-store.system.test.ts. Everything a store promises to its callers belongs
  * here; what only one store can show (races between replicas, outages)
  * stays in that store's own file.
  */

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { MetadataCache, type ObjectMetadata } from "../src/edge-cache/metadata-cache.js";
 import { LookupBudget } from "../src/session/lookup-budget.js";
 
-/** Pure state machines on a fake clock; the real-process attacks are in upstream-resilience.test.ts. */
+/** Pure state machines on a fake clock; the real-process attacks are in upstream-resilience.system.test.ts. */
 
 function object(cacheControl = ""): ObjectMetadata {
   return { size: 1000, etag: '"abc"', lastModifiedMs: 0, contentType: "video/x-flv", cacheControl };

@@ -410,7 +410,9 @@ describe("RedisStore", () => {
       await proxy.cut();
       const started = Date.now();
       await assert.rejects(b.create(makeDistribution()), unavailable);
-      assert.ok(Date.now() - started < 1500, "a cut-off replica answers StoreUnavailable quickly");
+      // commandTimeoutMs is 500 here; the bound only shows the store does not
+      // wait on a dead link, loose enough for a loaded machine.
+      assert.ok(Date.now() - started < 5_000, "a cut-off replica answers StoreUnavailable quickly");
       await a.delete(doomed.id);
       await a.update(kept.id, { comment: "while B was away" });
       const added = [];

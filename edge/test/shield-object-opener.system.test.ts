@@ -107,7 +107,8 @@ describe("ShieldObjectOpener against a real shield and s3rver", () => {
       dead.open(bucket, "videos/sample.flv"),
       (error: unknown) => error instanceof EdgeError && error.code === EdgeErrorCode.ShieldUnavailable,
     );
-    assert.ok(Date.now() - started < 3_000);
+    // A hang guard (the error code decides), loose enough for a loaded machine.
+    assert.ok(Date.now() - started < 10_000);
     dead.close();
   });
 });

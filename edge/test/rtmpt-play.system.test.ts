@@ -8,7 +8,7 @@ import { RawHttpConnection, RtmptTestSession } from "./support/rtmpt-http-client
  * The RTMP session behind an RTMPT tunnel, driven by hand over plain HTTP
  * against a real edge, shield and s3rver, for what players do not show.
  * (ffmpeg and rtmpdump play over rtmpt:// and rtmpte:// in
- * protocol-matrix.test.ts.)
+ * protocol-matrix.system.test.ts.)
  */
 let harness: EdgeHarness;
 let httpPort = 0;

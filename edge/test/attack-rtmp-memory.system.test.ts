@@ -46,7 +46,7 @@ before(async () => {
     edgeEnv: {
       STREAMFRONT_EDGE_SLOW_VIEWER_TIMEOUT_MS: String(slowViewerTimeoutMs),
       // The 50 attackers and the viewer share 127.0.0.1 (rtmpdump cannot pick its address): this file
-      // tests memory bounds, so the per-address pre-play cap (transport-hardening.test.ts) must not refuse the viewer.
+      // tests memory bounds, so the per-address pre-play cap (transport-hardening.system.test.ts) must not refuse the viewer.
       STREAMFRONT_EDGE_MAX_PRE_PLAY_CONNECTIONS_PER_IP: "200",
     },
   });

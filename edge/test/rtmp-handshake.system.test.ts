@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { describe, it } from "node:test";
 import { Prng } from "../../lib/testing/prng.js";
@@ -300,7 +299,8 @@ async function runAgainstRtmpdump(
     log += text;
   });
   const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
-  const timeout = setTimeout(() => resolveConnect("<timeout>"), 8000);
+  // A hang guard only (the asserts on the log decide): generous for a loaded machine.
+  const timeout = setTimeout(() => resolveConnect("<timeout>"), 30_000);
   try {
     const connect = await connected;
     await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
@@ -313,7 +313,7 @@ async function runAgainstRtmpdump(
   }
 }
 
-describe("ServerHandshake against the real rtmpdump", { skip: !existsSync("/usr/bin/rtmpdump") }, () => {
+describe("ServerHandshake against the real rtmpdump", () => {
   it("completes a plain handshake and receives connect", async () => {
     const { kind, connect, log } = await runAgainstRtmpdump([]);
     assert.equal(connect, "vod", log);

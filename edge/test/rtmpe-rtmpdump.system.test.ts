@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { describe, it } from "node:test";
 import { ChunkDecoder } from "../src/rtmp/chunk-decoder.js";
@@ -123,7 +122,8 @@ async function runRtmpdump(serveType: 6 | 8 | 9): Promise<Run> {
     if (log.includes(`client BW = ${CLIENT_BW}`)) resolveSeen();
   });
   child.once("close", () => resolveSeen());
-  const timeout = setTimeout(() => resolveSeen(), 10_000);
+  // A hang guard only (the asserts on the log decide): generous for a loaded machine.
+  const timeout = setTimeout(() => resolveSeen(), 30_000);
   try {
     await seen;
   } finally {
@@ -161,7 +161,7 @@ function assertClean(run: Run, serveType: RtmpeType): void {
   assert.ok(c2.genuine, "rtmpdump's C2 signature is what we compute for this type");
 }
 
-describe("RTMPE against the real rtmpdump", { skip: !existsSync("/usr/bin/rtmpdump") }, () => {
+describe("RTMPE against the real rtmpdump", () => {
   it("type 6: handshake, encrypted connect, encrypted replies", async () => {
     assertClean(await runRtmpdump(6), 6);
   });

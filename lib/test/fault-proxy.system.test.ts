@@ -234,7 +234,8 @@ describe("FaultProxy in front of s3rver", () => {
     assert.ok(res.body.equals(object.subarray(0, 65_536)));
     // 64 KiB at 200 KiB/s is 320 ms; the first slice leaves at once.
     assert.ok(ms >= 280, `64 KiB took ${ms.toFixed(0)} ms`);
-    assert.ok(ms < 2_000, `but not much longer (${ms.toFixed(0)} ms)`);
+    // The lower bound shows the throttle; this one only guards a hang, loose for a loaded machine.
+    assert.ok(ms < 10_000, `and did not hang (${ms.toFixed(0)} ms)`);
     assert.equal(proxy.stats.faults.throttle, 1);
   });
 
@@ -358,7 +359,8 @@ describe("FaultProxy.close", () => {
       await eventually(() => proxy.stats.inFlight === 1, 3_000, "the request to arrive");
       const started = performance.now();
       await proxy.close();
-      assert.ok(performance.now() - started < 1_000);
+      // The hung request never ends by itself: any bound separates; 5 s is loose for load.
+      assert.ok(performance.now() - started < 5_000);
       await assert.rejects(pending, (error: NodeJS.ErrnoException) => error.code === "ECONNRESET");
     } finally {
       await proxy.close();
