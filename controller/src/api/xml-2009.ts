@@ -2,13 +2,12 @@ import { type Distribution, PriceClass, type Tag } from "../distribution.js";
 import { ApiError } from "./api-error.js";
 import {
   ConfigShape,
-  checkStreamingConfig,
   configFromDistribution,
-  type ParseOptions,
   type RawStreamingConfig,
   type StreamingConfigInput,
   type StreamingConfigWithTags,
-} from "./streaming-config.js";
+} from "./streaming-config/model.js";
+import { checkStreamingConfig, type ParseOptions } from "./streaming-config/rules.js";
 import {
   expectRoot,
   readBoolean,

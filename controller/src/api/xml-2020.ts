@@ -1,16 +1,18 @@
 import { type Distribution, PriceClass, type Tag } from "../distribution.js";
+import { streamingDistributionArn } from "./streaming-config/arn.js";
 import {
   ConfigShape,
-  checkStreamingConfig,
-  checkTagKeys,
-  checkTags,
   configFromDistribution,
-  type ParseOptions,
   type RawStreamingConfig,
   type StreamingConfigInput,
   type StreamingConfigWithTags,
-  streamingDistributionArn,
-} from "./streaming-config.js";
+} from "./streaming-config/model.js";
+import {
+  checkStreamingConfig,
+  checkTagKeys,
+  checkTags,
+  type ParseOptions,
+} from "./streaming-config/rules.js";
 import {
   expectRoot,
   readBoolean,
