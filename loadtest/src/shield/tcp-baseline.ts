@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { connect, createServer, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import type { TcpReadTask, TcpServeTask, ThroughputResult } from "./shield-worker-protocol.js";
+import type { TcpReadTask, TcpServeTask, ThroughputResult } from "./worker-protocol.js";
 
 /**
  * The raw loopback TCP baseline of `bench:shield`: what Node moves over
