@@ -13,7 +13,7 @@ export const requiredTools = [
   { command: "rtmpdump", debianPackage: "rtmpdump" },
   // The Redis store tests run a real server (lib/testing/redis-server.ts).
   { command: "redis-server", debianPackage: "redis-server" },
-  // GStreamer players (edge/test/gstreamer-clients.test.ts).
+  // GStreamer players (the viewer-clients test in edge/test).
   { command: "gst-launch-1.0", debianPackage: "gstreamer1.0-tools" },
   { command: "gst-inspect-1.0", debianPackage: "gstreamer1.0-tools" },
   { command: "gst-discoverer-1.0", debianPackage: "gstreamer1.0-plugins-base-apps" },
