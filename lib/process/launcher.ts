@@ -26,7 +26,7 @@ export class ComponentStartError extends StreamfrontError {
 }
 
 /** The code of a component that exited without saying why (README: Error codes). */
-export const exitedBeforeListening = "PROCESS_ERR_EXITED_BEFORE_LISTENING";
+const exitedBeforeListening = "PROCESS_ERR_EXITED_BEFORE_LISTENING";
 
 export interface LaunchOptions {
   readonly args?: readonly string[];

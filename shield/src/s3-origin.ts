@@ -66,7 +66,7 @@ export interface S3OriginOptions {
   readonly random?: () => number;
 }
 
-export const s3OriginDefaults = {
+const s3OriginDefaults = {
   maxAttempts: 4,
   timeoutMs: 10_000,
   maxConcurrencyPerBucket: 64,
@@ -486,7 +486,7 @@ function checkAddressable(bucket: string, key: string): void {
   if (problem) throw new ShieldError(ShieldErrorCode.InvalidKey, `${problem}; S3 was not asked`);
 }
 
-export function objectChanged(bucket: string, key: string, expected: string, actual: string): ShieldError {
+function objectChanged(bucket: string, key: string, expected: string, actual: string): ShieldError {
   return new ShieldError(
     ShieldErrorCode.ObjectChanged,
     `${bucket}/${key}: the object changed (ETag ${actual} vs expected ${expected})`,

@@ -46,7 +46,7 @@ import { booleanText, element, leaf, rootElement, timestampText } from "./xml-wr
  * LastModifiedTime, DomainName, Origin, CNAME*, Comment, Enabled.
  */
 
-export const apiVersions2009 = ["2009-12-01"] as const;
+const apiVersions2009 = ["2009-12-01"] as const;
 
 /** Body of CreateStreamingDistribution / UpdateStreamingDistribution: <StreamingDistributionConfig>. */
 export function parseStreamingDistributionConfig(

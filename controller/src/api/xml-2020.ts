@@ -56,7 +56,7 @@ import { booleanText, element, leaf, quantityItems, rootElement, timestampText }
  */
 
 /** The API versions served with this shape: every CloudFront version from 2012-05-05 through 2020-05-31. */
-export const apiVersions2020 = [
+const apiVersions2020 = [
   "2012-05-05",
   "2012-07-01",
   "2013-05-12",

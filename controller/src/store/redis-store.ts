@@ -118,7 +118,7 @@ export interface RedisStoreOptions {
   readonly onListenerError?: (error: unknown) => void;
 }
 
-export const redisStoreDefaults = {
+const redisStoreDefaults = {
   prefix: "streamfront:",
   changeLogLimit: 1000,
   commandTimeoutMs: 2000,

@@ -13,7 +13,7 @@ import type { TcpReadTask, TcpServeTask, ThroughputResult } from "./worker-proto
  */
 
 /** Bytes of connection `index` when `total` is split over `connections`. */
-export function shareOf(total: number, connections: number, index: number): number {
+function shareOf(total: number, connections: number, index: number): number {
   const base = Math.floor(total / connections);
   return base + (index < total % connections ? 1 : 0);
 }

@@ -31,7 +31,7 @@ export interface LegacyAuthorization {
   readonly signature: string;
 }
 
-export function parseLegacyAuthorization(value: string): LegacyAuthorization {
+function parseLegacyAuthorization(value: string): LegacyAuthorization {
   const m = legacyPattern.exec(value);
   if (!m || m[1] === undefined || m[2] === undefined) {
     throw new AuthError(
