@@ -37,7 +37,7 @@ export const redacted = "REDACTED";
  * anyone holding them can play until the policy expires, so their values
  * never reach a log line.
  */
-export const signedUrlParameters: readonly string[] = ["Signature", "Policy", "Key-Pair-Id"];
+const signedUrlParameters: readonly string[] = ["Signature", "Policy", "Key-Pair-Id"];
 
 const signedParameter = new Set(signedUrlParameters.map((name) => name.toLowerCase()));
 

@@ -37,7 +37,7 @@ export interface S3ClientOptions {
   readonly maxSockets?: number | undefined;
 }
 
-export const s3ClientDefaults = { maxAttempts: 1, connectTimeoutMs: 3_000, maxSockets: 256 } as const;
+const s3ClientDefaults = { maxAttempts: 1, connectTimeoutMs: 3_000, maxSockets: 256 } as const;
 
 /**
  * The one place an S3Client is built, for the shield, the local embedded S3

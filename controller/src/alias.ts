@@ -23,7 +23,7 @@ import { isIP } from "node:net";
  *   distribution.
  */
 
-export const maxAliasChars = 253;
+const maxAliasChars = 253;
 const labelPattern = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** Why alias (already lower case) is not a valid alternate domain name, or undefined when it is. */

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Prng } from "../../lib/testing/prng.js";
 import { ApiError, isApiErrorCode } from "../src/api/api-error.js";
-import { configsEqual, toDistributionInput } from "../src/api/streaming-config.js";
+import { configsEqual, toDistributionInput } from "../src/api/streaming-config/model.js";
 import { codec2009 } from "../src/api/xml-2009.js";
 import { codec2020 } from "../src/api/xml-2020.js";
 import type { StreamingXmlCodec } from "../src/api/xml-types.js";

@@ -30,15 +30,10 @@ import {
   apiErrorStatus,
   renderError,
 } from "../src/api/api-error.js";
-import {
-  checkUpdate,
-  configsEqual,
-  parseListParameters,
-  parseStreamingDistributionArn,
-  streamingDistributionArn,
-  toDistributionInput,
-  toDistributionPatch,
-} from "../src/api/streaming-config.js";
+import { parseStreamingDistributionArn, streamingDistributionArn } from "../src/api/streaming-config/arn.js";
+import { parseListParameters } from "../src/api/streaming-config/list-parameters.js";
+import { configsEqual, toDistributionInput, toDistributionPatch } from "../src/api/streaming-config/model.js";
+import { checkUpdate } from "../src/api/streaming-config/rules.js";
 import { codecForVersion, latestApiVersion } from "../src/api/xml-codec.js";
 import type { DistributionView } from "../src/api/xml-types.js";
 import { type Distribution, newDistribution, type Tag } from "../src/distribution.js";

@@ -7,20 +7,17 @@ import {
   renderError,
   toApiError,
 } from "../src/api/api-error.js";
+import { parseStreamingDistributionArn, streamingDistributionArn } from "../src/api/streaming-config/arn.js";
+import { parseListParameters } from "../src/api/streaming-config/list-parameters.js";
 import {
-  checkUpdate,
   configFromDistribution,
   configsEqual,
-  type ParseOptions,
-  parseListParameters,
-  parseS3Origin,
-  parseStreamingDistributionArn,
   type StreamingConfigInput,
-  streamingDistributionArn,
   tagsEqual,
   toDistributionInput,
   toDistributionPatch,
-} from "../src/api/streaming-config.js";
+} from "../src/api/streaming-config/model.js";
+import { checkUpdate, type ParseOptions, parseS3Origin } from "../src/api/streaming-config/rules.js";
 import * as xml2009 from "../src/api/xml-2009.js";
 import * as xml2020 from "../src/api/xml-2020.js";
 import { codecForVersion, servedApiVersions } from "../src/api/xml-codec.js";

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 
-export const streamfrontVersion = "0.1.0";
+const streamfrontVersion = "0.1.0";
 
 /**
  * A registry of one component's metrics: the process defaults (CPU, RSS,

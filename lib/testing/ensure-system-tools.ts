@@ -7,13 +7,13 @@ import { existsSync } from "node:fs";
  * installed here (as root on Debian) or named in a failure; it is never a
  * reason to skip a test.
  */
-export const requiredTools = [
+const requiredTools = [
   { command: "ffmpeg", debianPackage: "ffmpeg" },
   { command: "ffprobe", debianPackage: "ffmpeg" },
   { command: "rtmpdump", debianPackage: "rtmpdump" },
   // The Redis store tests run a real server (lib/testing/redis-server.ts).
   { command: "redis-server", debianPackage: "redis-server" },
-  // GStreamer players (edge/test/gstreamer-clients.test.ts).
+  // GStreamer players (the viewer-clients test in edge/test).
   { command: "gst-launch-1.0", debianPackage: "gstreamer1.0-tools" },
   { command: "gst-inspect-1.0", debianPackage: "gstreamer1.0-tools" },
   { command: "gst-discoverer-1.0", debianPackage: "gstreamer1.0-plugins-base-apps" },
@@ -24,7 +24,7 @@ export const requiredTools = [
  * each: a missing plugin fails here, loudly, rather than as a pipeline that
  * cannot link.
  */
-export const requiredGstElements = [
+const requiredGstElements = [
   { element: "rtmp2src", debianPackage: "gstreamer1.0-plugins-bad" },
   { element: "rtmpsrc", debianPackage: "gstreamer1.0-plugins-bad" },
   { element: "flvdemux", debianPackage: "gstreamer1.0-plugins-good" },
@@ -49,7 +49,7 @@ function run(command: string, args: string[]): void {
   if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} exited with ${result.status}`);
 }
 
-export function ensureSystemTools(): void {
+function ensureSystemTools(): void {
   const missing = [
     ...requiredTools.filter((tool) => !has(tool.command)),
     ...(has("gst-inspect-1.0")

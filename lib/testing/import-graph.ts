@@ -30,7 +30,7 @@ export interface ImportEdge {
 const builtins = new Set(builtinModules);
 
 /** The package a bare specifier names: `@scope/name/sub` → `@scope/name`, `name/sub` → `name`. */
-export function packageOf(specifier: string): string {
+function packageOf(specifier: string): string {
   const parts = specifier.split("/");
   return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : (parts[0] ?? specifier);
 }
@@ -40,7 +40,7 @@ function toPosix(path: string): string {
 }
 
 /** Every specifier a file imports or re-exports, in source order, type-only ones included. */
-export function importSpecifiers(source: string): string[] {
+function importSpecifiers(source: string): string[] {
   const info = ts.preProcessFile(source, true, true);
   return info.importedFiles.map((f) => f.fileName);
 }
@@ -60,7 +60,7 @@ function resolveRelative(fromFile: string, specifier: string, extensions: readon
 }
 
 /** The imports of one file (absolute path), classified. */
-export function importsOf(file: string, root: string, extensions: readonly string[]): ImportEdge[] {
+function importsOf(file: string, root: string, extensions: readonly string[]): ImportEdge[] {
   const source = readFileSync(file, "utf8");
   return importSpecifiers(source).map((specifier): ImportEdge => {
     if (specifier.startsWith(".") || specifier.startsWith("/")) {

@@ -73,11 +73,7 @@ type Reply = string | number | null | Reply[] | Error;
  * One command over a fresh connection (RESP2), for start-up checks without
  * a client library: PING until it answers, CLUSTER ADDSLOTSRANGE, INFO.
  */
-export async function rawRedisCommand(
-  port: number,
-  args: readonly string[],
-  timeoutMs = 1000,
-): Promise<Reply> {
+async function rawRedisCommand(port: number, args: readonly string[], timeoutMs = 1000): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const socket = new Socket();
     let buffer = Buffer.alloc(0);

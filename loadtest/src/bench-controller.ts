@@ -1,93 +1,44 @@
-import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import {
-  CloudFrontClient,
-  CreateStreamingDistributionCommand,
-  GetStreamingDistributionCommand,
-  UpdateStreamingDistributionCommand,
-} from "@aws-sdk/client-cloudfront";
+import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
 import { generateDevelopmentKeyPair } from "../../controller/src/api/auth/access-keys.js";
-import { ConfigWatcher } from "../../lib/config-watcher.js";
-import { createLogger } from "../../lib/log.js";
-import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
+import type { ConfigWatcher } from "../../lib/config-watcher.js";
+import { launchComponent } from "../../lib/process/launcher.js";
 import { RedisServer } from "../../lib/testing/redis-server.js";
-import { integerOption } from "./bench/options.js";
-import { processCpuSeconds } from "./bench/proc-cpu.js";
-import { fixed, median, percentile, table } from "./bench/stats.js";
+import { measureApiThroughput } from "./controller/api-throughput.js";
+import { measureCreateToDeployed } from "./controller/create-to-deployed.js";
+import { parseControllerBenchOptions } from "./controller/options.js";
+import { startSimulatedEdges } from "./controller/simulated-edges.js";
+import { BenchLifecycle, livePid } from "./harness/lifecycle.js";
+import { log, writeResults } from "./harness/results.js";
+import { fixed, median, percentile, table } from "./harness/stats.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 /**
  * `npm run bench:controller`: the controller process (on a real Redis by
- * default, else its embedded store) with many simulated edges — real
- * ConfigWatcher gRPC streams in this process that apply and acknowledge every
- * version — measured through the official CloudFront client:
- * - Create → Deployed: time from sending CreateStreamingDistribution until
- *   GetStreamingDistribution says Deployed (every live edge applied it),
- *   polled every 5 ms; p50 and p99 over --creates distributions;
+ * default, else its embedded store) with many simulated edges
+ * (controller/simulated-edges.ts), measured through the official CloudFront
+ * client:
+ * - Create → Deployed latency, p50 and p99 over --creates distributions
+ *   (controller/create-to-deployed.ts);
  * - API throughput of GetStreamingDistribution and of Create/Update mixed,
- *   with --concurrency requests in flight for --seconds each.
+ *   with --concurrency requests in flight for --seconds each
+ *   (controller/api-throughput.ts).
  * Loopback only; bounded in count and time.
  */
-const usage = `usage: node dist/loadtest/src/bench-controller.js [options]
-  --edges N          simulated edge watchers (default 100)
-  --creates N        distributions timed from Create to Deployed (default 100)
-  --concurrency N    API requests in flight in the throughput runs (default 16)
-  --seconds S        length of each throughput run (default 5)
-  --store redis|memory  the controller's store (default redis: a redis-server started for the run)
-  --out FILE         also write the results as JSON`;
 
 const Target = { createToDeployedP99Ms: 1000 } as const;
 
-interface Options {
-  edges: number;
-  creates: number;
-  concurrency: number;
-  seconds: number;
-  store: "redis" | "memory";
-  out: string | null;
-}
+const lifecycle = new BenchLifecycle();
 
-function parseOptions(argv: readonly string[]): Options {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      edges: { type: "string" },
-      creates: { type: "string" },
-      concurrency: { type: "string" },
-      seconds: { type: "string" },
-      store: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean" },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    process.exit(0);
-  }
-  const count = (name: string, text: string | undefined, fallback: number, max: number) =>
-    integerOption(name, text, fallback, 1, max);
-  const store = values.store ?? "redis";
-  if (store !== "redis" && store !== "memory") throw new Error("--store must be redis or memory");
-  return {
-    edges: count("edges", values.edges, 100, 2000),
-    creates: count("creates", values.creates, 100, 10_000),
-    concurrency: count("concurrency", values.concurrency, 16, 512),
-    seconds: count("seconds", values.seconds, 5, 120),
-    store,
-    out: values.out ?? null,
-  };
-}
-
-async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+async function main(): Promise<number> {
+  const options = parseControllerBenchOptions(process.argv.slice(2));
   const keys = generateDevelopmentKeyPair();
   const redis = options.store === "redis" ? await RedisServer.start() : null;
-  let controller: LaunchedComponent | null = null;
-  const watchers: ConfigWatcher[] = [];
+  if (redis) lifecycle.own({ stop: () => redis.dispose(), livePids: () => (redis.pid ? [redis.pid] : []) });
+  let watchers: ConfigWatcher[] = [];
   try {
-    controller = await launchComponent(
+    const controller = await launchComponent(
       fileURLToPath(new URL("../../controller/src/main.js", import.meta.url)),
       {
         env: {
@@ -103,6 +54,12 @@ async function main(): Promise<void> {
         stdio: "inherit",
       },
     );
+    lifecycle.own({
+      stop: async () => {
+        await controller.stop();
+      },
+      livePids: () => livePid(controller.child),
+    });
     const grpc = controller.addresses.grpc!;
     const client = new CloudFrontClient({
       endpoint: `http://${controller.addresses.api}`,
@@ -110,54 +67,22 @@ async function main(): Promise<void> {
       credentials: keys,
       maxAttempts: 1,
     });
-    const logger = createLogger({ component: "bench", level: "error" });
-    for (let i = 0; i < options.edges; i++) {
-      const watcher = new ConfigWatcher({ address: grpc, nodeId: `bench-edge-${i}`, role: "edge", logger });
-      watchers.push(watcher);
-      watcher.start();
-    }
-    const syncedBy = Date.now() + 30_000;
-    while (!watchers.every((w) => w.isSynced())) {
-      if (Date.now() > syncedBy) throw new Error("the simulated edges did not sync within 30 s");
-      await sleep(20);
-    }
+    watchers = await startSimulatedEdges(grpc, options.edges);
     log(`${options.edges} simulated edges watching ${grpc} (store: ${options.store})`);
 
-    // Warm-up: JIT, connections, scripts loaded in Redis.
-    for (let i = 0; i < 10; i++) await createAndWait(client, `warmup-${i}`);
-
-    const cpuBefore = processCpuSeconds(controller.child.pid!);
-    const deployMs: number[] = [];
-    for (let i = 0; i < options.creates; i++) deployMs.push(await createAndWait(client, `timed-${i}`));
-    const deployCpuS = processCpuSeconds(controller.child.pid!) - cpuBefore;
+    const { deployMs, cpuS: deployCpuS } = await measureCreateToDeployed(
+      client,
+      controller.child.pid!,
+      options.creates,
+    );
     log(
       `create → deployed: p50 ${fixed(percentile(deployMs, 50), 1)} ms, p99 ${fixed(percentile(deployMs, 99), 1)} ms`,
     );
-
-    const ids = await Promise.all(
-      Array.from({ length: options.concurrency }, (_, i) => create(client, `throughput-${i}`)),
+    const { get: gets, createUpdate: writes } = await measureApiThroughput(
+      client,
+      options.concurrency,
+      options.seconds,
     );
-    const gets = await throughput(options, async (worker) => {
-      await client.send(new GetStreamingDistributionCommand({ Id: ids[worker]!.id }));
-    });
-    log(`GetStreamingDistribution: ${fixed(gets.perSecond, 0)} req/s, p99 ${fixed(gets.p99Ms, 1)} ms`);
-    const etags = ids.map((d) => d.etag);
-    let creates = 0;
-    const writes = await throughput(options, async (worker, n) => {
-      if (n % 2 === 0) {
-        await create(client, `write-${worker}-${n}-${creates++}`);
-        return;
-      }
-      const out = await client.send(
-        new UpdateStreamingDistributionCommand({
-          Id: ids[worker]!.id,
-          IfMatch: etags[worker]!,
-          StreamingDistributionConfig: config(`throughput-${worker}`, `update ${n}`),
-        }),
-      );
-      etags[worker] = out.ETag!;
-    });
-    log(`Create/Update (half each): ${fixed(writes.perSecond, 0)} req/s, p99 ${fixed(writes.p99Ms, 1)} ms`);
 
     const p99 = percentile(deployMs, 99);
     const result = {
@@ -199,84 +124,12 @@ async function main(): Promise<void> {
           result.target.met ? "met" : "NOT met"
         }); controller CPU ${fixed(result.controllerCpuMsPerCreate, 2)} ms per create with ${options.edges} watchers.\n`,
     );
-    if (options.out) writeFileSync(options.out, `${JSON.stringify(result, null, 2)}\n`);
+    if (options.out) writeResults(options.out, result);
+    return 0;
   } finally {
     for (const w of watchers) w.stop();
-    await controller?.stop();
-    await redis?.dispose();
+    await lifecycle.cleanup();
   }
 }
 
-function config(reference: string, comment: string) {
-  return {
-    CallerReference: reference,
-    S3Origin: { DomainName: "bench-media.s3.amazonaws.com", OriginAccessIdentity: "" },
-    Comment: comment,
-    TrustedSigners: { Enabled: false, Quantity: 0 },
-    Enabled: true,
-  };
-}
-
-async function create(client: CloudFrontClient, reference: string): Promise<{ id: string; etag: string }> {
-  const out = await client.send(
-    new CreateStreamingDistributionCommand({ StreamingDistributionConfig: config(reference, "bench") }),
-  );
-  return { id: out.StreamingDistribution!.Id!, etag: out.ETag! };
-}
-
-/** ms from sending Create until Get reports Deployed. */
-async function createAndWait(client: CloudFrontClient, reference: string): Promise<number> {
-  const started = performance.now();
-  const { id } = await create(client, reference);
-  const deadline = started + 30_000;
-  for (;;) {
-    const got = await client.send(new GetStreamingDistributionCommand({ Id: id }));
-    if (got.StreamingDistribution?.Status === "Deployed") return performance.now() - started;
-    if (performance.now() > deadline) throw new Error(`${id} not Deployed within 30 s`);
-    await sleep(5);
-  }
-}
-
-async function throughput(
-  options: Options,
-  request: (worker: number, n: number) => Promise<void>,
-): Promise<{ perSecond: number; p50Ms: number; p99Ms: number; errors: number }> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const until = performance.now() + options.seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: options.concurrency }, async (_, worker) => {
-      for (let n = 0; performance.now() < until; n++) {
-        const t0 = performance.now();
-        try {
-          await request(worker, n);
-          latencies.push(performance.now() - t0);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  if (errors > 0) log(`${errors} requests failed`);
-  return {
-    perSecond: latencies.length / seconds,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    errors,
-  };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function log(line: string): void {
-  process.stderr.write(`bench: ${line}\n`);
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`bench:controller failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exitCode = 1;
-});
+lifecycle.run(main, { stack: true });

@@ -267,7 +267,7 @@ export function loadShieldConfig(sources: ConfigSources): ShieldConfig {
  * tiers hold enough slices to work. Throws a ConfigError naming the
  * settings.
  */
-export function checkShieldConfig(config: ShieldConfig): void {
+function checkShieldConfig(config: ShieldConfig): void {
   const s = shieldSettings;
   if (
     !(config.minTtlSeconds <= config.defaultTtlSeconds && config.defaultTtlSeconds <= config.maxTtlSeconds)

@@ -39,7 +39,7 @@
 /** Longest key S3 accepts, in UTF-8 bytes. */
 export const maxKeyBytes = 1024;
 /** Longest bucket name S3 ever allowed (legacy us-east-1 buckets). */
-export const maxBucketChars = 255;
+const maxBucketChars = 255;
 
 /** C0 controls, DEL and C1 controls. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point

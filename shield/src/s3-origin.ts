@@ -7,7 +7,6 @@ import {
   type HeadObjectCommandOutput,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { errorMessage } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
 import { BucketLimiter, bucketLimiterDefaults, Lane } from "./bucket-limiter.js";
 import { ShieldError, ShieldErrorCode } from "./errors.js";
@@ -21,7 +20,7 @@ import {
   type StatOptions,
 } from "./origin.js";
 import { type BackoffPolicy, backoffDelayMs, defaultBackoff, sleep } from "./retry.js";
-import { Deadline, IdleTimer } from "./s3/attempt-deadline.js";
+import { Deadline } from "./s3/attempt-deadline.js";
 import { parseContentRange, rangeHeader } from "./s3/content-range.js";
 import {
   classify,
@@ -31,8 +30,13 @@ import {
   type OriginObserver,
   OriginOperation,
   OriginResult,
-  TransportError,
 } from "./s3/outcome.js";
+import {
+  type BodyExchange,
+  type ResumableRead,
+  type ResumePolicy,
+  resumableBody,
+} from "./s3/resumable-body.js";
 
 export interface S3OriginOptions {
   /**
@@ -62,7 +66,7 @@ export interface S3OriginOptions {
   readonly random?: () => number;
 }
 
-export const s3OriginDefaults = {
+const s3OriginDefaults = {
   maxAttempts: 4,
   timeoutMs: 10_000,
   maxConcurrencyPerBucket: 64,
@@ -80,16 +84,6 @@ interface Exchange<T> {
   /** 1 for the first attempt of this request. */
   readonly attempt: number;
   /** Idempotent: only the first call counts. */
-  finish(result: OriginResult): void;
-}
-
-/** A GET that answered, with its body not yet (fully) consumed. */
-interface BodyExchange {
-  readonly body: Readable;
-  readonly etag: string;
-  readonly objectSize: number;
-  readonly attempt: number;
-  /** Stops the body (unless it ended), counts the request, frees its slot; idempotent. */
   finish(result: OriginResult): void;
 }
 
@@ -129,19 +123,6 @@ interface EndedRequest {
   readonly log: Logger;
 }
 
-/** A range being read, possibly over several GETs. */
-interface RangeRead {
-  readonly bucket: string;
-  readonly key: string;
-  readonly offset: number;
-  readonly total: number;
-  /** The version every resumed GET is pinned to (If-Match); empty when S3 sent no ETag. */
-  readonly etag: string;
-  readonly signal: AbortSignal;
-  readonly log: Logger;
-  current: BodyExchange;
-}
-
 /**
  * Reads objects from S3 with HeadObject and ranged GetObject. Never reads
  * more than asked: the body is consumed only as fast as the caller iterates,
@@ -152,7 +133,8 @@ interface RangeRead {
  *   and timeouts, for HEAD and for GET until it answered; up to maxAttempts.
  * - A body that breaks mid-stream is resumed with a ranged GET from the
  *   next byte, pinned with If-Match to the ETag of the first answer: a
- *   replaced object fails with ObjectChanged, it never mixes versions.
+ *   replaced object fails with ObjectChanged, it never mixes versions
+ *   (s3/resumable-body.ts).
  * - Timeouts: timeoutMs until the headers, and timeoutMs of silence while
  *   waiting for body bytes (time the caller spends with a chunk does not
  *   count, so backpressure is not mistaken for a dead S3).
@@ -168,6 +150,7 @@ export class S3Origin implements Origin {
   readonly #backoff: BackoffPolicy;
   readonly #random: () => number;
   readonly #limiter: BucketLimiter;
+  readonly #resumePolicy: ResumePolicy;
 
   constructor(options: S3OriginOptions) {
     const client = options.client;
@@ -187,6 +170,13 @@ export class S3Origin implements Origin {
       ),
       maxQueuedLookups: options.maxQueuedLookupsPerBucket ?? s3OriginDefaults.maxQueuedLookupsPerBucket,
     });
+    this.#resumePolicy = {
+      timeoutMs: this.#timeoutMs,
+      maxAttempts: this.#maxAttempts,
+      backoff: this.#backoff,
+      random: this.#random,
+      observer: this.#observer,
+    };
   }
 
   /** Requests to the bucket in flight now (GETs until their body is done). */
@@ -284,15 +274,25 @@ export class S3Origin implements Origin {
       firstAttempt: 1,
     });
     const total = Math.max(0, Math.min(length, first.objectSize - offset));
-    const read: RangeRead = {
-      bucket,
-      key,
-      offset,
+    const pinnedEtag = etag || first.etag;
+    const read: ResumableRead = {
+      what: `${bucket}/${key}`,
       total,
-      etag: etag || first.etag,
+      etag: pinnedEtag,
       signal,
       log,
       current: first,
+      resume: (from, firstAttempt) =>
+        this.#get({
+          bucket,
+          key,
+          start: offset + from,
+          end: offset + total - 1,
+          ifMatch: pinnedEtag,
+          signal,
+          log,
+          firstAttempt,
+        }),
     };
     // Registered before anyone iterates, so aborting also releases a body
     // that is never consumed (the caller failed between here and the loop).
@@ -306,104 +306,8 @@ export class S3Origin implements Origin {
       length: total,
       objectSize: first.objectSize,
       etag: first.etag,
-      [Symbol.asyncIterator]: () => this.#iterate(read, cleanup),
+      [Symbol.asyncIterator]: () => resumableBody(read, this.#resumePolicy, cleanup),
     };
-  }
-
-  /**
-   * Yields the body's chunks, cut at `total` bytes: a server that ignores
-   * the end of the Range header (s3rver answers `bytes=0-0` with the whole
-   * object) must not make the shield send more than was asked. When the
-   * body breaks, continues from the next byte with a new GET pinned to the
-   * same ETag; attempts without a single new byte are bounded by maxAttempts.
-   */
-  async *#iterate(read: RangeRead, cleanup: () => void): AsyncGenerator<Buffer> {
-    const { signal, log, total } = read;
-    let done = 0;
-    /** Attempts in the current run of failures without progress, the one in flight included. */
-    let attempt = read.current.attempt;
-    try {
-      for (;;) {
-        const current = read.current;
-        const before = done;
-        try {
-          const idle = new IdleTimer(this.#timeoutMs, () =>
-            current.body.destroy(new TransportError("ETIMEDOUT", `no body bytes for ${this.#timeoutMs} ms`)),
-          );
-          try {
-            idle.arm();
-            for await (const chunk of current.body) {
-              idle.disarm();
-              const buf = chunk as Buffer;
-              const take = Math.min(buf.length, total - done);
-              if (take <= 0) break;
-              done += take;
-              this.#observer.bytes(take);
-              yield take === buf.length ? buf : buf.subarray(0, take);
-              if (done >= total) break;
-              idle.arm();
-            }
-          } finally {
-            idle.disarm();
-          }
-          if (done >= total) {
-            current.finish(OriginResult.Ok);
-            return;
-          }
-          throw new TransportError("ECONNRESET", `S3 body ended after ${done} of ${total} bytes`);
-        } catch (error) {
-          if (signal.aborted) throw error;
-          const failure = classify(error, false);
-          current.finish(failure.result);
-          if (done > before) attempt = 1;
-          const why = `${failure.name}${failure.httpStatus ? ` ${failure.httpStatus}` : ""}`;
-          if (!failure.retryable || !read.etag || attempt >= this.#maxAttempts) {
-            log.warn({ err: error, read: done, total, attempt }, "S3 body failed");
-            const reason = !read.etag && failure.retryable ? "; no ETag to resume against" : "";
-            throw new ShieldError(
-              ShieldErrorCode.OriginUnavailable,
-              `${read.bucket}/${read.key}: S3 body failed after ${done} of ${total} bytes (${why}${reason})`,
-              { cause: error },
-            );
-          }
-          const waitMs = backoffDelayMs(attempt, this.#backoff, this.#random);
-          log.debug(
-            { read: done, total, attempt, result: failure.result, waitMs },
-            "S3 body failed; resuming",
-          );
-          await sleep(waitMs, signal);
-          read.current = await this.#get({
-            bucket: read.bucket,
-            key: read.key,
-            start: read.offset + done,
-            end: read.offset + total - 1,
-            ifMatch: read.etag,
-            signal,
-            log,
-            firstAttempt: attempt + 1,
-          });
-          attempt = read.current.attempt;
-          // An abort while that GET was being answered fired on the previous one.
-          if (signal.aborted) read.current.finish(OriginResult.Aborted);
-        }
-      }
-    } catch (error) {
-      if (signal.aborted) {
-        read.current.finish(OriginResult.Aborted);
-        log.debug({ read: done, total }, "S3 read aborted");
-        throw new ShieldError(ShieldErrorCode.Aborted, "read aborted", { cause: error });
-      }
-      if (error instanceof ShieldError) throw error;
-      throw new ShieldError(ShieldErrorCode.OriginUnavailable, `S3 body failed: ${errorMessage(error)}`, {
-        cause: error,
-      });
-    } finally {
-      cleanup();
-      // Stopping early (break, or the consumer's return()) leaves the
-      // socket mid-body; destroying it is what cancels the S3 transfer.
-      // S3 did nothing wrong then, so the request counts as ok.
-      read.current.finish(OriginResult.Ok);
-    }
   }
 
   /** A ranged GET, retried until it answers; checks that the answer is the asked-for version and start. */
@@ -582,7 +486,7 @@ function checkAddressable(bucket: string, key: string): void {
   if (problem) throw new ShieldError(ShieldErrorCode.InvalidKey, `${problem}; S3 was not asked`);
 }
 
-export function objectChanged(bucket: string, key: string, expected: string, actual: string): ShieldError {
+function objectChanged(bucket: string, key: string, expected: string, actual: string): ShieldError {
   return new ShieldError(
     ShieldErrorCode.ObjectChanged,
     `${bucket}/${key}: the object changed (ETag ${actual} vs expected ${expected})`,

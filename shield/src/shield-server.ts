@@ -14,9 +14,9 @@ import { S3Origin } from "./s3-origin.js";
 import { ShieldService } from "./shield-service.js";
 
 /** Largest request message the server accepts (requests are under 2 KiB). */
-export const maxRequestBytes = 64 * 1024;
+const maxRequestBytes = 64 * 1024;
 /** Concurrent calls per HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
-export const maxConcurrentStreams = 1_024;
+const maxConcurrentStreams = 1_024;
 /** The server pings a connection this often, and closes it when no answer comes within the timeout. */
 const keepaliveTimeMs = 60_000;
 const keepaliveTimeoutMs = 20_000;

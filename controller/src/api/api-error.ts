@@ -8,10 +8,10 @@ import { escapeXmlText, xmlDeclaration } from "./xml-writer.js";
  * service models (botocore 2014-05-31 … 2020-05-31; the statuses are each
  * shape's `httpStatusCode`, cross-checked against @aws-sdk/client-cloudfront
  * in test/api-xml-sdk.test.ts). The rest are generic codes: those CloudFront's
- * own documents name (RESTResponses.html, the fog mock of 2010-11-01), the
- * ones CloudFront was seen to answer (MalformedInput), and common AWS
- * request-level codes, which CloudFront does not document, with the status
- * the other AWS services use for them.
+ * own documents name (the API reference's RESTResponses.html page at AWS,
+ * the fog mock of 2010-11-01), the ones CloudFront was seen to answer
+ * (MalformedInput), and common AWS request-level codes, which CloudFront
+ * does not document, with the status the other AWS services use for them.
  */
 export const apiErrorStatus = {
   AccessDenied: 403,

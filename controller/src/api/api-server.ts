@@ -12,7 +12,8 @@ import { AuthError } from "./auth/auth-error.js";
 import type { RequestAuthenticator } from "./auth/authenticator.js";
 import { Operation, type Route, route } from "./routes.js";
 import type { StreamingApi } from "./streaming-api.js";
-import { parseListParameters, type StreamingLimits } from "./streaming-config.js";
+import { parseListParameters } from "./streaming-config/list-parameters.js";
+import type { StreamingLimits } from "./streaming-config/rules.js";
 import { codecForVersion, servedApiVersions } from "./xml-codec.js";
 import type { RenderContext, StreamingXmlCodec } from "./xml-types.js";
 

@@ -26,7 +26,7 @@ export interface Route {
 }
 
 /** Longest request target we look at; CloudFront's are short (an ARN is the longest part). */
-export const maxRequestTargetChars = 2048;
+const maxRequestTargetChars = 2048;
 const versionPattern = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
@@ -108,7 +108,7 @@ export function route(method: string, target: string): Route {
 }
 
 /** Query parameters in order of appearance; the first of a repeated key wins. Malformed escapes → InvalidURI. */
-export function parseQuery(query: string): Map<string, string> {
+function parseQuery(query: string): Map<string, string> {
   const out = new Map<string, string>();
   if (query === "") return out;
   for (const pair of query.split("&")) {

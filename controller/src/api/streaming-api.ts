@@ -4,15 +4,15 @@ import { type Distribution, DistributionKind, newDistribution, type Tag } from "
 import { ControllerError, ControllerErrorCode } from "../errors.js";
 import type { DistributionStore } from "../store/distribution-store.js";
 import { ApiError } from "./api-error.js";
+import { parseStreamingDistributionArn } from "./streaming-config/arn.js";
 import {
-  checkUpdate,
   configFromDistribution,
   configsEqual,
-  parseStreamingDistributionArn,
   type StreamingConfigInput,
   toDistributionInput,
   toDistributionPatch,
-} from "./streaming-config.js";
+} from "./streaming-config/model.js";
+import { checkUpdate } from "./streaming-config/rules.js";
 import type { DistributionListPage, DistributionView } from "./xml-types.js";
 
 export interface StreamingApiOptions {

@@ -2,13 +2,12 @@ import { type Distribution, PriceClass, type Tag } from "../distribution.js";
 import { ApiError } from "./api-error.js";
 import {
   ConfigShape,
-  checkStreamingConfig,
   configFromDistribution,
-  type ParseOptions,
   type RawStreamingConfig,
   type StreamingConfigInput,
   type StreamingConfigWithTags,
-} from "./streaming-config.js";
+} from "./streaming-config/model.js";
+import { checkStreamingConfig, type ParseOptions } from "./streaming-config/rules.js";
 import {
   expectRoot,
   readBoolean,
@@ -47,7 +46,7 @@ import { booleanText, element, leaf, rootElement, timestampText } from "./xml-wr
  * LastModifiedTime, DomainName, Origin, CNAME*, Comment, Enabled.
  */
 
-export const apiVersions2009 = ["2009-12-01"] as const;
+const apiVersions2009 = ["2009-12-01"] as const;
 
 /** Body of CreateStreamingDistribution / UpdateStreamingDistribution: <StreamingDistributionConfig>. */
 export function parseStreamingDistributionConfig(

@@ -1,16 +1,18 @@
 import { type Distribution, PriceClass, type Tag } from "../distribution.js";
+import { streamingDistributionArn } from "./streaming-config/arn.js";
 import {
   ConfigShape,
-  checkStreamingConfig,
-  checkTagKeys,
-  checkTags,
   configFromDistribution,
-  type ParseOptions,
   type RawStreamingConfig,
   type StreamingConfigInput,
   type StreamingConfigWithTags,
-  streamingDistributionArn,
-} from "./streaming-config.js";
+} from "./streaming-config/model.js";
+import {
+  checkStreamingConfig,
+  checkTagKeys,
+  checkTags,
+  type ParseOptions,
+} from "./streaming-config/rules.js";
 import {
   expectRoot,
   readBoolean,
@@ -54,7 +56,7 @@ import { booleanText, element, leaf, quantityItems, rootElement, timestampText }
  */
 
 /** The API versions served with this shape: every CloudFront version from 2012-05-05 through 2020-05-31. */
-export const apiVersions2020 = [
+const apiVersions2020 = [
   "2012-05-05",
   "2012-07-01",
   "2013-05-12",

@@ -368,7 +368,7 @@ export function readBoolean(element: XmlElement): boolean {
 }
 
 /** A non-negative integer (a Quantity or MaxItems). */
-export function readCount(element: XmlElement): number {
+function readCount(element: XmlElement): number {
   const value = readToken(element);
   if (!/^[0-9]{1,9}$/.test(value)) {
     throw new ApiError(

@@ -1,5 +1,6 @@
 import type { Distribution, Tag } from "../distribution.js";
-import type { ParseOptions, StreamingConfigInput, StreamingConfigWithTags } from "./streaming-config.js";
+import type { StreamingConfigInput, StreamingConfigWithTags } from "./streaming-config/model.js";
+import type { ParseOptions } from "./streaming-config/rules.js";
 
 /** StreamingDistribution/Status: InProgress until every edge applied the change, then Deployed. */
 export const DistributionStatus = { InProgress: "InProgress", Deployed: "Deployed" } as const;

@@ -7,7 +7,7 @@
 export const xmlDeclaration = '<?xml version="1.0" encoding="UTF-8"?>';
 
 /** The XML namespace of an API version, as CloudFront writes it on the root element. */
-export function cloudFrontNamespace(apiVersion: string): string {
+function cloudFrontNamespace(apiVersion: string): string {
   return `http://cloudfront.amazonaws.com/doc/${apiVersion}/`;
 }
 

@@ -30,7 +30,7 @@ const fileSchema = z.object({
 });
 
 /** The file's text for a state: one JSON object, distributions one per line for diffs. */
-export function encodeStoreFile(state: MemoryStoreState): string {
+function encodeStoreFile(state: MemoryStoreState): string {
   const head = JSON.stringify({
     format: fileFormat,
     formatVersion: fileFormatVersion,
@@ -46,7 +46,7 @@ export function encodeStoreFile(state: MemoryStoreState): string {
 }
 
 /** Reads a store file's text back, checking every field; throws StoreFileError naming the file. */
-export function decodeStoreFile(raw: string, path: string): MemoryStoreState {
+function decodeStoreFile(raw: string, path: string): MemoryStoreState {
   let value: unknown;
   try {
     value = JSON.parse(raw);

@@ -32,13 +32,9 @@
  * (compare-and-set); otherwise this side reads again and retries, or answers
  * PreconditionFailed when If-Match no longer matches.
  *
- * Notifications. Each store has a second connection subscribed to the
- * channel. On a message, on every (re)connect, after each of its own
- * mutations and on a slow poll, it reads the log after the last version it
- * delivered and hands each entry to its listeners, in order, each version
- * once. When it fell further behind than the log reaches (or the log is
- * unreadable), it delivers one merged change built from a snapshot: every
- * distribution, plus the ids it knew that are gone.
+ * Notifications. Subscribers hear every change, from any replica, through
+ * the store's change feed (redis-change-feed.ts), which follows the channel
+ * and the log. A mutation returns once this replica's subscribers heard of it.
  *
  * Outages. Commands fail at once while disconnected and time out after
  * commandTimeoutMs; a call waits up to connectWaitMs for a connection, then
@@ -51,10 +47,8 @@
  * safe through the CallerReference.
  */
 import { performance } from "node:perf_hooks";
-import { StreamfrontError } from "../../../lib/errors.js";
 import type { Logger } from "../../../lib/log.js";
 import { checkDistribution, type Distribution, type DistributionPatch } from "../distribution.js";
-import { ControllerError, ControllerErrorCode } from "../errors.js";
 import type { RandomBytes } from "../ids.js";
 import type {
   ChangeListener,
@@ -68,10 +62,11 @@ import type {
   WatcherRole,
   WatcherState,
 } from "./distribution-store.js";
+import { integer, mapError, quit, text, unexpected } from "./redis-calls.js";
+import { RedisChangeFeed } from "./redis-change-feed.js";
 import { createRedisClient, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
 import { keyNames, type ScriptName, ScriptStatus, scripts } from "./redis-scripts.js";
 import {
-  decodeChange,
   decodeDistribution,
   decodeWatcher,
   encodeDistribution,
@@ -123,7 +118,7 @@ export interface RedisStoreOptions {
   readonly onListenerError?: (error: unknown) => void;
 }
 
-export const redisStoreDefaults = {
+const redisStoreDefaults = {
   prefix: "streamfront:",
   changeLogLimit: 1000,
   commandTimeoutMs: 2000,
@@ -138,11 +133,6 @@ const maxCasAttempts = 100;
 
 type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
 
-interface DeliveryWaiter {
-  readonly version: number;
-  readonly done: () => void;
-}
-
 interface ReadyWaiter {
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
@@ -150,7 +140,7 @@ interface ReadyWaiter {
 
 export class RedisStore implements DistributionStore {
   readonly #client: RedisClient;
-  readonly #subscriber: RedisClient;
+  readonly #feed: RedisChangeFeed;
   readonly #scripts: Record<ScriptName, ScriptCall>;
   /** Every script's KEYS, in keyNames order (redis-scripts.ts). */
   readonly #keys: readonly string[];
@@ -166,21 +156,10 @@ export class RedisStore implements DistributionStore {
   readonly #clock: () => number;
   readonly #random: RandomBytes | undefined;
   readonly #log: Logger | undefined;
-  readonly #onListenerError: (error: unknown) => void;
-  readonly #listeners = new Set<ChangeListener>();
   readonly #readyWaiters = new Set<ReadyWaiter>();
-  #deliveryWaiters: DeliveryWaiter[] = [];
-  readonly #pollTimer: NodeJS.Timeout;
-  /** The newest version handed to listeners; undefined until the first read of the store. */
-  #delivered: number | undefined;
-  /** Ids existing at #delivered, to name the removed ones when catching up from a snapshot. */
-  #knownIds = new Set<string>();
-  #syncing: Promise<void> | undefined;
-  #syncAgain = false;
   /** Redis server time minus performance.now(), for script deadlines; undefined until measured. */
   #serverOffsetMs: number | undefined;
   #lastError: Error | undefined;
-  #lastSyncError: Error | undefined;
   #closed = false;
 
   constructor(options: RedisStoreOptions) {
@@ -202,12 +181,6 @@ export class RedisStore implements DistributionStore {
     this.#clock = options.clock ?? Date.now;
     this.#random = options.random;
     this.#log = options.logger;
-    this.#onListenerError =
-      options.onListenerError ??
-      ((error) => {
-        if (this.#log) this.#log.error({ err: error }, "a distribution store listener threw");
-        else process.emitWarning(`a distribution store listener threw: ${String(error)}`);
-      });
 
     const tuning = {
       commandTimeoutMs: this.#commandTimeoutMs,
@@ -219,12 +192,28 @@ export class RedisStore implements DistributionStore {
       role: "commands",
       connectionName: "streamfront-store",
     });
-    this.#subscriber = createRedisClient(options.connection, {
-      ...tuning,
-      role: "subscriber",
-      connectionName: "streamfront-store-sub",
-    });
     this.#scripts = defineScripts(this.#client);
+    this.#feed = new RedisChangeFeed({
+      connection: options.connection,
+      tuning,
+      channel: this.#channel,
+      logKey: this.#key.log,
+      script: (name, args) => this.#script(name, args),
+      readSnapshot: () => this.#readSnapshot(),
+      deliveryTimeoutMs: this.#commandTimeoutMs,
+      pollIntervalMs: options.pollIntervalMs ?? redisStoreDefaults.pollIntervalMs,
+      onPoll: () => {
+        this.#serverOffsetMs = undefined;
+      },
+      onConnectionError: (connection, error) => this.#connectionError(connection, error),
+      onListenerError:
+        options.onListenerError ??
+        ((error) => {
+          if (this.#log) this.#log.error({ err: error }, "a distribution store listener threw");
+          else process.emitWarning(`a distribution store listener threw: ${String(error)}`);
+        }),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
 
     this.#client.on("error", (error: Error) => this.#connectionError("commands", error));
     this.#client.on("ready", () => {
@@ -234,29 +223,8 @@ export class RedisStore implements DistributionStore {
       for (const waiter of this.#readyWaiters) waiter.resolve();
       this.#readyWaiters.clear();
       this.#log?.info({ channel: this.#channel }, "connected to Redis");
-      void this.#requestSync();
+      void this.#feed.catchUp();
     });
-    this.#subscriber.on("error", (error: Error) => this.#connectionError("subscriber", error));
-    this.#subscriber.on("message", (channel: string, message: string) => {
-      if (channel !== this.#channel) return;
-      const version = Number(message);
-      if (this.#delivered !== undefined && Number.isSafeInteger(version) && version <= this.#delivered)
-        return;
-      void this.#requestSync();
-    });
-    this.#subscriber.on("ready", () => {
-      // Catch up once subscribed: whatever committed while the subscriber
-      // was away published to nobody.
-      this.#subscriber
-        .subscribe(this.#channel)
-        .then(() => this.#requestSync())
-        .catch((error: unknown) => this.#connectionError("subscriber", error));
-    });
-    this.#pollTimer = setInterval(() => {
-      this.#serverOffsetMs = undefined;
-      void this.#requestSync();
-    }, options.pollIntervalMs ?? redisStoreDefaults.pollIntervalMs);
-    this.#pollTimer.unref();
   }
 
   async create(distribution: Distribution, options: CreateOptions = {}): Promise<Distribution> {
@@ -435,10 +403,7 @@ export class RedisStore implements DistributionStore {
   }
 
   subscribe(listener: ChangeListener): () => void {
-    if (this.#closed) return () => {};
-    const entry: ChangeListener = (change) => listener(change);
-    this.#listeners.add(entry);
-    return () => this.#listeners.delete(entry);
+    return this.#feed.subscribe(listener);
   }
 
   async heartbeat(nodeId: string, role: WatcherRole, appliedVersion: number, ttlMs: number): Promise<void> {
@@ -475,14 +440,11 @@ export class RedisStore implements DistributionStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#pollTimer);
-    this.#listeners.clear();
+    // The feed lets its listeners and waiters go before its first await.
+    const feedClosed = this.#feed.close();
     for (const waiter of this.#readyWaiters) waiter.reject(storeClosed());
     this.#readyWaiters.clear();
-    for (const waiter of this.#deliveryWaiters) waiter.done();
-    this.#deliveryWaiters = [];
-    await Promise.all([quit(this.#client), quit(this.#subscriber)]);
-    await this.#syncing;
+    await Promise.all([quit(this.#client), feedClosed]);
   }
 
   // --- calls ---------------------------------------------------------------
@@ -497,7 +459,7 @@ export class RedisStore implements DistributionStore {
     await this.#whenReady();
     // Before anything is read or written: a caller that subscribes and then
     // reads must hear every change after what it read (see ready()).
-    await this.#ensureBaseline();
+    await this.#feed.ensureBaseline();
     try {
       return await call();
     } catch (error) {
@@ -613,7 +575,7 @@ export class RedisStore implements DistributionStore {
     // Listeners of this replica hear of the change before the call returns,
     // as with MemoryStore; bounded, since a committed change must not turn
     // into a failure because the read that delivers it did.
-    await this.#awaitDelivery(version);
+    await this.#feed.awaitDelivery(version);
     return next === undefined ? undefined : checkDistribution({ ...next, configVersion: version });
   }
 
@@ -635,146 +597,6 @@ export class RedisStore implements DistributionStore {
     }
     this.#lastError = err;
   }
-
-  // --- notifications -------------------------------------------------------
-
-  /**
-   * Makes sure #delivered is set, reading it if need be: listeners hear the
-   * changes after it, so it must be read before anything this store does
-   * or lets a caller read.
-   */
-  async #ensureBaseline(): Promise<void> {
-    if (this.#delivered !== undefined) return;
-    await this.#requestSync();
-    if (this.#delivered === undefined) {
-      throw storeUnavailable("could not read the store's version from Redis", this.#lastSyncError);
-    }
-  }
-
-  async #awaitDelivery(version: number): Promise<void> {
-    if (this.#closed || (this.#delivered !== undefined && this.#delivered >= version)) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => waiter.done(), this.#commandTimeoutMs);
-      const waiter: DeliveryWaiter = {
-        version,
-        done: () => {
-          clearTimeout(timer);
-          this.#deliveryWaiters = this.#deliveryWaiters.filter((w) => w !== waiter);
-          resolve();
-        },
-      };
-      this.#deliveryWaiters.push(waiter);
-      void this.#requestSync();
-    });
-  }
-
-  /** One catch-up at a time; a request during a run makes it go round once more. */
-  #requestSync(): Promise<void> {
-    this.#syncAgain = true;
-    this.#syncing ??= this.#syncLoop().finally(() => {
-      this.#syncing = undefined;
-    });
-    return this.#syncing;
-  }
-
-  async #syncLoop(): Promise<void> {
-    while (this.#syncAgain && !this.#closed) {
-      this.#syncAgain = false;
-      try {
-        await this.#syncOnce();
-      } catch (error) {
-        // Redis is away: the next (re)connect or poll catches up.
-        const mapped = mapError(error, "catch-up read");
-        this.#lastSyncError = mapped;
-        // Waiting mutations need not sit out their timeout: their change is
-        // committed and will be delivered once Redis answers again.
-        for (const waiter of this.#deliveryWaiters) waiter.done();
-        if (mapped instanceof ControllerError && mapped.code === ControllerErrorCode.StoreUnavailable) {
-          this.#log?.debug({ err: mapped }, "catch-up read failed");
-        } else {
-          this.#log?.error({ err: mapped }, "cannot catch up with the store");
-        }
-        return;
-      }
-    }
-  }
-
-  async #syncOnce(): Promise<void> {
-    const delivered = this.#delivered;
-    if (delivered === undefined) {
-      const reply = await this.#script("sfBaseline", []);
-      this.#delivered = integer(reply[0], "version");
-      this.#knownIds = new Set(reply.slice(1).map((id) => text(id, "id")));
-      this.#releaseWaiters();
-      return;
-    }
-    const reply = await this.#script("sfLogSince", [delivered]);
-    if (reply[1] === ScriptStatus.Same) return;
-    if (reply[1] === ScriptStatus.Ok) {
-      try {
-        const changes = reply
-          .slice(2)
-          .map((raw) => decodeChange(text(raw, "entry"), `${this.#key.log} entry`));
-        for (const change of changes) {
-          if (this.#closed) return;
-          if (change.version !== (this.#delivered ?? 0) + 1) {
-            throw new StoreDataError(`${this.#key.log} skips from ${this.#delivered} to ${change.version}`);
-          }
-          for (const d of change.upserts) this.#knownIds.add(d.id);
-          for (const id of change.removedIds) this.#knownIds.delete(id);
-          this.#delivered = change.version;
-          this.#emit(change);
-        }
-        this.#releaseWaiters();
-        return;
-      } catch (error) {
-        if (!(error instanceof StoreDataError)) throw error;
-        this.#log?.error({ err: error }, "unreadable change log; resending the whole config to listeners");
-      }
-    } else {
-      this.#log?.warn(
-        { delivered, current: reply[0] },
-        "fell behind the change log; resending the whole config to listeners",
-      );
-    }
-    const snapshot = await this.#readSnapshot();
-    if (snapshot.version === this.#delivered) return;
-    if (this.#delivered !== undefined && snapshot.version < this.#delivered) {
-      this.#log?.error(
-        { delivered: this.#delivered, current: snapshot.version },
-        "the store's version went backwards: Redis lost its data",
-      );
-    }
-    const ids = new Set(snapshot.distributions.map((d) => d.id));
-    const removedIds = [...this.#knownIds].filter((id) => !ids.has(id)).sort();
-    this.#delivered = snapshot.version;
-    this.#knownIds = ids;
-    this.#emit(
-      Object.freeze({
-        version: snapshot.version,
-        upserts: Object.freeze([...snapshot.distributions]),
-        removedIds: Object.freeze(removedIds),
-      }),
-    );
-    this.#releaseWaiters();
-  }
-
-  #emit(change: DistributionChange): void {
-    for (const listener of [...this.#listeners]) {
-      if (!this.#listeners.has(listener)) continue;
-      try {
-        listener(change);
-      } catch (error) {
-        this.#onListenerError(error);
-      }
-    }
-  }
-
-  #releaseWaiters(): void {
-    const delivered = this.#delivered;
-    if (delivered === undefined) return;
-    for (const waiter of this.#deliveryWaiters.filter((w) => w.version <= delivered)) waiter.done();
-  }
 }
 
 /** The scripts as ioredis commands (EVALSHA, falling back to EVAL once per connection). */
@@ -787,60 +609,4 @@ function defineScripts(client: RedisClient): Record<ScriptName, ScriptCall> {
     calls[name] = (...args) => command.apply(client, args) as Promise<unknown>;
   }
   return calls as Record<ScriptName, ScriptCall>;
-}
-
-async function quit(client: RedisClient): Promise<void> {
-  if (client.status === "ready") {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      client.quit().catch(() => {}),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, 1000);
-      }),
-    ]);
-    clearTimeout(timer);
-  }
-  client.disconnect();
-}
-
-/** Replies that mean "not now" rather than "never": the call may succeed later. */
-const transientReply =
-  /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|READONLY|TRYAGAIN|NOREPLICAS|OOM|MISCONF|NOAUTH|WRONGPASS|NOPERM)\b/;
-
-/**
- * What a caller sees of a failure: our own errors as they are; a Redis
- * error reply as StoreUnavailable when transient, else StoreDataError (the
- * data or a script is wrong); anything else from ioredis (connection closed,
- * command timed out, not connected) as StoreUnavailable. Programming errors
- * (TypeError and the like) pass unchanged so they are not mistaken for an
- * outage.
- */
-function mapError(error: unknown, what: string): Error {
-  if (error instanceof StreamfrontError) return error;
-  if (error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError)
-    return error;
-  const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof Error && error.name === "ReplyError") {
-    if (transientReply.test(message)) return storeUnavailable(`Redis refused the ${what}: ${message}`, error);
-    return new StoreDataError(`Redis failed the ${what}: ${message}`, { cause: error });
-  }
-  return storeUnavailable(`the ${what} did not reach Redis or got no reply: ${message}`, error);
-}
-
-function unexpected(reply: unknown, what: string): StoreDataError {
-  return new StoreDataError(
-    `unexpected reply from Redis to the ${what}: ${JSON.stringify(reply)?.slice(0, 200)}`,
-  );
-}
-
-function text(value: unknown, what: string): string {
-  if (typeof value === "string") return value;
-  if (typeof value === "number") return String(value);
-  throw unexpected(value, what);
-}
-
-function integer(value: unknown, what: string): number {
-  const n = typeof value === "number" ? value : typeof value === "string" ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n)) throw unexpected(value, what);
-  return n;
 }

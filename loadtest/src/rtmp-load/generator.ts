@@ -11,7 +11,7 @@ import { Viewer } from "./viewer.js";
 
 const now = (): number => performance.now();
 
-export function runPlan(plan: LoadPlan): Promise<LoadResult> {
+function runPlan(plan: LoadPlan): Promise<LoadResult> {
   return new Promise((resolve) => {
     const started = now();
     const cpuStart = process.cpuUsage();

@@ -19,7 +19,7 @@ import { crc32 } from "node:zlib";
  * on the shield's own disk, not an attacker, and it checks at memory speed.
  */
 
-export const sliceFileMagic = Buffer.from("SFSLICE\x01", "latin1");
+const sliceFileMagic = Buffer.from("SFSLICE\x01", "latin1");
 export const sliceHeaderFixedBytes = 32;
 /** Slice ids are bucket + key (≤ 1024 bytes) + ETag + a few numbers; anything larger is not ours. */
 export const maxSliceIdBytes = 4096;

@@ -45,8 +45,3 @@ export function sliceIndexOf(offset: number, sliceBytes: number): number {
 export function sliceLengthOf(index: number, sliceBytes: number, objectSize: number): number {
   return Math.max(0, Math.min(sliceBytes, objectSize - index * sliceBytes));
 }
-
-/** Number of slices of an object of `objectSize` bytes. */
-export function sliceCountOf(objectSize: number, sliceBytes: number): number {
-  return Math.ceil(objectSize / sliceBytes);
-}

@@ -191,11 +191,6 @@ export function parseAccessKeys(content: string, source: string): AccessKeys {
   return AccessKeys.parse(content, source);
 }
 
-/** Alias of AccessKeys.fromFile. */
-export function loadAccessKeysFile(path: string): AccessKeys {
-  return AccessKeys.fromFile(path);
-}
-
 const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 // 64 characters: every byte maps to one without bias.
 const secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

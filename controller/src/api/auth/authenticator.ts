@@ -21,7 +21,7 @@ export { signLegacy } from "./legacy.js";
 export { type Clock, DEFAULT_MAX_SKEW_MS } from "./request-time.js";
 
 /** The API versions whose clients signed with "AWS id:signature". */
-export const DEFAULT_LEGACY_API_VERSIONS: readonly string[] = Object.freeze(["2009-12-01"]);
+const DEFAULT_LEGACY_API_VERSIONS: readonly string[] = Object.freeze(["2009-12-01"]);
 
 export const AuthScheme = { SigV4: "sigv4", Legacy: "legacy" } as const;
 export type AuthScheme = (typeof AuthScheme)[keyof typeof AuthScheme];

@@ -5,7 +5,8 @@ import { headerValue, type IncomingRequestHead } from "./incoming-request.js";
 import { checkClockSkew, parseHttpDate } from "./request-time.js";
 
 /**
- * CloudFront's original scheme (API 2009-12-01 era, RESTAuthentication.html):
+ * CloudFront's original scheme (API 2009-12-01 era; the API reference's
+ * RESTAuthentication.html page at AWS):
  *
  *   Authorization: AWS <AccessKeyId>:<Base64(HMAC-SHA1(secret, UTF-8(date)))>
  *
@@ -30,7 +31,7 @@ export interface LegacyAuthorization {
   readonly signature: string;
 }
 
-export function parseLegacyAuthorization(value: string): LegacyAuthorization {
+function parseLegacyAuthorization(value: string): LegacyAuthorization {
   const m = legacyPattern.exec(value);
   if (!m || m[1] === undefined || m[2] === undefined) {
     throw new AuthError(

@@ -48,7 +48,7 @@ export function parseHttpDate(text: string): number | undefined {
 }
 
 /** 20261122T045845Z */
-export function formatAmzDate(ms: number): string {
+function formatAmzDate(ms: number): string {
   return new Date(ms)
     .toISOString()
     .replace(/\.\d{3}Z$/, "Z")

@@ -30,7 +30,7 @@ import { checkClockSkew, parseAmzDate } from "./request-time.js";
 export const SIGV4_ALGORITHM = "AWS4-HMAC-SHA256";
 export const SIGV4_REGION = "us-east-1";
 export const SIGV4_SERVICE = "cloudfront";
-export const SIGV4_TERMINATOR = "aws4_request";
+const SIGV4_TERMINATOR = "aws4_request";
 
 /** The parts of an `Authorization: AWS4-HMAC-SHA256 …` header. */
 export interface SigV4Authorization {

@@ -1,11 +1,11 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
-import type { ParentMessage, WorkerMessage, WorkerResult, WorkerTask } from "./shield-worker-protocol.js";
+import type { ParentMessage, WorkerMessage, WorkerResult, WorkerTask } from "./worker-protocol.js";
 
 type MessageType = WorkerMessage["type"];
 
 /**
- * One worker process of `bench:shield` (shield-worker.js), seen from the
+ * One worker process of `bench:shield` (worker.js), seen from the
  * benchmark: messages are buffered as they arrive, so a "listening" sent
  * before anyone waits for it is not lost.
  */
@@ -101,7 +101,7 @@ export class WorkerProcess {
   }
 }
 
-/** Forks shield-worker.js and waits for its "ready". `register` sees the child first, so a failure can still kill it. */
+/** Forks the worker (worker.js) and waits for its "ready". `register` sees the child first, so a failure can still kill it. */
 export async function startWorker(
   entry: string,
   register: (worker: WorkerProcess) => void,

@@ -9,7 +9,7 @@ import type { S3RequestRecord } from "../../../deploy/local/embedded-s3.js";
  * The sum of a metric's samples whose labels include `labels`; NaN when the
  * shield exports no such metric (a renamed counter shows as n/a, not as 0).
  */
-export function metricSum(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number {
+function metricSum(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number {
   let sum = 0;
   let found = false;
   for (const match of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, "gm"))) {
@@ -37,7 +37,7 @@ export interface ShieldCounters {
   readonly cacheBytes: number;
 }
 
-export function parseCounters(text: string): ShieldCounters {
+function parseCounters(text: string): ShieldCounters {
   return {
     originGets: metricSum(text, "streamfront_shield_origin_requests_total", { operation: "get" }),
     originHeads: metricSum(text, "streamfront_shield_origin_requests_total", { operation: "head" }),

@@ -1,58 +1,22 @@
-import { aliasProblem } from "../alias.js";
+import { aliasProblem } from "../../alias.js";
 import {
   type Distribution,
-  type DistributionInput,
-  DistributionKind,
-  type DistributionPatch,
   type LoggingConfig,
+  maxCommentChars,
   PriceClass,
   type Tag,
   type TrustedSignersConfig,
-} from "../distribution.js";
-import { ApiError } from "./api-error.js";
-import { quoteValue } from "./xml-reader.js";
+} from "../../distribution.js";
+import { ApiError } from "../api-error.js";
+import { quoteValue } from "../xml-reader.js";
+import type { RawStreamingConfig, StreamingConfigInput } from "./model.js";
 
 /**
- * The version-independent model of a streaming-distribution request body,
- * and the semantic checks CloudFront applies to it. The XML modules
- * (xml-2009.ts, xml-2020.ts) read a body into a RawStreamingConfig;
- * checkStreamingConfig turns that into a StreamingConfigInput or throws the
- * ApiError CloudFront answers.
+ * The checks CloudFront applies to a streaming distribution's config and
+ * tags beyond what the XML schema says: S3 origins, CNAMEs, logging,
+ * trusted signers, price classes, tag text, the quotas, and what an update
+ * may not change. Each throws the ApiError CloudFront answers.
  */
-
-/**
- * Which API shape a config was read from. A 2009-12-01 config carries only
- * origin, CNAMEs, comment, enabled and caller reference, so an update in that
- * shape must leave the rest of the distribution alone.
- */
-export const ConfigShape = { V2009: "2009-12-01", V2012: "2012-05-05" } as const;
-export type ConfigShape = (typeof ConfigShape)[keyof typeof ConfigShape];
-
-/** A config as the XML says it, before the semantic checks. */
-export interface RawStreamingConfig {
-  readonly shape: ConfigShape;
-  readonly callerReference: string;
-  /** S3Origin/DomainName (2012+) or Origin (2009). */
-  readonly originDomainName: string;
-  readonly originAccessIdentity: string;
-  readonly aliases: readonly string[];
-  readonly comment: string;
-  readonly logging: LoggingConfig;
-  readonly trustedSigners: TrustedSignersConfig;
-  readonly priceClass: string;
-  readonly enabled: boolean;
-}
-
-/** A checked config: origin normalised (lower case) with its bucket, CNAMEs lower case. */
-export interface StreamingConfigInput extends RawStreamingConfig {
-  readonly originBucket: string;
-  readonly priceClass: PriceClass;
-}
-
-export interface StreamingConfigWithTags {
-  readonly config: StreamingConfigInput;
-  readonly tags: readonly Tag[];
-}
 
 /** Quotas that the checks apply; the controller may configure them. */
 export interface StreamingLimits {
@@ -69,7 +33,7 @@ export interface StreamingLimits {
   readonly knownSignerAccounts?: ReadonlySet<string> | undefined;
 }
 
-export const defaultStreamingLimits: StreamingLimits = {
+const defaultStreamingLimits: StreamingLimits = {
   maxCnames: 10,
   maxTags: 50,
   maxTrustedSigners: 5,
@@ -82,7 +46,7 @@ export interface ParseOptions {
   readonly limits?: Partial<StreamingLimits> | undefined;
 }
 
-export function resolveLimits(limits: Partial<StreamingLimits> | undefined): StreamingLimits {
+function resolveLimits(limits: Partial<StreamingLimits> | undefined): StreamingLimits {
   return { ...defaultStreamingLimits, ...definedOnly(limits ?? {}) };
 }
 
@@ -90,11 +54,10 @@ function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-export const maxCallerReferenceBytes = 128;
-export const maxCommentChars = 128;
-export const maxLoggingPrefixChars = 256;
-export const maxTagKeyChars = 128;
-export const maxTagValueChars = 256;
+const maxCallerReferenceBytes = 128;
+const maxLoggingPrefixChars = 256;
+const maxTagKeyChars = 128;
+const maxTagValueChars = 256;
 
 const priceClasses: readonly string[] = Object.values(PriceClass);
 
@@ -131,8 +94,8 @@ export function checkStreamingConfig(
     );
   }
   const aliases = checkCnames(raw.aliases, quota);
-  // Counted in UTF-16 units, as checkDistribution (distribution.ts) does, so
-  // a comment accepted here is never refused by the store.
+  // The store's own limit, counted in UTF-16 units as checkDistribution
+  // (distribution.ts) does, so a comment accepted here is never refused there.
   if (raw.comment.length > maxCommentChars) {
     throw invalid(
       `The comment is too long (${raw.comment.length} characters; the maximum is ${maxCommentChars}).`,
@@ -330,50 +293,6 @@ export function checkTagKeys(keys: readonly string[], limits?: Partial<Streaming
   return [...new Set(keys)];
 }
 
-/** What the store needs to create the distribution. */
-export function toDistributionInput(
-  config: StreamingConfigInput,
-  tags: readonly Tag[] = [],
-): DistributionInput {
-  return {
-    originBucket: config.originBucket,
-    originDomainName: config.originDomainName,
-    originAccessIdentity: config.originAccessIdentity,
-    cnames: config.aliases,
-    enabled: config.enabled,
-    kind: DistributionKind.Streaming,
-    callerReference: config.callerReference,
-    comment: config.comment,
-    logging: config.logging,
-    trustedSigners: config.trustedSigners,
-    priceClass: config.priceClass,
-    tags,
-  };
-}
-
-/**
- * The change an UpdateStreamingDistribution body makes. The body replaces
- * the whole config, but only the fields its API shape carries: a 2009-12-01
- * body leaves access identity, logging, signers and price class as they are.
- * Call checkUpdate first (origin and caller reference cannot change).
- */
-export function toDistributionPatch(config: StreamingConfigInput): DistributionPatch {
-  const common = { cnames: config.aliases, enabled: config.enabled, comment: config.comment };
-  if (config.shape === ConfigShape.V2009) return common;
-  return {
-    ...common,
-    originAccessIdentity: config.originAccessIdentity,
-    logging: config.logging,
-    trustedSigners: config.trustedSigners,
-    priceClass: config.priceClass,
-  };
-}
-
-/** The origin domain name of a distribution; made up from the bucket for ones created without the API. */
-export function originDomainNameOf(d: Distribution): string {
-  return d.originDomainName !== "" ? d.originDomainName : `${d.originBucket}.s3.amazonaws.com`;
-}
-
 /** IllegalUpdate when config would change what CloudFront never lets change: origin and CallerReference. */
 export function checkUpdate(current: Distribution, config: StreamingConfigInput): void {
   const sameOrigin =
@@ -383,113 +302,4 @@ export function checkUpdate(current: Distribution, config: StreamingConfigInput)
   if (!sameOrigin || current.callerReference !== config.callerReference) {
     throw new ApiError("IllegalUpdate", "Origin and CallerReference cannot be updated.");
   }
-}
-
-/** The config of a stored distribution, in the full (2012+) shape. */
-export function configFromDistribution(d: Distribution): StreamingConfigInput {
-  return {
-    shape: ConfigShape.V2012,
-    callerReference: d.callerReference,
-    originDomainName: originDomainNameOf(d),
-    originBucket: d.originBucket,
-    originAccessIdentity: d.originAccessIdentity,
-    aliases: d.cnames,
-    comment: d.comment,
-    logging: d.logging,
-    trustedSigners: d.trustedSigners,
-    priceClass: d.priceClass,
-    enabled: d.enabled,
-  };
-}
-
-/**
- * Whether two configs are the same for CallerReference idempotency: a create
- * that repeats a reference with the same config gets the original answer.
- * Whitespace around values does not count, nor the order of CNAMEs and
- * signers (they are sets); the API shape does not count either.
- */
-export function configsEqual(a: StreamingConfigInput, b: StreamingConfigInput): boolean {
-  const same = (x: string, y: string) => x.trim() === y.trim();
-  const sameSet = (x: readonly string[], y: readonly string[]) => {
-    const left = new Set(x.map((s) => s.trim()));
-    const right = new Set(y.map((s) => s.trim()));
-    return left.size === right.size && [...left].every((s) => right.has(s));
-  };
-  return (
-    same(a.callerReference, b.callerReference) &&
-    same(a.originDomainName.toLowerCase(), b.originDomainName.toLowerCase()) &&
-    same(a.originAccessIdentity, b.originAccessIdentity) &&
-    sameSet(
-      a.aliases.map((c) => c.toLowerCase()),
-      b.aliases.map((c) => c.toLowerCase()),
-    ) &&
-    same(a.comment, b.comment) &&
-    a.logging.enabled === b.logging.enabled &&
-    same(a.logging.bucket, b.logging.bucket) &&
-    same(a.logging.prefix, b.logging.prefix) &&
-    a.trustedSigners.enabled === b.trustedSigners.enabled &&
-    sameSet(a.trustedSigners.accounts, b.trustedSigners.accounts) &&
-    a.priceClass === b.priceClass &&
-    a.enabled === b.enabled
-  );
-}
-
-/** Whether two tag lists hold the same key/value pairs, in any order. */
-export function tagsEqual(a: readonly Tag[], b: readonly Tag[]): boolean {
-  if (a.length !== b.length) return false;
-  const values = new Map(a.map((t) => [t.key, t.value]));
-  return values.size === a.length && b.every((t) => values.get(t.key) === t.value);
-}
-
-/** arn:aws:cloudfront::<accountId>:streaming-distribution/<Id>, as on StreamingDistribution/ARN. */
-export function streamingDistributionArn(accountId: string, id: string): string {
-  return `arn:aws:cloudfront::${accountId}:streaming-distribution/${id}`;
-}
-
-// The tagging operations' ResourceARN pattern, from the service model.
-const arnPattern = /^arn:aws(?:-cn)?:cloudfront::([0-9]+):(.*)$/;
-
-/**
- * The distribution id in a tagging Resource ARN. InvalidArgument when it is
- * not a CloudFront ARN at all (the model's pattern); AccessDenied when it
- * names another account (AWS answers cross-account resources so, without
- * saying whether they exist); NoSuchResource when it is one of this
- * account's but not a streaming distribution.
- */
-export function parseStreamingDistributionArn(arn: string, accountId: string): string {
-  const match = arn.length <= 2048 ? arnPattern.exec(arn) : null;
-  if (match === null) throw invalid(`The resource ARN ${quoteValue(arn)} is not a CloudFront ARN.`);
-  if (match[1] !== accountId) {
-    throw new ApiError(
-      "AccessDenied",
-      `Access denied: the resource ${quoteValue(arn)} belongs to another account.`,
-    );
-  }
-  const id = /^streaming-distribution\/([A-Z0-9]{1,128})$/.exec(match[2] ?? "")?.[1];
-  if (id === undefined) {
-    throw new ApiError("NoSuchResource", `The resource ${quoteValue(arn)} does not exist.`);
-  }
-  return id;
-}
-
-export const defaultListMaxItems = 100;
-export const maxListMaxItems = 1000;
-
-/**
- * The Marker and MaxItems query parameters of ListStreamingDistributions
- * (both optional strings on the wire); InvalidArgument when malformed.
- * Marker is the Id of the last item of the previous page ("" = from the start).
- */
-export function parseListParameters(
-  marker: string | undefined,
-  maxItems: string | undefined,
-): { marker: string; maxItems: number } {
-  const from = marker ?? "";
-  if (!/^[A-Z0-9]{0,128}$/.test(from)) throw invalid(`The marker ${quoteValue(from)} is not valid.`);
-  if (maxItems === undefined || maxItems === "") return { marker: from, maxItems: defaultListMaxItems };
-  const count = /^[0-9]{1,4}$/.test(maxItems) ? Number(maxItems) : Number.NaN;
-  if (!(count >= 1 && count <= maxListMaxItems)) {
-    throw invalid(`MaxItems ${quoteValue(maxItems)} must be an integer from 1 to ${maxListMaxItems}.`);
-  }
-  return { marker: from, maxItems: count };
 }

@@ -12,7 +12,7 @@ export interface BenchMedia {
   readonly bitsPerSecond: number;
 }
 
-export const BENCH_MEDIA_SECONDS = 60;
+const BENCH_MEDIA_SECONDS = 60;
 /** Bump when the ffmpeg recipe changes, so a stale cached file is not reused. */
 const recipeVersion = 1;
 export const BENCH_MEDIA_FILE = `bench-2500k-720p-${BENCH_MEDIA_SECONDS}s-v${recipeVersion}.flv`;

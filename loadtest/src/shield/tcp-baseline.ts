@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { connect, createServer, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import type { TcpReadTask, TcpServeTask, ThroughputResult } from "./shield-worker-protocol.js";
+import type { TcpReadTask, TcpServeTask, ThroughputResult } from "./worker-protocol.js";
 
 /**
  * The raw loopback TCP baseline of `bench:shield`: what Node moves over
@@ -13,7 +13,7 @@ import type { TcpReadTask, TcpServeTask, ThroughputResult } from "./shield-worke
  */
 
 /** Bytes of connection `index` when `total` is split over `connections`. */
-export function shareOf(total: number, connections: number, index: number): number {
+function shareOf(total: number, connections: number, index: number): number {
   const base = Math.floor(total / connections);
   return base + (index < total % connections ? 1 : 0);
 }

@@ -1,6 +1,6 @@
 import { readCollapsed, readWhole, timeFirstBytes } from "./grpc-range-reader.js";
-import type { ParentMessage, WorkerMessage, WorkerResult, WorkerTask } from "./shield-worker-protocol.js";
 import { readTcp, serveTcp } from "./tcp-baseline.js";
+import type { ParentMessage, WorkerMessage, WorkerResult, WorkerTask } from "./worker-protocol.js";
 
 /**
  * A worker process of `bench:shield` (forked by it, so the bytes it moves

@@ -8,7 +8,7 @@ import { existsSync, rmSync, writeFileSync } from "node:fs";
  * lib/testing/ensure-system-tools.ts, kept apart because the tests do not
  * need nginx: a missing tool is installed (as root on Debian) or named.
  */
-export const benchTools = [
+const benchTools = [
   { what: "ffmpeg", check: () => has("ffmpeg"), debianPackage: "ffmpeg" },
   { what: "nginx", check: () => has("nginx"), debianPackage: "nginx" },
   {

@@ -15,7 +15,7 @@ import type {
   TtfbResult,
   TtfbTask,
   TtfbTiming,
-} from "./shield-worker-protocol.js";
+} from "./worker-protocol.js";
 
 /**
  * The shield's reader for `bench:shield`: ShieldServiceClient with the
