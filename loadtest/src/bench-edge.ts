@@ -9,6 +9,7 @@ import { ensureBenchTools } from "./edge/peer-tools.js";
 import { realtime } from "./edge/realtime.js";
 import { report } from "./edge/report.js";
 import { pinTo, type ServerUnderTest, startEdge, startNginx } from "./edge/servers.js";
+import { measureSignedUrlCost, reportSignedUrlCost } from "./edge/signed-url-cost.js";
 import { BenchLifecycle } from "./harness/lifecycle.js";
 import { gitCommit, machineInfo, writeResults } from "./harness/results.js";
 import { fixed } from "./harness/stats.js";
@@ -40,6 +41,9 @@ async function main(): Promise<number> {
     process.stdout.write(
       `bench: media ${media.path}: ${fixed(media.bytes / 1e6, 1)} MB, ${fixed(media.bitsPerSecond / 1e6, 2)} Mbps\n`,
     );
+    // In this process, before any server starts: the play gate's cost, apart from the load runs.
+    const signedUrlCost = o.signedUrls > 0 ? measureSignedUrlCost(o.signedUrls, o.runs) : null;
+    if (signedUrlCost) process.stdout.write(`${reportSignedUrlCost(signedUrlCost).join("\n")}\n\n`);
     const work = lifecycle.tempDir("streamfront-bench-");
     const mediaDir = join(work, "media");
     mkdirSync(mediaDir);
@@ -78,6 +82,7 @@ async function main(): Promise<number> {
 
     const { text, ratios } = report(o, [fullSpeed, realtime], records, servers, media);
     process.stdout.write(`${text}\n`);
+    if (signedUrlCost) process.stdout.write(`${reportSignedUrlCost(signedUrlCost).join("\n")}\n`);
     const errors = records.reduce((sum, r) => sum + r.errors, 0);
     if (o.out) {
       writeResults(o.out, {
@@ -106,6 +111,7 @@ async function main(): Promise<number> {
           }),
         ),
         ratios,
+        signedUrls: signedUrlCost,
         runs: records,
         errors,
       });

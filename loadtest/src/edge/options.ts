@@ -10,6 +10,7 @@ const usage = `usage: node dist/loadtest/src/bench-edge.js [options]
   --rt-seconds S         length of a real-time run (default 30)
   --rt-buffer-ms MS      SetBufferLength in real-time mode (default 3000)
   --warmup-viewers N     full-speed viewers per server before measuring (default 10)
+  --signed-urls N        distinct signed names the signed-URL gate's cost is measured over, in process (default 1000; 0 skips)
   --modes LIST           full,realtime (default both)
   --servers LIST         edge,nginx (default both; ratios need both)
   --pin                  pin the server under test to CPU 0 and everything else to CPU 1
@@ -29,6 +30,7 @@ export interface EdgeBenchOptions {
   rtSeconds: number;
   rtBufferMs: number;
   warmupViewers: number;
+  signedUrls: number;
   modes: ModeName[];
   servers: ServerName[];
   pin: boolean;
@@ -46,6 +48,7 @@ export function parseEdgeBenchOptions(argv: readonly string[]): EdgeBenchOptions
     "rt-seconds": { type: "string" },
     "rt-buffer-ms": { type: "string" },
     "warmup-viewers": { type: "string" },
+    "signed-urls": { type: "string" },
     modes: { type: "string" },
     servers: { type: "string" },
     pin: { type: "boolean" },
@@ -61,6 +64,7 @@ export function parseEdgeBenchOptions(argv: readonly string[]): EdgeBenchOptions
     rtSeconds: integerOption("rt-seconds", values["rt-seconds"], 30, 5, 600),
     rtBufferMs: integerOption("rt-buffer-ms", values["rt-buffer-ms"], 3000, 0, 60_000),
     warmupViewers: integerOption("warmup-viewers", values["warmup-viewers"], 10, 0, 500),
+    signedUrls: integerOption("signed-urls", values["signed-urls"], 1000, 0, 100_000),
     modes: listOption("modes", values.modes, ["full", "realtime"] as const),
     servers: listOption("servers", values.servers, ["edge", "nginx"] as const),
     pin: values.pin ?? false,
