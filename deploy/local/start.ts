@@ -4,6 +4,7 @@ import { errorMessage } from "../../lib/errors.js";
 import { fromRepoRoot, repoRoot } from "../../lib/testing/paths.js";
 import { type ClusterEvent, formatMediaUpdate, LocalCluster } from "./cluster.js";
 import { localSettings } from "./settings.js";
+import { signUrlSettings } from "./sign-url.js";
 import { ephemeralStateDir } from "./state-dir.js";
 
 async function main(): Promise<void> {
@@ -98,8 +99,14 @@ async function main(): Promise<void> {
     "",
     `State (key pairs, the bucket's objects, distributions): ${cluster.stateDir}${cluster.stateIsTemporary ? "   (temporary: removed at stop)" : ""}`,
     "",
-    `Embedded S3 (bucket ${config.bucket}):`,
-    `  AWS_ACCESS_KEY_ID=${cluster.s3.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${cluster.s3.credentials.secretAccessKey} aws s3 ls s3://${config.bucket} --endpoint-url ${cluster.s3.endpoint}`,
+    `Embedded S3 (bucket ${config.bucket}; endpoint ${cluster.s3.endpoint}):`,
+    `  export AWS_ACCESS_KEY_ID=${cluster.s3.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${cluster.s3.credentials.secretAccessKey}`,
+    `  aws s3 cp clip.flv s3://${config.bucket}/videos/clip.flv --endpoint-url ${cluster.s3.endpoint}   # add media`,
+    `  aws s3 ls --recursive s3://${config.bucket} --endpoint-url ${cluster.s3.endpoint}                  # list it`,
+    "",
+    "Private content (signed URLs): make a key pair, register it (CreatePublicKey), print a signed play URL:",
+    `  ${signUrlCommand(config, cluster.stateDir, a.controller?.api ?? "", cluster.rtmpPort)}`,
+    "  (add --private true to make the distribution refuse unsigned plays)",
     "",
     "Metrics:",
     `  edge        http://${a.edge?.admin}/metrics`,
@@ -126,6 +133,23 @@ function describeEvent(event: ClusterEvent): string {
     case "gave-up":
       return `${event.component} died ${event.deaths} times within ${formatMs(event.windowMs)}; not restarting it again`;
   }
+}
+
+/** The npm run sign-url line for this cluster: the settings that differ from its defaults. */
+function signUrlCommand(
+  config: { readonly host: string },
+  stateDir: string,
+  apiAddress: string,
+  rtmpPort: number,
+): string {
+  const parts = ["npm run sign-url -- --name videos/sample"];
+  if (resolve(repoRoot, signUrlSettings.stateDir.default) !== stateDir)
+    parts.push(`--state-dir ${JSON.stringify(stateDir)}`);
+  const apiUrl = `http://${apiAddress}`;
+  if (apiUrl !== signUrlSettings.apiUrl.default) parts.push(`--api-url ${apiUrl}`);
+  if (config.host !== signUrlSettings.host.default) parts.push(`--host ${config.host}`);
+  if (rtmpPort !== signUrlSettings.rtmpPort.default) parts.push(`--rtmp-port ${rtmpPort}`);
+  return parts.join(" ");
 }
 
 function formatMs(ms: number): string {

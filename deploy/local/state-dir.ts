@@ -146,6 +146,24 @@ async function usableFolder(dir: string): Promise<void> {
 }
 
 /** The pair in file, or a new pair written there (mode 0600, never overwriting). */
+/**
+ * The control API key pair a running (or earlier) npm start keeps in `dir`,
+ * read without taking the folder's lock: for commands that talk to the
+ * cluster npm start runs (npm run sign-url).
+ */
+export async function readApiKeys(dir: string): Promise<AccessKeyPair> {
+  const file = join(dir, "api-keys");
+  try {
+    return parsePair(await readFile(file, "utf8"), file);
+  } catch (error) {
+    if (error instanceof StateDirError) throw error;
+    throw new StateDirError(
+      `${settingName}: cannot read ${file} (has npm start run with this state folder?): ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
 async function keyPairFile(file: string): Promise<AccessKeyPair> {
   try {
     return parsePair(await readFile(file, "utf8"), file);

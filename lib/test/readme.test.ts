@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { controllerSettings } from "../../controller/src/config.js";
 import { localSettings } from "../../deploy/local/settings.js";
+import { signUrlSettings } from "../../deploy/local/sign-url.js";
 import { edgeSettings } from "../../edge/src/config.js";
 import { shieldSettings } from "../../shield/src/config.js";
 import { describeSettings } from "../config/settings.js";
@@ -22,6 +23,7 @@ test("README opens with the two commands a newcomer runs", () => {
 test("README's configuration reference lists every setting of every component as it is", () => {
   for (const [name, settings] of Object.entries({
     localSettings,
+    signUrlSettings,
     edgeSettings,
     shieldSettings,
     controllerSettings,
