@@ -12,6 +12,7 @@ import {
   resolveAccessKeys,
 } from "./api/auth/access-keys.js";
 import { RequestAuthenticator } from "./api/auth/authenticator.js";
+import { PublicKeyApi } from "./api/public-key-api.js";
 import { StreamingApi } from "./api/streaming-api.js";
 import { type ControllerConfig, controllerSettings } from "./config.js";
 import { ConfigService } from "./config-service.js";
@@ -23,11 +24,12 @@ import {
   newDistribution,
 } from "./distribution.js";
 import { registerApiMetrics, registerControllerMetrics } from "./metrics.js";
-import type { DistributionStore } from "./store/distribution-store.js";
+import { type DistributionStore, isPublicKeyStore } from "./store/distribution-store.js";
 import { FileStore } from "./store/file-store.js";
 import { MemoryStore } from "./store/memory-store.js";
 import { parseRedisUrl } from "./store/redis-connection.js";
 import { RedisStore } from "./store/redis-store.js";
+import { TrustedKeysFile } from "./trusted-keys.js";
 
 /** The CallerReference of the distribution made from demo-bucket. */
 const demoCallerReference = "streamfront-demo";
@@ -47,6 +49,8 @@ export interface ControllerServerDeps {
    * development pair is generated and shown once at start-up.
    */
   readonly accessKeys?: AccessKeyLookup;
+  /** How often the trusted-keys file is checked for changes. @default 2000 */
+  readonly trustedKeysPollMs?: number;
 }
 
 /**
@@ -59,6 +63,9 @@ export class ControllerServer {
   readonly configService: ConfigService;
   readonly deployment: DeploymentTracker;
   readonly api: StreamingApi;
+  readonly publicKeys: PublicKeyApi;
+  /** The trusted-keys file, when trusted-keys-file is set. */
+  readonly trustedKeys: TrustedKeysFile | undefined;
   /** Set when no keys were configured: the pair generated for this run (single-machine mode). */
   readonly developmentKeys: AccessKeyPair | undefined;
   readonly #config: ControllerConfig;
@@ -76,9 +83,19 @@ export class ControllerServer {
     this.#logger = deps.logger;
     this.store = deps.store ?? createStore(deps.config, deps.logger);
     this.#ownsStore = deps.store === undefined;
+    this.trustedKeys =
+      deps.config.trustedKeysFile === ""
+        ? undefined
+        : TrustedKeysFile.open({
+            path: deps.config.trustedKeysFile,
+            ownAccountId: deps.config.accountId,
+            logger: deps.logger.child({ module: "trusted-keys" }),
+            ...(deps.trustedKeysPollMs === undefined ? {} : { pollIntervalMs: deps.trustedKeysPollMs }),
+          });
     this.configService = new ConfigService({
       store: this.store,
       accountId: deps.config.accountId,
+      ...(this.trustedKeys ? { trustedKeys: this.trustedKeys } : {}),
       logger: deps.logger.child({ module: "config-service" }),
       watcherTtlMs: deps.config.watcherTtlMs,
       ...(deps.maxQueuedUpdates === undefined ? {} : { maxQueuedUpdates: deps.maxQueuedUpdates }),
@@ -93,6 +110,10 @@ export class ControllerServer {
       maxDistributions: deps.config.maxDistributions,
       maxTags: deps.config.maxTags,
     });
+    this.publicKeys = new PublicKeyApi({
+      store: isPublicKeyStore(this.store) ? this.store : undefined,
+      maxPublicKeys: deps.config.maxPublicKeys,
+    });
     let keys: AccessKeyLookup | undefined = resolveAccessKeys(deps.config) ?? deps.accessKeys;
     if (!keys) {
       this.developmentKeys = generateDevelopmentKeyPair();
@@ -102,6 +123,7 @@ export class ControllerServer {
     }
     this.#apiServer = new ApiServer({
       api: this.api,
+      publicKeys: this.publicKeys,
       authenticator: new RequestAuthenticator({ keys }),
       logger: deps.logger.child({ module: "api" }),
       limits: {
@@ -214,6 +236,7 @@ export class ControllerServer {
         resolve();
       });
     });
+    this.trustedKeys?.close();
     if (this.#ownsStore) await this.store.close();
   }
 

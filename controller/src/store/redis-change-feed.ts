@@ -251,6 +251,8 @@ export class RedisChangeFeed {
         version: snapshot.version,
         upserts: Object.freeze([...snapshot.distributions]),
         removedIds: Object.freeze(removedIds),
+        publicKeyUpserts: Object.freeze([]),
+        removedPublicKeyIds: Object.freeze([]),
       }),
     );
     this.#releaseWaiters();

@@ -368,7 +368,13 @@ export class RedisStore implements DistributionStore {
       const current = integer(reply[0], "version");
       switch (reply[1]) {
         case ScriptStatus.Same:
-          return { version: current, upserts: [], removedIds: [] };
+          return {
+            version: current,
+            upserts: [],
+            removedIds: [],
+            publicKeyUpserts: [],
+            removedPublicKeyIds: [],
+          };
         case ScriptStatus.Unknown:
           return undefined;
         case ScriptStatus.Corrupt:
@@ -387,7 +393,8 @@ export class RedisStore implements DistributionStore {
       }
       upserts.sort(byId);
       removedIds.sort();
-      return { version: current, upserts, removedIds };
+      // Public keys are not kept in Redis yet: RedisStore is not a PublicKeyStore.
+      return { version: current, upserts, removedIds, publicKeyUpserts: [], removedPublicKeyIds: [] };
     });
   }
 
@@ -549,7 +556,7 @@ export class RedisStore implements DistributionStore {
       const id = text(reply[i], "id");
       distributions.push(decodeDistribution(text(reply[i + 1], "distribution"), this.#where(id), id));
     }
-    return { version, distributions: distributions.sort(byId) };
+    return { version, distributions: distributions.sort(byId), publicKeys: [] };
   }
 
   /** Throws for a refusal status common to every mutation (anything not OK). */

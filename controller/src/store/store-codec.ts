@@ -113,6 +113,9 @@ export function decodeChange(raw: string, what: string): DistributionChange {
     version: parsed.data.version,
     upserts: Object.freeze(upserts),
     removedIds: Object.freeze([...parsed.data.removedIds]),
+    // Public keys are not kept in Redis yet (RedisStore is not a PublicKeyStore).
+    publicKeyUpserts: Object.freeze([]),
+    removedPublicKeyIds: Object.freeze([]),
   });
 }
 
