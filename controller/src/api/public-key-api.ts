@@ -14,7 +14,7 @@ import { ApiError } from "./api-error.js";
 import type { PublicKeyConfigInput, PublicKeyListPage } from "./public-key-xml.js";
 
 export interface PublicKeyApiOptions {
-  /** Undefined when the configured store keeps no public keys (every call answers NotImplemented). */
+  /** Undefined when the store keeps no public keys (a custom DistributionStore): every call answers NotImplemented. */
   readonly store: PublicKeyStore | undefined;
   /** TooManyPublicKeys past this many (CloudFront's quota is 10 per account). */
   readonly maxPublicKeys: number;
@@ -137,7 +137,7 @@ export class PublicKeyApi {
     if (!this.#o.store) {
       throw new ApiError(
         "NotImplemented",
-        "Public keys are kept by the embedded store (memory or store-file) only; this controller uses Redis.",
+        "This controller's store keeps no public keys.",
       );
     }
     return this.#o.store;

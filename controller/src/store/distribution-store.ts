@@ -151,7 +151,7 @@ export interface PublicKeyStore {
   deletePublicKey(id: string, options?: UpdateOptions): Promise<void>;
 }
 
-/** Whether a store keeps public keys too (MemoryStore and FileStore do; RedisStore does not yet). */
+/** Whether a store keeps public keys too (MemoryStore, FileStore and RedisStore do; a test double may not). */
 export function isPublicKeyStore(store: DistributionStore): store is DistributionStore & PublicKeyStore {
   return "createPublicKey" in store && typeof store.createPublicKey === "function";
 }
