@@ -1,5 +1,5 @@
 /**
- * RedisStore: the DistributionStore of several controller replicas sharing
+ * RedisStore: the DistributionStore (and PublicKeyStore) of several controller replicas sharing
  * one Redis (single server, Sentinel or Cluster).
  *
  * Key layout. P is the prefix option (default "streamfront:"); every key
@@ -15,11 +15,15 @@
  *   P{sf}:used-ids        set     every id ever created (never reused)
  *   P{sf}:used-domains    set     every domain name ever created (never reused)
  *   P{sf}:log             zset    score version → JSON {version, upserts
- *                                 (full distributions), removedIds}: exactly
- *                                 one entry per version, the newest
+ *                                 (full distributions), removedIds,
+ *                                 publicKeyUpserts, removedPublicKeyIds}:
+ *                                 exactly one entry per version, the newest
  *                                 changeLogLimit kept
  *   P{sf}:watchers        hash    nodeId → JSON {role, appliedVersion}
  *   P{sf}:watcher-expiry  zset    score expiry (Redis server ms) → nodeId
+ *   P{sf}:public-keys     hash    id → public key JSON (with configVersion)
+ *   P{sf}:public-key-refs hash    CallerReference → id of the live public key
+ *   P{sf}:used-public-key-ids set every public-key id ever created
  *   P{sf}:changes         channel PUBLISHed the new version after each commit
  *
  * Writes. Each create, update, delete and tag change is one Lua script
