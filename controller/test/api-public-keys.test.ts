@@ -227,6 +227,32 @@ describe("the public-key lifecycle with the official SDK", () => {
     assert.notEqual(fresh.PublicKey?.Id, id);
   });
 
+  it("a watcher that resumes gets the key changes it missed (changesSince), in order", async () => {
+    const second = new ConfigWatcher({
+      address: controller.server.address,
+      nodeId: "edge-keys-2",
+      role: "edge",
+      logger: silentLogger("edge"),
+    });
+    second.start();
+    await until(async () => second.isSynced(), "the second edge to sync");
+    const before = new Set(second.publicKeys().keys());
+    second.stop();
+    const all = await client.send(new ListPublicKeysCommand({}));
+    const victim = all.PublicKeyList?.Items?.[0]?.Id ?? "";
+    const got = await client.send(new GetPublicKeyCommand({ Id: victim }));
+    await client.send(new DeletePublicKeyCommand({ Id: victim, IfMatch: got.ETag }));
+    const made = await create(config("resume-1", { Name: "key-resume" }));
+    const madeId = made.PublicKey?.Id ?? "";
+    assert.ok(before.has(victim) && !before.has(madeId));
+    second.start();
+    await until(
+      async () => second.publicKeys().has(madeId) && !second.publicKeys().has(victim),
+      "the resumed edge to get the missed changes",
+    );
+    second.stop();
+  });
+
   it("is served in API 2020-05-31 only; a body is required", async () => {
     const old = await sendSigV4(controller.endpoint, { method: "GET", path: "/2019-03-26/public-key" });
     assert.equal(old.status, 400);
