@@ -157,6 +157,18 @@ describe("FileStore", () => {
         }),
         /distribution 0 is malformed/,
       ],
+      [
+        JSON.stringify({
+          format: "streamfront-distributions",
+          formatVersion: 1,
+          version: 5,
+          usedIds: [],
+          usedDomains: [],
+          distributions: [],
+          publicKeys: [{ id: "K1" }],
+        }),
+        /public key 0 is malformed/,
+      ],
     ] as const) {
       const path = newPath();
       writeFileSync(path, content);

@@ -135,10 +135,7 @@ export class PublicKeyApi {
 
   #store(): PublicKeyStore {
     if (!this.#o.store) {
-      throw new ApiError(
-        "NotImplemented",
-        "This controller's store keeps no public keys.",
-      );
+      throw new ApiError("NotImplemented", "This controller's store keeps no public keys.");
     }
     return this.#o.store;
   }

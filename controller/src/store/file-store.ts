@@ -4,8 +4,8 @@ import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import { StreamfrontError } from "../../../lib/errors.js";
 import type { Distribution, DistributionPatch } from "../distribution.js";
-import { ControllerError, ControllerErrorCode } from "../errors.js";
-import { checkPublicKey, type PublicKeyPatch, type PublicKeyRecord } from "../public-key.js";
+import { ControllerErrorCode } from "../errors.js";
+import type { PublicKeyPatch, PublicKeyRecord } from "../public-key.js";
 import type {
   CreateOptions,
   CreatePublicKeyOptions,
@@ -14,7 +14,7 @@ import type {
   UpdateOptions,
 } from "./distribution-store.js";
 import { MemoryStore, type MemoryStoreOptions, type MemoryStoreState } from "./memory-store.js";
-import { checkedDistribution, StoreDataError } from "./store-codec.js";
+import { checkedDistribution, checkedPublicKey, StoreDataError } from "./store-codec.js";
 
 /** The store file cannot be read (corrupt, not ours) or written. */
 export class StoreFileError extends StreamfrontError {
@@ -35,20 +35,7 @@ const fileSchema = z.object({
   usedIds: z.array(z.string()),
   usedDomains: z.array(z.string()),
   // Absent in files written before public keys existed.
-  publicKeys: z
-    .array(
-      z.strictObject({
-        id: z.string(),
-        callerReference: z.string(),
-        name: z.string(),
-        encodedKey: z.string(),
-        comment: z.string(),
-        createdMs: z.number().int().nonnegative(),
-        etag: z.string(),
-        configVersion: z.number().int().nonnegative(),
-      }),
-    )
-    .default([]),
+  publicKeys: z.array(z.unknown()).default([]),
   usedPublicKeyIds: z.array(z.string()).default([]),
 });
 
@@ -92,14 +79,9 @@ function decodeStoreFile(raw: string, path: string): MemoryStoreState {
     const distributions: Distribution[] = parsed.data.distributions.map((d, i) =>
       checkedDistribution(d, `distribution ${i}`),
     );
-    const publicKeys: PublicKeyRecord[] = parsed.data.publicKeys.map((k, i) => {
-      try {
-        return checkPublicKey(k);
-      } catch (error) {
-        if (error instanceof ControllerError) throw new Error(`public key ${i}: ${error.message}`);
-        throw error;
-      }
-    });
+    const publicKeys: PublicKeyRecord[] = parsed.data.publicKeys.map((k, i) =>
+      checkedPublicKey(k, `public key ${i}`),
+    );
     return {
       version: parsed.data.version,
       distributions,
