@@ -81,8 +81,7 @@ export class ControllerServer {
   constructor(deps: ControllerServerDeps) {
     this.#config = deps.config;
     this.#logger = deps.logger;
-    this.store = deps.store ?? createStore(deps.config, deps.logger);
-    this.#ownsStore = deps.store === undefined;
+    // Before the store: a bad file stops start-up with nothing opened yet.
     this.trustedKeys =
       deps.config.trustedKeysFile === ""
         ? undefined
@@ -92,6 +91,8 @@ export class ControllerServer {
             logger: deps.logger.child({ module: "trusted-keys" }),
             ...(deps.trustedKeysPollMs === undefined ? {} : { pollIntervalMs: deps.trustedKeysPollMs }),
           });
+    this.store = deps.store ?? createStore(deps.config, deps.logger);
+    this.#ownsStore = deps.store === undefined;
     this.configService = new ConfigService({
       store: this.store,
       accountId: deps.config.accountId,
