@@ -110,6 +110,7 @@ export class ControllerServer {
       accountId: deps.config.accountId,
       maxDistributions: deps.config.maxDistributions,
       maxTags: deps.config.maxTags,
+      activeKeyPairIds: () => this.#activeKeyPairIds(),
     });
     this.publicKeys = new PublicKeyApi({
       store: isPublicKeyStore(this.store) ? this.store : undefined,
@@ -220,6 +221,24 @@ export class ControllerServer {
       "distribution created",
     );
     return created;
+  }
+
+  /**
+   * ActiveTrustedSigners: "self" and account-id sign with this account's
+   * public keys, other accounts with the trusted-keys file's.
+   */
+  async #activeKeyPairIds(): Promise<ReadonlyMap<string, readonly string[]>> {
+    const own = isPublicKeyStore(this.store) ? (await this.store.listPublicKeys()).map((k) => k.id) : [];
+    const out = new Map<string, string[]>([
+      ["self", own],
+      [this.#config.accountId, [...own]],
+    ]);
+    for (const k of this.trustedKeys?.current() ?? []) {
+      const ids = out.get(k.accountId) ?? [];
+      ids.push(k.id);
+      out.set(k.accountId, ids);
+    }
+    return out;
   }
 
   /** Ends the watch streams (watchers keep their config and reconnect), then the server. */

@@ -10,7 +10,12 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CreatePublicKeyCommand, ListPublicKeysCommand } from "@aws-sdk/client-cloudfront";
+import {
+  CreatePublicKeyCommand,
+  CreateStreamingDistributionCommand,
+  GetStreamingDistributionCommand,
+  ListPublicKeysCommand,
+} from "@aws-sdk/client-cloudfront";
 import { ConfigWatcher } from "../../lib/config-watcher.js";
 import { ControllerErrorCode } from "../src/errors.js";
 import { parseTrustedKeys } from "../src/trusted-keys.js";
@@ -111,6 +116,33 @@ describe("a controller with a trusted-keys file", () => {
       listed.PublicKeyList?.Items?.map((k) => k.Id),
       [ownId],
     );
+
+    // ActiveTrustedSigners: self signs with the own key, the other accounts with the file's.
+    const made = await client.send(
+      new CreateStreamingDistributionCommand({
+        StreamingDistributionConfig: {
+          CallerReference: "signed-1",
+          S3Origin: { DomainName: "media.s3.amazonaws.com", OriginAccessIdentity: "" },
+          Comment: "",
+          TrustedSigners: { Enabled: true, Quantity: 3, Items: ["self", otherAccount, "999999999999"] },
+          Enabled: true,
+        },
+      }),
+    );
+    const expected = {
+      Enabled: true,
+      Quantity: 3,
+      Items: [
+        { AwsAccountNumber: "self", KeyPairIds: { Quantity: 1, Items: [ownId] } },
+        { AwsAccountNumber: otherAccount, KeyPairIds: { Quantity: 1, Items: ["APKATRUSTED1"] } },
+        { AwsAccountNumber: "999999999999", KeyPairIds: { Quantity: 0 } },
+      ],
+    };
+    assert.deepEqual(made.StreamingDistribution?.ActiveTrustedSigners, expected);
+    const got = await client.send(
+      new GetStreamingDistributionCommand({ Id: made.StreamingDistribution?.Id }),
+    );
+    assert.deepEqual(got.StreamingDistribution?.ActiveTrustedSigners, expected);
   });
 
   it("reloads a changed file and pushes the new set; a bad file keeps the keys loaded before", async () => {
