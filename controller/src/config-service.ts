@@ -8,7 +8,9 @@ import {
   type WatchHello,
 } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import { toWire } from "./distribution.js";
+import { type PublicKeyRecord, publicKeyToWire } from "./public-key.js";
 import type { DistributionChange, DistributionStore } from "./store/distribution-store.js";
+import type { TrustedKeySource } from "./trusted-keys.js";
 
 export type WatcherRole = "edge" | "shield" | "unspecified";
 export const watcherRoles: readonly WatcherRole[] = ["edge", "shield", "unspecified"];
@@ -30,6 +32,14 @@ export interface ConfigServiceOptions {
   readonly logger: Logger;
   /** This installation's account id: what TrustedSigners' Self resolves to for watchers. */
   readonly accountId: string;
+  /**
+   * Keys of other accounts (the trusted-keys file), pushed with the store's
+   * own. When given, a watcher that resumes gets a snapshot rather than the
+   * changes since its version (the file may have changed meanwhile, and
+   * the version does not count file changes), and every watcher gets a
+   * fresh snapshot when the keys change.
+   */
+  readonly trustedKeys?: TrustedKeySource;
   /**
    * Updates queued for one watcher that is not reading (HTTP/2 flow control
    * holds them). Past this the queue is dropped and the watcher gets one
@@ -85,6 +95,8 @@ export class ConfigService {
   #lastHeartbeatErrorMs = 0;
   readonly #nodes = new Map<string, MutableNode>();
   readonly #sessions = new Set<WatchSession>();
+  readonly #trustedKeys: TrustedKeySource | undefined;
+  readonly #unsubscribeTrusted: (() => void) | undefined;
   /** Updates sent, and times a lagging watcher was resynced with a snapshot; read by the metrics. */
   readonly counts = { updatesSent: 0, resyncs: 0 };
 
@@ -98,6 +110,10 @@ export class ConfigService {
     this.#maxWatchers = options.maxWatchers ?? 10_000;
     this.#clock = options.clock ?? Date.now;
     this.#watcherTtlMs = options.watcherTtlMs ?? 15_000;
+    this.#trustedKeys = options.trustedKeys;
+    this.#unsubscribeTrusted = options.trustedKeys?.subscribe(() => {
+      for (const session of this.#sessions) session.resync();
+    });
   }
 
   handlers(): ConfigServiceServer {
@@ -123,6 +139,7 @@ export class ConfigService {
 
   /** Ends every watch stream (UNAVAILABLE: watchers reconnect elsewhere or later). */
   closeAll(): void {
+    this.#unsubscribeTrusted?.();
     for (const session of [...this.#sessions])
       session.fail(status.UNAVAILABLE, "the controller is shutting down");
   }
@@ -142,6 +159,7 @@ export class ConfigService {
       logger: this.#logger,
       maxQueued: this.#maxQueued,
       accountId: this.#accountId,
+      trustedKeys: this.#trustedKeys,
       counts: this.counts,
       onHello: (hello, role) => this.#hello(hello, role),
       onAck: (nodeId, version) => this.#ack(nodeId, version),
@@ -238,6 +256,7 @@ export class ConfigService {
 interface SessionDeps {
   readonly store: DistributionStore;
   readonly accountId: string;
+  readonly trustedKeys: TrustedKeySource | undefined;
   readonly logger: Logger;
   readonly maxQueued: number;
   readonly counts: { updatesSent: number; resyncs: number };
@@ -325,17 +344,9 @@ class WatchSession {
     // version when the queue is sent.
     this.#unsubscribe = this.#deps.store.subscribe((change) => this.#enqueue(change));
     try {
-      const since = resumeFrom > 0 ? await this.#deps.store.changesSince(resumeFrom) : undefined;
-      const first = since
-        ? {
-            version: since.version,
-            snapshot: false,
-            upserts: since.upserts.map((d) => toWire(d, this.#deps.accountId)),
-            removedIds: [...since.removedIds],
-            publicKeyUpserts: [],
-            removedPublicKeyIds: [],
-          }
-        : await this.#snapshotMessage();
+      const resumable = resumeFrom > 0 && this.#deps.trustedKeys === undefined;
+      const since = resumable ? await this.#deps.store.changesSince(resumeFrom) : undefined;
+      const first = since ? this.#changeMessage(since) : await this.#snapshotMessage();
       if (this.#ended) return;
       this.#initialSent = true;
       await this.#send(first);
@@ -376,14 +387,7 @@ class WatchSession {
         const change = this.#queue.shift();
         if (!change) break;
         if (change.version <= this.#lastSentVersion) continue;
-        await this.#send({
-          version: change.version,
-          snapshot: false,
-          upserts: change.upserts.map((d) => toWire(d, this.#deps.accountId)),
-          removedIds: [...change.removedIds],
-          publicKeyUpserts: [],
-          removedPublicKeyIds: [],
-        });
+        await this.#send(this.#changeMessage(change));
       }
     } catch (error) {
       this.#log.error({ err: error }, "config watch failed");
@@ -393,14 +397,41 @@ class WatchSession {
     }
   }
 
+  /** Sends a fresh snapshot next (the trusted keys changed). */
+  resync(): void {
+    if (this.#ended) return;
+    this.#needSnapshot = true;
+    if (this.#initialSent) void this.#pump();
+  }
+
+  #changeMessage(change: DistributionChange): WatchConfigResponse {
+    return {
+      version: change.version,
+      snapshot: false,
+      upserts: change.upserts.map((d) => toWire(d, this.#deps.accountId)),
+      removedIds: [...change.removedIds],
+      publicKeyUpserts: change.publicKeyUpserts.map((k) => this.#keyToWire(k)),
+      removedPublicKeyIds: [...change.removedPublicKeyIds],
+    };
+  }
+
+  /** This account's keys belong to account-id: what TrustedSigners Self resolves to (toWire). */
+  #keyToWire(key: PublicKeyRecord) {
+    return publicKeyToWire(key, this.#deps.accountId);
+  }
+
   async #snapshotMessage(): Promise<WatchConfigResponse> {
     const snapshot = await this.#deps.store.snapshot();
+    // The file's keys first: an own key of the same id (unlikely: own ids
+    // are K + 13 characters) wins.
+    const keys = new Map((this.#deps.trustedKeys?.current() ?? []).map((k) => [k.id, k]));
+    for (const k of snapshot.publicKeys) keys.set(k.id, this.#keyToWire(k));
     return {
       version: snapshot.version,
       snapshot: true,
       upserts: snapshot.distributions.map((d) => toWire(d, this.#deps.accountId)),
       removedIds: [],
-      publicKeyUpserts: [],
+      publicKeyUpserts: [...keys.values()],
       removedPublicKeyIds: [],
     };
   }

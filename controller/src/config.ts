@@ -110,7 +110,9 @@ export const controllerSettings = {
   accountId: setting({
     env: "STREAMFRONT_CONTROLLER_ACCOUNT_ID",
     flag: "account-id",
-    doc: "The 12-digit account number in distribution ARNs (tagging uses ARNs).",
+    doc:
+      "The 12-digit account number of this installation: in distribution ARNs, what TrustedSigners Self " +
+      "means, and the owner of the public keys made with CreatePublicKey.",
     schema: text({ min: 12, max: 12, pattern: /^[0-9]{12}$/, hint: "expected 12 digits" }),
     default: "000000000000",
   }),
@@ -121,6 +123,22 @@ export const controllerSettings = {
     doc: "Quota of streaming distributions (CloudFront: 100); more get TooManyStreamingDistributions.",
     schema: integer(1, 1_000_000),
     default: 100,
+  }),
+  maxPublicKeys: setting({
+    env: "STREAMFRONT_CONTROLLER_MAX_PUBLIC_KEYS",
+    flag: "max-public-keys",
+    doc: "Quota of public keys (CreatePublicKey; CloudFront: 10); more get TooManyPublicKeys.",
+    schema: integer(1, 100_000),
+    default: 10,
+  }),
+  trustedKeysFile: setting<string>({
+    env: "STREAMFRONT_CONTROLLER_TRUSTED_KEYS_FILE",
+    flag: "trusted-keys-file",
+    doc:
+      "A JSON file of public keys of other trusted accounts, [{id, accountId, encodedKey}], pushed to " +
+      "edges with this account's keys and reloaded when it changes; never listed by the API. Empty: none.",
+    schema: text({ min: 0, max: 4096 }),
+    default: "",
   }),
   maxCnames: setting({
     env: "STREAMFRONT_CONTROLLER_MAX_CNAMES",

@@ -12,6 +12,7 @@ import {
   resolveAccessKeys,
 } from "./api/auth/access-keys.js";
 import { RequestAuthenticator } from "./api/auth/authenticator.js";
+import { PublicKeyApi } from "./api/public-key-api.js";
 import { StreamingApi } from "./api/streaming-api.js";
 import { type ControllerConfig, controllerSettings } from "./config.js";
 import { ConfigService } from "./config-service.js";
@@ -23,11 +24,12 @@ import {
   newDistribution,
 } from "./distribution.js";
 import { registerApiMetrics, registerControllerMetrics } from "./metrics.js";
-import type { DistributionStore } from "./store/distribution-store.js";
+import { type DistributionStore, isPublicKeyStore } from "./store/distribution-store.js";
 import { FileStore } from "./store/file-store.js";
 import { MemoryStore } from "./store/memory-store.js";
 import { parseRedisUrl } from "./store/redis-connection.js";
 import { RedisStore } from "./store/redis-store.js";
+import { TrustedKeysFile } from "./trusted-keys.js";
 
 /** The CallerReference of the distribution made from demo-bucket. */
 const demoCallerReference = "streamfront-demo";
@@ -47,6 +49,8 @@ export interface ControllerServerDeps {
    * development pair is generated and shown once at start-up.
    */
   readonly accessKeys?: AccessKeyLookup;
+  /** How often the trusted-keys file is checked for changes. @default 2000 */
+  readonly trustedKeysPollMs?: number;
 }
 
 /**
@@ -59,6 +63,9 @@ export class ControllerServer {
   readonly configService: ConfigService;
   readonly deployment: DeploymentTracker;
   readonly api: StreamingApi;
+  readonly publicKeys: PublicKeyApi;
+  /** The trusted-keys file, when trusted-keys-file is set. */
+  readonly trustedKeys: TrustedKeysFile | undefined;
   /** Set when no keys were configured: the pair generated for this run (single-machine mode). */
   readonly developmentKeys: AccessKeyPair | undefined;
   readonly #config: ControllerConfig;
@@ -74,11 +81,22 @@ export class ControllerServer {
   constructor(deps: ControllerServerDeps) {
     this.#config = deps.config;
     this.#logger = deps.logger;
+    // Before the store: a bad file stops start-up with nothing opened yet.
+    this.trustedKeys =
+      deps.config.trustedKeysFile === ""
+        ? undefined
+        : TrustedKeysFile.open({
+            path: deps.config.trustedKeysFile,
+            ownAccountId: deps.config.accountId,
+            logger: deps.logger.child({ module: "trusted-keys" }),
+            ...(deps.trustedKeysPollMs === undefined ? {} : { pollIntervalMs: deps.trustedKeysPollMs }),
+          });
     this.store = deps.store ?? createStore(deps.config, deps.logger);
     this.#ownsStore = deps.store === undefined;
     this.configService = new ConfigService({
       store: this.store,
       accountId: deps.config.accountId,
+      ...(this.trustedKeys ? { trustedKeys: this.trustedKeys } : {}),
       logger: deps.logger.child({ module: "config-service" }),
       watcherTtlMs: deps.config.watcherTtlMs,
       ...(deps.maxQueuedUpdates === undefined ? {} : { maxQueuedUpdates: deps.maxQueuedUpdates }),
@@ -92,6 +110,11 @@ export class ControllerServer {
       accountId: deps.config.accountId,
       maxDistributions: deps.config.maxDistributions,
       maxTags: deps.config.maxTags,
+      activeKeyPairIds: () => this.#activeKeyPairIds(),
+    });
+    this.publicKeys = new PublicKeyApi({
+      store: isPublicKeyStore(this.store) ? this.store : undefined,
+      maxPublicKeys: deps.config.maxPublicKeys,
     });
     let keys: AccessKeyLookup | undefined = resolveAccessKeys(deps.config) ?? deps.accessKeys;
     if (!keys) {
@@ -102,6 +125,7 @@ export class ControllerServer {
     }
     this.#apiServer = new ApiServer({
       api: this.api,
+      publicKeys: this.publicKeys,
       authenticator: new RequestAuthenticator({ keys }),
       logger: deps.logger.child({ module: "api" }),
       limits: {
@@ -199,6 +223,24 @@ export class ControllerServer {
     return created;
   }
 
+  /**
+   * ActiveTrustedSigners: "self" and account-id sign with this account's
+   * public keys, other accounts with the trusted-keys file's.
+   */
+  async #activeKeyPairIds(): Promise<ReadonlyMap<string, readonly string[]>> {
+    const own = isPublicKeyStore(this.store) ? (await this.store.listPublicKeys()).map((k) => k.id) : [];
+    const out = new Map<string, string[]>([
+      ["self", own],
+      [this.#config.accountId, [...own]],
+    ]);
+    for (const k of this.trustedKeys?.current() ?? []) {
+      const ids = out.get(k.accountId) ?? [];
+      ids.push(k.id);
+      out.set(k.accountId, ids);
+    }
+    return out;
+  }
+
   /** Ends the watch streams (watchers keep their config and reconnect), then the server. */
   async close(deadlineMs = 2_000): Promise<void> {
     await this.#apiServer.close();
@@ -214,6 +256,7 @@ export class ControllerServer {
         resolve();
       });
     });
+    this.trustedKeys?.close();
     if (this.#ownsStore) await this.store.close();
   }
 

@@ -34,6 +34,18 @@ export const ControllerErrorCode = {
   StoreData: "CONTROLLER_ERR_STORE_DATA",
   /** The file store (store=file) cannot be read (corrupt, not ours) or written. (InternalError, 500; at start: exit) */
   StoreFile: "CONTROLLER_ERR_STORE_FILE",
+  /** No public key has this id. (NoSuchPublicKey, 404) */
+  PublicKeyNotFound: "CONTROLLER_ERR_PUBLIC_KEY_NOT_FOUND",
+  /** The generated public-key id is taken (a collision; retried with a new one). */
+  PublicKeyExists: "CONTROLLER_ERR_PUBLIC_KEY_EXISTS",
+  /** Another public key was created with this CallerReference. (PublicKeyAlreadyExists, 409, unless the configs match) */
+  PublicKeyCallerReferenceInUse: "CONTROLLER_ERR_PUBLIC_KEY_CALLER_REFERENCE_IN_USE",
+  /** The quota of public keys is reached. (TooManyPublicKeys, 400) */
+  TooManyPublicKeys: "CONTROLLER_ERR_TOO_MANY_PUBLIC_KEYS",
+  /** A public key's field is malformed (name, comment length…). (InvalidArgument, 400) */
+  InvalidPublicKey: "CONTROLLER_ERR_INVALID_PUBLIC_KEY",
+  /** The trusted-keys file cannot be read or has an invalid entry (exit at start; at a reload the old keys stay). */
+  TrustedKeysFile: "CONTROLLER_ERR_TRUSTED_KEYS_FILE",
   /** The redis-url setting does not parse (exit at start). */
   RedisUrl: "CONTROLLER_ERR_REDIS_URL",
 } as const;

@@ -8,14 +8,17 @@
  * error table of the CloudFront API reference and every code of apiErrorStatus.
  */
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import { type ClientRequest, request } from "node:http";
 import { createServer } from "node:net";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, it } from "node:test";
 import {
   type CloudFrontClient,
+  CreatePublicKeyCommand,
   CreateStreamingDistributionCommand,
   DeleteStreamingDistributionCommand,
+  GetPublicKeyCommand,
   GetStreamingDistributionCommand,
   GetStreamingDistributionConfigCommand,
   ListDistributionsCommand,
@@ -24,6 +27,7 @@ import {
   type StreamingDistributionConfig,
   TagResourceCommand,
   UntagResourceCommand,
+  UpdatePublicKeyCommand,
   UpdateStreamingDistributionCommand,
 } from "@aws-sdk/client-cloudfront";
 import { type ApiErrorCode, apiErrorCodes, apiErrorStatus } from "../src/api/api-error.js";
@@ -127,6 +131,45 @@ const postConfig = (body: string, extraHeaders: Record<string, string> = {}) =>
     headers: { "content-type": "text/xml", ...extraHeaders },
     body,
   });
+
+describe("the public-key error codes, with the AWS SDK", () => {
+  const encodedKey = generateKeyPairSync("rsa", { modulusLength: 2048 })
+    .publicKey.export({ type: "spki", format: "pem" })
+    .toString();
+  const keyConfig = (callerReference: string, comment = "") => ({
+    CallerReference: callerReference,
+    Name: "errors-key",
+    EncodedKey: encodedKey,
+    Comment: comment,
+  });
+  const createKey = (c: ReturnType<typeof keyConfig>) =>
+    client.send(new CreatePublicKeyCommand({ PublicKeyConfig: c }));
+
+  it("NoSuchPublicKey 404, PublicKeyAlreadyExists 409, CannotChangeImmutablePublicKeyFields 400, TooManyPublicKeys 400", async () => {
+    await assertSdkError(
+      produced,
+      client.send(new GetPublicKeyCommand({ Id: "K0000000000000" })),
+      "NoSuchPublicKey",
+    );
+    const made = await createKey(keyConfig("errors-key-1"));
+    assert.ok(made.PublicKey?.Id && made.ETag);
+    await assertSdkError(produced, createKey(keyConfig("errors-key-1", "other")), "PublicKeyAlreadyExists");
+    await assertSdkError(
+      produced,
+      client.send(
+        new UpdatePublicKeyCommand({
+          Id: made.PublicKey.Id,
+          IfMatch: made.ETag,
+          PublicKeyConfig: { ...keyConfig("errors-key-1"), Name: "renamed" },
+        }),
+      ),
+      "CannotChangeImmutablePublicKeyFields",
+    );
+    // The default quota is CloudFront's: 10 keys.
+    for (let i = 2; i <= 10; i++) await createKey(keyConfig(`errors-key-${i}`));
+    await assertSdkError(produced, createKey(keyConfig("errors-key-11")), "TooManyPublicKeys");
+  });
+});
 
 describe("the streaming-distribution error codes, with the AWS SDK", () => {
   it("NoSuchStreamingDistribution 404: Get, GetConfig, Update and Delete of an unknown Id", async () => {

@@ -47,7 +47,12 @@ export interface ApiController {
 
 /** A ControllerServer on loopback with every port 0 and the test key; env adds or overrides settings. */
 export async function startApiController(
-  options: { readonly env?: Readonly<Record<string, string>>; readonly store?: DistributionStore } = {},
+  options: {
+    readonly env?: Readonly<Record<string, string>>;
+    readonly store?: DistributionStore;
+    /** ControllerServerDeps.trustedKeysPollMs. */
+    readonly trustedKeysPollMs?: number;
+  } = {},
 ): Promise<ApiController> {
   const config = loadControllerConfig({
     env: {
@@ -67,6 +72,7 @@ export async function startApiController(
     logger: silentLogger("controller"),
     registry: new Registry(),
     ...(options.store ? { store: options.store } : {}),
+    ...(options.trustedKeysPollMs === undefined ? {} : { trustedKeysPollMs: options.trustedKeysPollMs }),
   });
   await server.start();
   const endpoint = `http://${server.apiAddress}`;

@@ -549,6 +549,11 @@ describe("the AWS SDK against our XML", () => {
       "TooManyStreamingDistributions",
       "TooManyTrustedSigners",
       "TrustedSignerDoesNotExist",
+      // The public-key calls.
+      "PublicKeyAlreadyExists",
+      "NoSuchPublicKey",
+      "TooManyPublicKeys",
+      "CannotChangeImmutablePublicKeyFields",
     ]) {
       assert.ok(modelled.includes(code), code);
     }

@@ -11,7 +11,8 @@ import { loadControllerConfig } from "../src/config.js";
 import { ControllerErrorCode } from "../src/errors.js";
 import { FileStore, StoreFileError } from "../src/store/file-store.js";
 import { startTestController } from "./helpers.js";
-import { describeStoreContract, hasCode, makeDistribution } from "./store-contract.js";
+import { describePublicKeyStoreContract, makePublicKey } from "./public-key-store-contract.js";
+import { describeStoreContract, hasCode, makeDistribution, type StoreHarness } from "./store-contract.js";
 
 const root = mkdtempSync(join(tmpdir(), "streamfront-file-store-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -21,7 +22,7 @@ function newPath(): string {
   return join(root, `store-${files}.json`);
 }
 
-describeStoreContract("FileStore", async () => {
+async function harness(): Promise<StoreHarness> {
   let now = 1_700_000_000_000;
   return {
     async makeStore(options = {}) {
@@ -40,9 +41,33 @@ describeStoreContract("FileStore", async () => {
     expiryToleranceMs: 0,
     async close() {},
   };
-});
+}
+
+describeStoreContract("FileStore", harness);
+describePublicKeyStoreContract("FileStore", harness);
 
 describe("FileStore", () => {
+  it("a reopened store holds the same public keys, ETags and used key ids", async () => {
+    const path = newPath();
+    const first = FileStore.open(path);
+    const kept = await first.createPublicKey(makePublicKey({ comment: "kept" }));
+    const gone = await first.createPublicKey(makePublicKey());
+    await first.deletePublicKey(gone.id);
+    const updated = await first.updatePublicKey(kept.id, { comment: "updated" }, { ifMatch: kept.etag });
+    const version = await first.version();
+    await first.close();
+
+    const second = FileStore.open(path);
+    assert.deepEqual(await second.listPublicKeys(), [updated]);
+    assert.deepEqual(await second.getPublicKeyByCallerReference(kept.callerReference), updated);
+    assert.ok((await second.version()) > version);
+    await assert.rejects(
+      second.createPublicKey(makePublicKey({ id: gone.id })),
+      hasCode(ControllerErrorCode.PublicKeyExists),
+    );
+    await second.close();
+  });
+
   it("a reopened store holds the same distributions, ETags, tags, CallerReferences and used ids", async () => {
     const path = newPath();
     const first = FileStore.open(path);
@@ -131,6 +156,18 @@ describe("FileStore", () => {
           distributions: [{ id: "E1" }],
         }),
         /distribution 0 is malformed/,
+      ],
+      [
+        JSON.stringify({
+          format: "streamfront-distributions",
+          formatVersion: 1,
+          version: 5,
+          usedIds: [],
+          usedDomains: [],
+          distributions: [],
+          publicKeys: [{ id: "K1" }],
+        }),
+        /public key 0 is malformed/,
       ],
     ] as const) {
       const path = newPath();

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { DistributionChange } from "../src/store/distribution-store.js";
 import { MemoryStore } from "../src/store/memory-store.js";
-import { describeStoreContract, makeDistribution } from "./store-contract.js";
+import { describePublicKeyStoreContract } from "./public-key-store-contract.js";
+import { describeStoreContract, makeDistribution, type StoreHarness } from "./store-contract.js";
 
-describeStoreContract("MemoryStore", async () => {
+async function harness(): Promise<StoreHarness> {
   // One fake clock for lastModifiedMs and watcher expiry, unless a test brings its own.
   let now = 1_700_000_000_000;
   return {
@@ -24,7 +25,10 @@ describeStoreContract("MemoryStore", async () => {
     expiryToleranceMs: 0,
     async close() {},
   };
-});
+}
+
+describeStoreContract("MemoryStore", harness);
+describePublicKeyStoreContract("MemoryStore", harness);
 
 describe("MemoryStore", () => {
   it("starts versions at the clock so they grow across restarts", async () => {

@@ -16,6 +16,7 @@ import {
 } from "../src/store/redis-connection.js";
 import { RedisStore, type RedisStoreOptions, StoreDataError } from "../src/store/redis-store.js";
 import { silentLogger, startTestController } from "./helpers.js";
+import { describePublicKeyStoreContract } from "./public-key-store-contract.js";
 import {
   type ContractStoreOptions,
   describeStoreContract,
@@ -94,6 +95,28 @@ describeStoreContract(
 );
 
 describeStoreContract(
+  "RedisStore on a one-node Redis Cluster",
+  redisHarness(async () => {
+    const server = await RedisServer.start({ cluster: true });
+    return {
+      connection: {
+        topology: RedisTopology.Cluster,
+        startupNodes: [{ host: server.host, port: server.port }],
+      },
+      dispose: () => server.dispose(),
+    };
+  }),
+);
+
+describePublicKeyStoreContract(
+  "RedisStore",
+  redisHarness(async () => {
+    const server = await RedisServer.start();
+    return { connection: single(server.url), dispose: () => server.dispose() };
+  }),
+);
+
+describePublicKeyStoreContract(
   "RedisStore on a one-node Redis Cluster",
   redisHarness(async () => {
     const server = await RedisServer.start({ cluster: true });

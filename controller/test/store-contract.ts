@@ -230,7 +230,13 @@ export function describeStoreContract(name: string, makeHarness: () => Promise<S
       await store.update(a.id, { comment: "a2" }); // v0+3
       await store.delete(b.id); // v0+4
       const c = await store.create(makeDistribution()); // v0+5
-      assert.deepEqual(await store.changesSince(v0 + 5), { version: v0 + 5, upserts: [], removedIds: [] });
+      assert.deepEqual(await store.changesSince(v0 + 5), {
+        version: v0 + 5,
+        upserts: [],
+        removedIds: [],
+        publicKeyUpserts: [],
+        removedPublicKeyIds: [],
+      });
       const since2 = await store.changesSince(v0 + 2);
       assert.equal(since2?.version, v0 + 5);
       assert.deepEqual(

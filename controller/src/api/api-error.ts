@@ -33,6 +33,11 @@ export const apiErrorStatus = {
   TooManyStreamingDistributionCNAMEs: 400,
   TooManyTrustedSigners: 400,
   TrustedSignerDoesNotExist: 400,
+  /** The public-key calls (CreatePublicKey …), statuses as in @aws-sdk/client-cloudfront. */
+  PublicKeyAlreadyExists: 409,
+  NoSuchPublicKey: 404,
+  TooManyPublicKeys: 400,
+  CannotChangeImmutablePublicKeyFields: 400,
 
   /** The body is not well-formed XML (or breaks our parser's safety limits). */
   MalformedXML: 400,
@@ -140,6 +145,14 @@ const controllerErrorMapping = {
   CONTROLLER_ERR_STORE_DATA: "InternalError",
   CONTROLLER_ERR_STORE_FILE: "InternalError",
   CONTROLLER_ERR_REDIS_URL: "InternalError",
+  CONTROLLER_ERR_PUBLIC_KEY_NOT_FOUND: "NoSuchPublicKey",
+  // A generator collision, like CONTROLLER_ERR_DISTRIBUTION_EXISTS.
+  CONTROLLER_ERR_PUBLIC_KEY_EXISTS: "InternalError",
+  CONTROLLER_ERR_PUBLIC_KEY_CALLER_REFERENCE_IN_USE: "PublicKeyAlreadyExists",
+  CONTROLLER_ERR_TOO_MANY_PUBLIC_KEYS: "TooManyPublicKeys",
+  CONTROLLER_ERR_INVALID_PUBLIC_KEY: "InvalidArgument",
+  // Only at start-up or a reload: never reaches a client.
+  CONTROLLER_ERR_TRUSTED_KEYS_FILE: "InternalError",
 } as const satisfies Record<ControllerErrorCode, ApiErrorCode>;
 
 /** Codes whose controller message is an internal detail the client must not see. */

@@ -10,6 +10,13 @@ import { AddressBudget, clientAddress } from "./address-budget.js";
 import { ApiError, fallbackApiVersion, isApiErrorCode, renderError, toApiError } from "./api-error.js";
 import { AuthError } from "./auth/auth-error.js";
 import type { RequestAuthenticator } from "./auth/authenticator.js";
+import type { PublicKeyApi } from "./public-key-api.js";
+import {
+  parsePublicKeyConfig,
+  renderPublicKey,
+  renderPublicKeyConfig,
+  renderPublicKeyList,
+} from "./public-key-xml.js";
 import { Operation, type Route, route } from "./routes.js";
 import type { StreamingApi } from "./streaming-api.js";
 import { parseListParameters } from "./streaming-config/list-parameters.js";
@@ -26,6 +33,8 @@ export interface ApiObserver {
 
 export interface ApiServerOptions {
   readonly api: StreamingApi;
+  /** CreatePublicKey … ListPublicKeys; without it they answer NotImplemented. */
+  readonly publicKeys?: PublicKeyApi;
   readonly authenticator: RequestAuthenticator;
   readonly logger: Logger;
   readonly limits: Partial<StreamingLimits>;
@@ -68,6 +77,16 @@ const taggingOperations: ReadonlySet<Operation> = new Set([
   Operation.Untag,
   Operation.ListTags,
 ]);
+/** The public-key calls, served in API 2020-05-31 (the version that brought them to signed URLs). */
+const publicKeyOperations: ReadonlySet<Operation> = new Set([
+  Operation.CreatePublicKey,
+  Operation.GetPublicKey,
+  Operation.GetPublicKeyConfig,
+  Operation.UpdatePublicKey,
+  Operation.DeletePublicKey,
+  Operation.ListPublicKeys,
+]);
+const publicKeyApiVersion = "2020-05-31";
 const noObserver: ApiObserver = { request() {}, connection() {} };
 /**
  * How long a connection we are closing may still deliver bytes before it is
@@ -366,6 +385,7 @@ export class ApiServer {
         `${r.operation} is not available in API version ${r.apiVersion}; use 2016-08-01 or later.`,
       );
     }
+    if (publicKeyOperations.has(r.operation)) return this.#runPublicKey(r, context, body, req);
     switch (r.operation) {
       case Operation.Create:
       case Operation.CreateWithTags: {
@@ -430,6 +450,60 @@ export class ApiServer {
       case Operation.ListTags: {
         const tags = await api.listTags(r.query.get("Resource") ?? "");
         return { status: 200, headers: {}, body: codec.renderTags(tags, context) };
+      }
+    }
+    // Unreachable: the public-key operations went to #runPublicKey.
+    throw new ApiError("NotImplemented", `${r.operation} is not served here.`);
+  }
+
+  async #runPublicKey(
+    r: Route,
+    context: RenderContext,
+    body: Buffer,
+    req: IncomingMessage,
+  ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+    if (r.apiVersion !== publicKeyApiVersion) {
+      throw new ApiError(
+        "InvalidAction",
+        `${r.operation} is served in API version ${publicKeyApiVersion} only, not ${r.apiVersion}.`,
+      );
+    }
+    const api = this.#o.publicKeys;
+    if (!api) throw new ApiError("NotImplemented", "This controller serves no public-key calls.");
+    switch (r.operation) {
+      case Operation.CreatePublicKey: {
+        requireBody(body, req);
+        const { key } = await api.create(parsePublicKeyConfig(body, this.#maxBodyBytes));
+        return {
+          status: 201,
+          headers: { Location: `${this.#baseUrl(req)}/${r.apiVersion}/public-key/${key.id}`, ETag: key.etag },
+          body: renderPublicKey(key, context),
+        };
+      }
+      case Operation.GetPublicKey: {
+        const key = await api.get(r.id!);
+        return { status: 200, headers: { ETag: key.etag }, body: renderPublicKey(key, context) };
+      }
+      case Operation.GetPublicKeyConfig: {
+        const key = await api.get(r.id!);
+        return { status: 200, headers: { ETag: key.etag }, body: renderPublicKeyConfig(key, context) };
+      }
+      case Operation.UpdatePublicKey: {
+        requireBody(body, req);
+        const input = parsePublicKeyConfig(body, this.#maxBodyBytes);
+        const key = await api.update(r.id!, header(req, "if-match"), input);
+        return { status: 200, headers: { ETag: key.etag }, body: renderPublicKey(key, context) };
+      }
+      case Operation.DeletePublicKey:
+        await api.delete(r.id!, header(req, "if-match"));
+        return { status: 204, headers: {}, body: "" };
+      default: {
+        const { marker, maxItems } = parseListParameters(r.query.get("Marker"), r.query.get("MaxItems"));
+        return {
+          status: 200,
+          headers: {},
+          body: renderPublicKeyList(await api.list(marker, maxItems), context),
+        };
       }
     }
   }

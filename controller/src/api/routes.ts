@@ -12,6 +12,12 @@ export const Operation = {
   Tag: "TagResource",
   Untag: "UntagResource",
   ListTags: "ListTagsForResource",
+  CreatePublicKey: "CreatePublicKey",
+  GetPublicKey: "GetPublicKey",
+  GetPublicKeyConfig: "GetPublicKeyConfig",
+  UpdatePublicKey: "UpdatePublicKey",
+  DeletePublicKey: "DeletePublicKey",
+  ListPublicKeys: "ListPublicKeys",
 } as const;
 export type Operation = (typeof Operation)[keyof typeof Operation];
 
@@ -19,7 +25,7 @@ export interface Route {
   readonly operation: Operation;
   /** The first path segment, e.g. 2020-05-31 (not yet checked against the served versions). */
   readonly apiVersion: string;
-  /** The distribution id of /streaming-distribution/{Id}[/config]. */
+  /** The id of /streaming-distribution/{Id}[/config] or /public-key/{Id}[/config]. */
   readonly id?: string;
   /** Query parameters, decoded; a key given without a value (?WithTags) maps to "". */
   readonly query: ReadonlyMap<string, string>;
@@ -43,6 +49,12 @@ const versionPattern = /^\d{4}-\d{2}-\d{2}$/;
  *   POST   /{v}/tagging?Operation=Tag&Resource=ARN     Tag
  *   POST   /{v}/tagging?Operation=Untag&Resource=ARN   Untag
  *   GET    /{v}/tagging?Resource=ARN                   ListTags
+ *   POST   /{v}/public-key                             CreatePublicKey
+ *   GET    /{v}/public-key[?Marker&MaxItems]           ListPublicKeys
+ *   GET    /{v}/public-key/{Id}                        GetPublicKey
+ *   DELETE /{v}/public-key/{Id}                        DeletePublicKey
+ *   GET    /{v}/public-key/{Id}/config                 GetPublicKeyConfig
+ *   PUT    /{v}/public-key/{Id}/config                 UpdatePublicKey
  */
 export function route(method: string, target: string): Route {
   if (target.length > maxRequestTargetChars) {
@@ -81,6 +93,26 @@ export function route(method: string, target: string): Route {
     if (sub === "config") {
       if (method === "GET") return { operation: Operation.GetConfig, apiVersion, id: distributionId, query };
       if (method === "PUT") return { operation: Operation.Update, apiVersion, id: distributionId, query };
+      throw notAllowed(method, path);
+    }
+    throw unknownUri(path);
+  }
+  if (resource === "public-key") {
+    if (id === undefined || (id === "" && segments.length === 4)) {
+      if (method === "POST") return { operation: Operation.CreatePublicKey, apiVersion, query };
+      if (method === "GET") return { operation: Operation.ListPublicKeys, apiVersion, query };
+      throw notAllowed(method, path);
+    }
+    const keyId = decodeSegment(id, path);
+    if (keyId === "") throw unknownUri(path);
+    if (sub === undefined) {
+      if (method === "GET") return { operation: Operation.GetPublicKey, apiVersion, id: keyId, query };
+      if (method === "DELETE") return { operation: Operation.DeletePublicKey, apiVersion, id: keyId, query };
+      throw notAllowed(method, path);
+    }
+    if (sub === "config") {
+      if (method === "GET") return { operation: Operation.GetPublicKeyConfig, apiVersion, id: keyId, query };
+      if (method === "PUT") return { operation: Operation.UpdatePublicKey, apiVersion, id: keyId, query };
       throw notAllowed(method, path);
     }
     throw unknownUri(path);

@@ -27,6 +27,11 @@ export interface StreamingApiOptions {
   /** Tags per distribution. */
   readonly maxTags: number;
   readonly clock?: () => number;
+  /**
+   * The key ids each trusted-signer account signs with ("self" and the
+   * account numbers), for ActiveTrustedSigners. @default none
+   */
+  readonly activeKeyPairIds?: () => Promise<ReadonlyMap<string, readonly string[]>>;
 }
 
 export interface CreateResult {
@@ -129,6 +134,7 @@ export class StreamingApi {
     const isTruncated = rest.length > page.length;
     const minApplied = await this.#o.deployment.minAppliedVersion();
     return {
+      // Summaries carry no ActiveTrustedSigners: no key lookup here.
       items: page.map((distribution) => ({ distribution, status: statusFor(distribution, minApplied) })),
       marker,
       maxItems,
@@ -215,7 +221,16 @@ export class StreamingApi {
   }
 
   async #view(distribution: Distribution): Promise<DistributionView> {
-    return { distribution, status: await this.#o.deployment.statusOf(distribution) };
+    return {
+      distribution,
+      status: await this.#o.deployment.statusOf(distribution),
+      activeKeyPairIds: await this.#activeKeyPairIds(distribution),
+    };
+  }
+
+  async #activeKeyPairIds(d: Distribution): Promise<ReadonlyMap<string, readonly string[]> | undefined> {
+    if (!d.trustedSigners.enabled || !this.#o.activeKeyPairIds) return undefined;
+    return this.#o.activeKeyPairIds();
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Distribution, DistributionPatch, Tag } from "../distribution.js";
+import type { PublicKeyPatch, PublicKeyRecord } from "../public-key.js";
 
 /**
  * What changed in one step of the config version, or (from changesSince)
@@ -9,11 +10,20 @@ export interface DistributionChange {
   readonly version: number;
   readonly upserts: readonly Distribution[];
   readonly removedIds: readonly string[];
+  /** Public keys that now exist in their newest form (they share the config version). */
+  readonly publicKeyUpserts: readonly PublicKeyRecord[];
+  readonly removedPublicKeyIds: readonly string[];
 }
 
 export interface ConfigSnapshot {
   readonly version: number;
   readonly distributions: readonly Distribution[];
+  readonly publicKeys: readonly PublicKeyRecord[];
+}
+
+export interface CreatePublicKeyOptions {
+  /** Refuse with TooManyPublicKeys when this many already exist. @default unlimited */
+  readonly maxPublicKeys?: number;
 }
 
 export type ChangeListener = (change: DistributionChange) => void;
@@ -97,7 +107,7 @@ export interface DistributionStore {
   changeTags(id: string, change: TagChange, maxTags: number): Promise<Distribution>;
   /** The current config version. */
   version(): Promise<number>;
-  /** Every distribution and the version they are at, read atomically. */
+  /** Every distribution and public key and the version they are at, read atomically. */
   snapshot(): Promise<ConfigSnapshot>;
   /**
    * The merged change from `version` (exclusive) to now; an empty change at
@@ -115,4 +125,33 @@ export interface DistributionStore {
   liveWatchers(): Promise<readonly WatcherState[]>;
   /** Releases connections and timers. */
   close(): Promise<void>;
+}
+
+/**
+ * Where the controller keeps this account's public keys (CreatePublicKey).
+ * Same contract as DistributionStore: every create, update and delete bumps
+ * the one config version by one, and the change (publicKeyUpserts,
+ * removedPublicKeyIds) reaches subscribers in version order with the
+ * distribution changes; ids are never reused.
+ */
+export interface PublicKeyStore {
+  /**
+   * Stores a new public key (its id must never have been used). Bumps the
+   * config version like a distribution change. Throws PublicKeyExists,
+   * PublicKeyCallerReferenceInUse, TooManyPublicKeys.
+   */
+  createPublicKey(key: PublicKeyRecord, options?: CreatePublicKeyOptions): Promise<PublicKeyRecord>;
+  getPublicKey(id: string): Promise<PublicKeyRecord | undefined>;
+  getPublicKeyByCallerReference(callerReference: string): Promise<PublicKeyRecord | undefined>;
+  /** Every public key, ordered by id. */
+  listPublicKeys(): Promise<readonly PublicKeyRecord[]>;
+  /** Changes the comment (new etag, new version); throws PublicKeyNotFound, PreconditionFailed. */
+  updatePublicKey(id: string, patch: PublicKeyPatch, options?: UpdateOptions): Promise<PublicKeyRecord>;
+  /** Throws PublicKeyNotFound, PreconditionFailed. */
+  deletePublicKey(id: string, options?: UpdateOptions): Promise<void>;
+}
+
+/** Whether a store keeps public keys too (MemoryStore, FileStore and RedisStore do; a test double may not). */
+export function isPublicKeyStore(store: DistributionStore): store is DistributionStore & PublicKeyStore {
+  return "createPublicKey" in store && typeof store.createPublicKey === "function";
 }

@@ -5,9 +5,16 @@ import { z } from "zod";
 import { StreamfrontError } from "../../../lib/errors.js";
 import type { Distribution, DistributionPatch } from "../distribution.js";
 import { ControllerErrorCode } from "../errors.js";
-import type { CreateOptions, DeleteOptions, TagChange, UpdateOptions } from "./distribution-store.js";
+import type { PublicKeyPatch, PublicKeyRecord } from "../public-key.js";
+import type {
+  CreateOptions,
+  CreatePublicKeyOptions,
+  DeleteOptions,
+  TagChange,
+  UpdateOptions,
+} from "./distribution-store.js";
 import { MemoryStore, type MemoryStoreOptions, type MemoryStoreState } from "./memory-store.js";
-import { checkedDistribution, StoreDataError } from "./store-codec.js";
+import { checkedDistribution, checkedPublicKey, StoreDataError } from "./store-codec.js";
 
 /** The store file cannot be read (corrupt, not ours) or written. */
 export class StoreFileError extends StreamfrontError {
@@ -27,6 +34,9 @@ const fileSchema = z.object({
   distributions: z.array(z.unknown()),
   usedIds: z.array(z.string()),
   usedDomains: z.array(z.string()),
+  // Absent in files written before public keys existed.
+  publicKeys: z.array(z.unknown()).default([]),
+  usedPublicKeyIds: z.array(z.string()).default([]),
 });
 
 /** The file's text for a state: one JSON object, distributions one per line for diffs. */
@@ -37,10 +47,13 @@ function encodeStoreFile(state: MemoryStoreState): string {
     version: state.version,
   });
   const lines = state.distributions.map((d) => `    ${JSON.stringify(d)}`);
+  const keyLines = (state.publicKeys ?? []).map((k) => `    ${JSON.stringify(k)}`);
   return (
     `${head.slice(0, -1)},\n` +
     `  "usedIds": ${JSON.stringify(state.usedIds)},\n` +
     `  "usedDomains": ${JSON.stringify(state.usedDomains)},\n` +
+    `  "usedPublicKeyIds": ${JSON.stringify(state.usedPublicKeyIds ?? [])},\n` +
+    `  "publicKeys": [\n${keyLines.join(",\n")}${keyLines.length > 0 ? "\n" : ""}  ],\n` +
     `  "distributions": [\n${lines.join(",\n")}${lines.length > 0 ? "\n" : ""}  ]\n}\n`
   );
 }
@@ -66,11 +79,16 @@ function decodeStoreFile(raw: string, path: string): MemoryStoreState {
     const distributions: Distribution[] = parsed.data.distributions.map((d, i) =>
       checkedDistribution(d, `distribution ${i}`),
     );
+    const publicKeys: PublicKeyRecord[] = parsed.data.publicKeys.map((k, i) =>
+      checkedPublicKey(k, `public key ${i}`),
+    );
     return {
       version: parsed.data.version,
       distributions,
       usedIds: parsed.data.usedIds,
       usedDomains: parsed.data.usedDomains,
+      publicKeys,
+      usedPublicKeyIds: parsed.data.usedPublicKeyIds,
     };
   } catch (error) {
     throw new StoreFileError(`store file ${path}: ${(error as Error).message}`, { cause: error });
@@ -170,6 +188,30 @@ export class FileStore extends MemoryStore {
     const tagged = await super.changeTags(id, change, maxTags);
     await this.#persist();
     return tagged;
+  }
+
+  override async createPublicKey(
+    key: PublicKeyRecord,
+    options?: CreatePublicKeyOptions,
+  ): Promise<PublicKeyRecord> {
+    const created = await super.createPublicKey(key, options);
+    await this.#persist();
+    return created;
+  }
+
+  override async updatePublicKey(
+    id: string,
+    patch: PublicKeyPatch,
+    options?: UpdateOptions,
+  ): Promise<PublicKeyRecord> {
+    const updated = await super.updatePublicKey(id, patch, options);
+    await this.#persist();
+    return updated;
+  }
+
+  override async deletePublicKey(id: string, options?: UpdateOptions): Promise<void> {
+    await super.deletePublicKey(id, options);
+    await this.#persist();
   }
 
   /** Closes the store, then waits for the last write (retrying one that failed). */

@@ -1,12 +1,15 @@
 import { checkDistribution, type Distribution, type DistributionPatch } from "../distribution.js";
 import type { RandomBytes } from "../ids.js";
+import { byPublicKeyId, checkPublicKey, type PublicKeyPatch, type PublicKeyRecord } from "../public-key.js";
 import type {
   ChangeListener,
   ConfigSnapshot,
   CreateOptions,
+  CreatePublicKeyOptions,
   DeleteOptions,
   DistributionChange,
   DistributionStore,
+  PublicKeyStore,
   TagChange,
   UpdateOptions,
   WatcherRole,
@@ -23,9 +26,14 @@ import {
   notFound,
   patched,
   preconditionFailed,
+  publicKeyCallerReferenceInUse,
+  publicKeyExists,
+  publicKeyNotFound,
+  publicKeyPreconditionFailed,
   retagged,
   storeClosed,
   tooManyDistributions,
+  tooManyPublicKeys,
 } from "./store-rules.js";
 
 export interface MemoryStoreOptions {
@@ -64,6 +72,9 @@ export interface MemoryStoreState {
   /** Ids and domain names ever stored, deleted ones included (never reused). */
   readonly usedIds: readonly string[];
   readonly usedDomains: readonly string[];
+  /** Public keys, and every public-key id ever stored (never reused). Absent in older saved files. */
+  readonly publicKeys?: readonly PublicKeyRecord[];
+  readonly usedPublicKeyIds?: readonly string[];
 }
 
 interface MutableWatcher {
@@ -77,7 +88,7 @@ interface MutableWatcher {
  * process. Each method does all its checks before its first change, and
  * none awaits in between, so every mutation is atomic.
  */
-export class MemoryStore implements DistributionStore {
+export class MemoryStore implements DistributionStore, PublicKeyStore {
   readonly #clock: () => number;
   readonly #historyLimit: number;
   readonly #random: RandomBytes | undefined;
@@ -90,6 +101,10 @@ export class MemoryStore implements DistributionStore {
   /** Every id and domain name ever stored, deleted ones included: they are never reused. */
   readonly #usedIds = new Set<string>();
   readonly #usedDomains = new Set<string>();
+  readonly #keys = new Map<string, PublicKeyRecord>();
+  /** CallerReference → id of the live public key created with it. */
+  readonly #keyReferences = new Map<string, string>();
+  readonly #usedKeyIds = new Set<string>();
   readonly #history: DistributionChange[] = [];
   readonly #listeners = new Set<ChangeListener>();
   readonly #watchers = new Map<string, MutableWatcher>();
@@ -120,6 +135,8 @@ export class MemoryStore implements DistributionStore {
       distributions: this.#sorted(),
       usedIds: [...this.#usedIds].sort(),
       usedDomains: [...this.#usedDomains].sort(),
+      publicKeys: this.#sortedKeys(),
+      usedPublicKeyIds: [...this.#usedKeyIds].sort(),
     };
   }
 
@@ -149,6 +166,24 @@ export class MemoryStore implements DistributionStore {
       this.#usedIds.add(d.id);
       this.#usedDomains.add(d.domainName);
     }
+    for (const id of state.usedPublicKeyIds ?? []) this.#usedKeyIds.add(id);
+    for (const k of state.publicKeys ?? []) {
+      if (this.#keys.has(k.id)) throw new StoreDataError(`public key ${k.id} appears twice`);
+      const refOwner = this.#keyReferences.get(k.callerReference);
+      if (refOwner !== undefined) {
+        throw new StoreDataError(
+          `CallerReference ${k.callerReference} is used by both public keys ${refOwner} and ${k.id}`,
+        );
+      }
+      if (k.configVersion > state.version) {
+        throw new StoreDataError(
+          `public key ${k.id} is at version ${k.configVersion}, after the store's ${state.version}`,
+        );
+      }
+      this.#keys.set(k.id, k);
+      this.#keyReferences.set(k.callerReference, k.id);
+      this.#usedKeyIds.add(k.id);
+    }
   }
 
   async create(distribution: Distribution, options: CreateOptions = {}): Promise<Distribution> {
@@ -176,6 +211,82 @@ export class MemoryStore implements DistributionStore {
     this.#usedDomains.add(stored.domainName);
     this.#commit({ upserts: [stored], removedIds: [] });
     return stored;
+  }
+
+  async createPublicKey(
+    key: PublicKeyRecord,
+    options: CreatePublicKeyOptions = {},
+  ): Promise<PublicKeyRecord> {
+    this.#open();
+    const k = checkPublicKey(key);
+    // The order of the checks is part of the contract (RedisStore keeps it).
+    if (this.#usedKeyIds.has(k.id)) throw publicKeyExists(k.id);
+    const refOwner = this.#keyReferences.get(k.callerReference);
+    if (refOwner !== undefined) throw publicKeyCallerReferenceInUse(k.callerReference, refOwner);
+    if (options.maxPublicKeys !== undefined && this.#keys.size >= options.maxPublicKeys) {
+      throw tooManyPublicKeys(options.maxPublicKeys);
+    }
+    const stored = checkPublicKey({
+      ...k,
+      etag: newEtag(this.#random),
+      configVersion: this.#version + 1,
+      createdMs: this.#clock(),
+    });
+    this.#keys.set(stored.id, stored);
+    this.#keyReferences.set(stored.callerReference, stored.id);
+    this.#usedKeyIds.add(stored.id);
+    this.#commit({ publicKeyUpserts: [stored] });
+    return stored;
+  }
+
+  async getPublicKey(id: string): Promise<PublicKeyRecord | undefined> {
+    this.#open();
+    return this.#keys.get(id);
+  }
+
+  async getPublicKeyByCallerReference(callerReference: string): Promise<PublicKeyRecord | undefined> {
+    this.#open();
+    const id = this.#keyReferences.get(callerReference);
+    return id === undefined ? undefined : this.#keys.get(id);
+  }
+
+  async listPublicKeys(): Promise<readonly PublicKeyRecord[]> {
+    this.#open();
+    return this.#sortedKeys();
+  }
+
+  async updatePublicKey(
+    id: string,
+    patch: PublicKeyPatch,
+    options: UpdateOptions = {},
+  ): Promise<PublicKeyRecord> {
+    this.#open();
+    const current = this.#requireKey(id);
+    if (options.ifMatch !== undefined && options.ifMatch !== current.etag) {
+      throw publicKeyPreconditionFailed(id, options.ifMatch, current.etag);
+    }
+    const stored = checkPublicKey({
+      ...current,
+      comment: patch.comment,
+      etag: newEtag(this.#random),
+      configVersion: this.#version + 1,
+    });
+    this.#keys.set(id, stored);
+    this.#commit({ publicKeyUpserts: [stored] });
+    return stored;
+  }
+
+  async deletePublicKey(id: string, options: UpdateOptions = {}): Promise<void> {
+    this.#open();
+    const current = this.#requireKey(id);
+    if (options.ifMatch !== undefined && options.ifMatch !== current.etag) {
+      throw publicKeyPreconditionFailed(id, options.ifMatch, current.etag);
+    }
+    this.#keys.delete(id);
+    if (this.#keyReferences.get(current.callerReference) === id) {
+      this.#keyReferences.delete(current.callerReference);
+    }
+    this.#commit({ removedPublicKeyIds: [id] });
   }
 
   async get(id: string): Promise<Distribution | undefined> {
@@ -238,21 +349,33 @@ export class MemoryStore implements DistributionStore {
 
   async snapshot(): Promise<ConfigSnapshot> {
     this.#open();
-    return { version: this.#version, distributions: this.#sorted() };
+    return { version: this.#version, distributions: this.#sorted(), publicKeys: this.#sortedKeys() };
   }
 
   async changesSince(version: number): Promise<DistributionChange | undefined> {
     this.#open();
-    if (version === this.#version) return { version, upserts: [], removedIds: [] };
+    if (version === this.#version) {
+      return { version, upserts: [], removedIds: [], publicKeyUpserts: [], removedPublicKeyIds: [] };
+    }
     if (version > this.#version) return undefined;
     const oldest = this.#history[0];
     // The history must hold the change right after `version`.
     if (!oldest || oldest.version > version + 1) return undefined;
     const touched = new Set<string>();
+    const touchedKeys = new Set<string>();
     for (const change of this.#history) {
       if (change.version <= version) continue;
       for (const d of change.upserts) touched.add(d.id);
       for (const removed of change.removedIds) touched.add(removed);
+      for (const k of change.publicKeyUpserts) touchedKeys.add(k.id);
+      for (const removed of change.removedPublicKeyIds) touchedKeys.add(removed);
+    }
+    const publicKeyUpserts: PublicKeyRecord[] = [];
+    const removedPublicKeyIds: string[] = [];
+    for (const id of [...touchedKeys].sort()) {
+      const k = this.#keys.get(id);
+      if (k) publicKeyUpserts.push(k);
+      else removedPublicKeyIds.push(id);
     }
     const upserts: Distribution[] = [];
     const removedIds: string[] = [];
@@ -261,7 +384,7 @@ export class MemoryStore implements DistributionStore {
       if (d) upserts.push(d);
       else removedIds.push(id);
     }
-    return { version: this.#version, upserts, removedIds };
+    return { version: this.#version, upserts, removedIds, publicKeyUpserts, removedPublicKeyIds };
   }
 
   subscribe(listener: ChangeListener): () => void {
@@ -309,6 +432,12 @@ export class MemoryStore implements DistributionStore {
     return d;
   }
 
+  #requireKey(id: string): PublicKeyRecord {
+    const k = this.#keys.get(id);
+    if (!k) throw publicKeyNotFound(id);
+    return k;
+  }
+
   #checkCnames(id: string, cnames: readonly string[]): void {
     for (const cname of cnames) {
       const owner = this.#hosts.get(cname);
@@ -333,12 +462,14 @@ export class MemoryStore implements DistributionStore {
     for (const [nodeId, w] of this.#watchers) if (w.expiresAtMs <= now) this.#watchers.delete(nodeId);
   }
 
-  #commit(change: Omit<DistributionChange, "version">): void {
+  #commit(change: Partial<Omit<DistributionChange, "version">>): void {
     this.#version += 1;
     const full: DistributionChange = Object.freeze({
       version: this.#version,
-      upserts: Object.freeze([...change.upserts]),
-      removedIds: Object.freeze([...change.removedIds]),
+      upserts: Object.freeze([...(change.upserts ?? [])]),
+      removedIds: Object.freeze([...(change.removedIds ?? [])]),
+      publicKeyUpserts: Object.freeze([...(change.publicKeyUpserts ?? [])]),
+      removedPublicKeyIds: Object.freeze([...(change.removedPublicKeyIds ?? [])]),
     });
     this.#history.push(full);
     if (this.#history.length > this.#historyLimit) this.#history.shift();
@@ -374,5 +505,9 @@ export class MemoryStore implements DistributionStore {
 
   #sorted(): Distribution[] {
     return [...this.#byId.values()].sort(byId);
+  }
+
+  #sortedKeys(): PublicKeyRecord[] {
+    return [...this.#keys.values()].sort(byPublicKeyId);
   }
 }

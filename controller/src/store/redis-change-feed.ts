@@ -74,6 +74,8 @@ export class RedisChangeFeed {
   #delivered: number | undefined;
   /** Ids existing at #delivered, to name the removed ones when catching up from a snapshot. */
   #knownIds = new Set<string>();
+  /** Public-key ids the listeners were last told exist (for removals across a resync). */
+  #knownKeyIds = new Set<string>();
   #syncing: Promise<void> | undefined;
   #syncAgain = false;
   #lastSyncError: Error | undefined;
@@ -201,7 +203,9 @@ export class RedisChangeFeed {
     if (delivered === undefined) {
       const reply = await this.#script("sfBaseline", []);
       this.#delivered = integer(reply[0], "version");
-      this.#knownIds = new Set(reply.slice(1).map((id) => text(id, "id")));
+      const end = 2 + integer(reply[1], "distribution count");
+      this.#knownIds = new Set(reply.slice(2, end).map((id) => text(id, "id")));
+      this.#knownKeyIds = new Set(reply.slice(end).map((id) => text(id, "id")));
       this.#releaseWaiters();
       return;
     }
@@ -219,6 +223,8 @@ export class RedisChangeFeed {
           }
           for (const d of change.upserts) this.#knownIds.add(d.id);
           for (const id of change.removedIds) this.#knownIds.delete(id);
+          for (const k of change.publicKeyUpserts) this.#knownKeyIds.add(k.id);
+          for (const id of change.removedPublicKeyIds) this.#knownKeyIds.delete(id);
           this.#delivered = change.version;
           this.#emit(change);
         }
@@ -244,13 +250,18 @@ export class RedisChangeFeed {
     }
     const ids = new Set(snapshot.distributions.map((d) => d.id));
     const removedIds = [...this.#knownIds].filter((id) => !ids.has(id)).sort();
+    const keyIds = new Set(snapshot.publicKeys.map((k) => k.id));
+    const removedPublicKeyIds = [...this.#knownKeyIds].filter((id) => !keyIds.has(id)).sort();
     this.#delivered = snapshot.version;
     this.#knownIds = ids;
+    this.#knownKeyIds = keyIds;
     this.#emit(
       Object.freeze({
         version: snapshot.version,
         upserts: Object.freeze([...snapshot.distributions]),
         removedIds: Object.freeze(removedIds),
+        publicKeyUpserts: Object.freeze([...snapshot.publicKeys]),
+        removedPublicKeyIds: Object.freeze(removedPublicKeyIds),
       }),
     );
     this.#releaseWaiters();

@@ -35,6 +35,9 @@ export const keyNames = [
   "log",
   "watchers",
   "watcher-expiry",
+  "public-keys",
+  "public-key-refs",
+  "used-public-key-ids",
 ] as const;
 
 export const ScriptStatus = {
@@ -68,6 +71,7 @@ const prelude = `
 local K_VERSION, K_DISTS, K_HOSTS, K_REFS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_USED_IDS, K_USED_DOMAINS, K_LOG = KEYS[5], KEYS[6], KEYS[7]
 local K_WATCHERS, K_WATCHER_EXPIRY = KEYS[8], KEYS[9]
+local K_PKEYS, K_PKEY_REFS, K_USED_PKEY_IDS = KEYS[10], KEYS[11], KEYS[12]
 
 local function fmt(n)
   return string.format('%d', n)
@@ -93,7 +97,7 @@ end
 -- Redis does not undo a script that fails halfway, so every writing script
 -- first makes sure no write can fail: each key is missing or of its type,
 -- and the version is an integer. Answers what is wrong, or nil.
-local key_types = {'string', 'hash', 'hash', 'hash', 'set', 'set', 'zset', 'hash', 'zset'}
+local key_types = {'string', 'hash', 'hash', 'hash', 'set', 'set', 'zset', 'hash', 'zset', 'hash', 'hash', 'set'}
 local function bad_keys()
   for i = 1, #key_types do
     local t = redis.call('TYPE', KEYS[i])['ok']
@@ -112,12 +116,15 @@ local function stamp(body, v)
 end
 
 -- Bumps the version by one (to current_version() + 1, which stamp() used),
--- logs the change, trims the log, announces it.
-local function commit(upserts_json, removed_json)
+-- logs the change (distributions, then public keys: absent means none),
+-- trims the log, announces it.
+local function commit(upserts_json, removed_json, key_upserts_json, key_removed_json)
   current_version()
   local v = redis.call('INCR', K_VERSION)
   local entry = '{"version":' .. fmt(v) .. ',"upserts":' .. upserts_json ..
-    ',"removedIds":' .. removed_json .. '}'
+    ',"removedIds":' .. removed_json ..
+    ',"publicKeyUpserts":' .. (key_upserts_json or '[]') ..
+    ',"removedPublicKeyIds":' .. (key_removed_json or '[]') .. '}'
   redis.call('ZADD', K_LOG, fmt(v), entry)
   redis.call('ZREMRANGEBYRANK', K_LOG, 0, -(tonumber(ARGV[3]) + 1))
   redis.call('PUBLISH', ARGV[4], fmt(v))
@@ -232,20 +239,95 @@ redis.call('HSET', K_DISTS, id, stored)
 return {'OK'}
 `;
 
-/** → {version, id, json, id, json, …} read at one instant. */
+/**
+ * → {version, n, id, json … (n distribution pairs), id, json … (public
+ * keys)} read at one instant.
+ */
 const snapshot = `${prelude}
-local out = {current_version()}
 local all = redis.call('HGETALL', K_DISTS)
+local out = {current_version(), #all / 2}
 for i = 1, #all do out[#out + 1] = all[i] end
+local keys = redis.call('HGETALL', K_PKEYS)
+for i = 1, #keys do out[#out + 1] = keys[i] end
 return out
 `;
 
-/** → {version, id, id, …}: where a store starts delivering from (nothing decoded, so bad entries cannot block it). */
+/**
+ * → {version, n, id … (n distribution ids), id … (public-key ids)}: where a
+ * store starts delivering from (nothing decoded, so bad entries cannot block it).
+ */
 const baseline = `${prelude}
-local out = {current_version()}
 local ids = redis.call('HKEYS', K_DISTS)
+local out = {current_version(), #ids}
 for i = 1, #ids do out[#out + 1] = ids[i] end
+local keys = redis.call('HKEYS', K_PKEYS)
+for i = 1, #keys do out[#out + 1] = keys[i] end
 return out
+`;
+
+/**
+ * ARGV[5] id, [6] caller reference, [7] unstamped JSON, [8] max keys (-1: none).
+ * Checks in MemoryStore's order: id used, caller reference, quota.
+ */
+const createPublicKey = `${prelude}
+if expired() then return {'EXPIRED'} end
+local bad = bad_keys()
+if bad then return {'CORRUPT', bad} end
+local id, ref, body = ARGV[5], ARGV[6], ARGV[7]
+local max = tonumber(ARGV[8])
+if redis.call('SISMEMBER', K_USED_PKEY_IDS, id) == 1 then return {'EXISTS'} end
+local ref_owner = redis.call('HGET', K_PKEY_REFS, ref)
+if ref_owner then return {'CALLER_REFERENCE', ref_owner} end
+if max >= 0 and redis.call('HLEN', K_PKEYS) >= max then return {'QUOTA', max} end
+local stored = stamp(body, current_version() + 1)
+redis.call('HSET', K_PKEYS, id, stored)
+redis.call('HSET', K_PKEY_REFS, ref, id)
+redis.call('SADD', K_USED_PKEY_IDS, id)
+local committed = commit('[]', '[]', '[' .. stored .. ']', '[]')
+return {'OK', committed}
+`;
+
+/** ARGV[5] id, [6] the stored JSON the caller read (compare-and-set), [7] the new unstamped JSON. */
+const updatePublicKey = `${prelude}
+if expired() then return {'EXPIRED'} end
+local bad = bad_keys()
+if bad then return {'CORRUPT', bad} end
+local id, expected, body = ARGV[5], ARGV[6], ARGV[7]
+local current = redis.call('HGET', K_PKEYS, id)
+if not current then return {'NOT_FOUND'} end
+if current ~= expected then return {'CONFLICT'} end
+local stored = stamp(body, current_version() + 1)
+redis.call('HSET', K_PKEYS, id, stored)
+local committed = commit('[]', '[]', '[' .. stored .. ']', '[]')
+return {'OK', committed}
+`;
+
+/** ARGV[5] id, [6] '1' when If-Match is given, [7] If-Match. */
+const deletePublicKey = `${prelude}
+if expired() then return {'EXPIRED'} end
+local bad = bad_keys()
+if bad then return {'CORRUPT', bad} end
+local id, has_if_match, if_match = ARGV[5], ARGV[6], ARGV[7]
+local current = redis.call('HGET', K_PKEYS, id)
+if not current then return {'NOT_FOUND'} end
+local ok, k = pcall(cjson.decode, current)
+if not ok or type(k) ~= 'table' or type(k.etag) ~= 'string' or type(k.callerReference) ~= 'string' then
+  return {'CORRUPT', 'public key ' .. id .. ' in ' .. K_PKEYS .. ' does not decode'}
+end
+if has_if_match == '1' and k.etag ~= if_match then return {'PRECONDITION', k.etag} end
+if redis.call('HGET', K_PKEY_REFS, k.callerReference) == id then redis.call('HDEL', K_PKEY_REFS, k.callerReference) end
+redis.call('HDEL', K_PKEYS, id)
+local committed = commit('[]', '[]', '[]', '[' .. cjson.encode(id) .. ']')
+return {'OK', committed}
+`;
+
+/** ARGV[2] caller reference → {} or {json} */
+const publicKeyByCallerReference = `${prelude}
+local id = redis.call('HGET', K_PKEY_REFS, ARGV[2])
+if not id then return {} end
+local k = redis.call('HGET', K_PKEYS, id)
+if not k then return {} end
+return {k}
 `;
 
 /** → {version} */
@@ -282,7 +364,8 @@ return out
 /**
  * ARGV[2] a version → {current, status, …}. OK is followed by pairs: 'U' and
  * the current JSON of a distribution changed since, or 'R' and the id of one
- * removed since — the merge of every change after that version.
+ * removed since, then 'KU'/'KR' likewise for public keys — the merge of
+ * every change after that version.
  */
 const changesSince = `${prelude}
 local cur = current_version()
@@ -292,11 +375,18 @@ if since > cur or #redis.call('ZRANGEBYSCORE', K_LOG, fmt(since + 1), fmt(since 
   return {cur, 'UNKNOWN'}
 end
 local touched, order = {}, {}
+local key_touched, key_order = {}, {}
 local entries = redis.call('ZRANGEBYSCORE', K_LOG, '(' .. fmt(since), '+inf')
 local function touch(id)
   if type(id) == 'string' and not touched[id] then
     touched[id] = true
     order[#order + 1] = id
+  end
+end
+local function touch_key(id)
+  if type(id) == 'string' and not key_touched[id] then
+    key_touched[id] = true
+    key_order[#key_order + 1] = id
   end
 end
 for i = 1, #entries do
@@ -308,6 +398,15 @@ for i = 1, #entries do
     if type(d) == 'table' then touch(d.id) end
   end
   for _, id in ipairs(e.removedIds) do touch(id) end
+  -- Entries written before public keys existed have neither field.
+  if type(e.publicKeyUpserts) == 'table' then
+    for _, k in ipairs(e.publicKeyUpserts) do
+      if type(k) == 'table' then touch_key(k.id) end
+    end
+  end
+  if type(e.removedPublicKeyIds) == 'table' then
+    for _, id in ipairs(e.removedPublicKeyIds) do touch_key(id) end
+  end
 end
 local out = {cur, 'OK'}
 for _, id in ipairs(order) do
@@ -317,6 +416,16 @@ for _, id in ipairs(order) do
     out[#out + 1] = d
   else
     out[#out + 1] = 'R'
+    out[#out + 1] = id
+  end
+end
+for _, id in ipairs(key_order) do
+  local k = redis.call('HGET', K_PKEYS, id)
+  if k then
+    out[#out + 1] = 'KU'
+    out[#out + 1] = k
+  else
+    out[#out + 1] = 'KR'
     out[#out + 1] = id
   end
 end
@@ -390,5 +499,9 @@ export const scripts = {
   sfHeartbeat: heartbeat,
   sfDropWatcher: dropWatcher,
   sfLiveWatchers: liveWatchers,
+  sfCreatePublicKey: createPublicKey,
+  sfUpdatePublicKey: updatePublicKey,
+  sfDeletePublicKey: deletePublicKey,
+  sfPublicKeyByCallerReference: publicKeyByCallerReference,
 } as const;
 export type ScriptName = keyof typeof scripts;

@@ -1,5 +1,5 @@
 /**
- * RedisStore: the DistributionStore of several controller replicas sharing
+ * RedisStore: the DistributionStore (and PublicKeyStore) of several controller replicas sharing
  * one Redis (single server, Sentinel or Cluster).
  *
  * Key layout. P is the prefix option (default "streamfront:"); every key
@@ -15,11 +15,15 @@
  *   P{sf}:used-ids        set     every id ever created (never reused)
  *   P{sf}:used-domains    set     every domain name ever created (never reused)
  *   P{sf}:log             zset    score version → JSON {version, upserts
- *                                 (full distributions), removedIds}: exactly
- *                                 one entry per version, the newest
+ *                                 (full distributions), removedIds,
+ *                                 publicKeyUpserts, removedPublicKeyIds}:
+ *                                 exactly one entry per version, the newest
  *                                 changeLogLimit kept
  *   P{sf}:watchers        hash    nodeId → JSON {role, appliedVersion}
  *   P{sf}:watcher-expiry  zset    score expiry (Redis server ms) → nodeId
+ *   P{sf}:public-keys     hash    id → public key JSON (with configVersion)
+ *   P{sf}:public-key-refs hash    CallerReference → id of the live public key
+ *   P{sf}:used-public-key-ids set every public-key id ever created
  *   P{sf}:changes         channel PUBLISHed the new version after each commit
  *
  * Writes. Each create, update, delete and tag change is one Lua script
@@ -50,13 +54,16 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "../../../lib/log.js";
 import { checkDistribution, type Distribution, type DistributionPatch } from "../distribution.js";
 import type { RandomBytes } from "../ids.js";
+import { byPublicKeyId, checkPublicKey, type PublicKeyPatch, type PublicKeyRecord } from "../public-key.js";
 import type {
   ChangeListener,
   ConfigSnapshot,
   CreateOptions,
+  CreatePublicKeyOptions,
   DeleteOptions,
   DistributionChange,
   DistributionStore,
+  PublicKeyStore,
   TagChange,
   UpdateOptions,
   WatcherRole,
@@ -68,9 +75,11 @@ import { createRedisClient, type RedisClient, type RedisConnectionOptions } from
 import { keyNames, type ScriptName, ScriptStatus, scripts } from "./redis-scripts.js";
 import {
   decodeDistribution,
+  decodePublicKey,
   decodeWatcher,
   encodeDistribution,
   encodeUnstamped,
+  encodeUnstampedPublicKey,
   encodeWatcher,
   StoreDataError,
 } from "./store-codec.js";
@@ -84,10 +93,15 @@ import {
   notFound,
   patched,
   preconditionFailed,
+  publicKeyCallerReferenceInUse,
+  publicKeyExists,
+  publicKeyNotFound,
+  publicKeyPreconditionFailed,
   retagged,
   storeClosed,
   storeUnavailable,
   tooManyDistributions,
+  tooManyPublicKeys,
 } from "./store-rules.js";
 
 export { StoreDataError } from "./store-codec.js";
@@ -138,7 +152,7 @@ interface ReadyWaiter {
   readonly reject: (error: Error) => void;
 }
 
-export class RedisStore implements DistributionStore {
+export class RedisStore implements DistributionStore, PublicKeyStore {
   readonly #client: RedisClient;
   readonly #feed: RedisChangeFeed;
   readonly #scripts: Record<ScriptName, ScriptCall>;
@@ -351,6 +365,104 @@ export class RedisStore implements DistributionStore {
     });
   }
 
+  async createPublicKey(
+    key: PublicKeyRecord,
+    options: CreatePublicKeyOptions = {},
+  ): Promise<PublicKeyRecord> {
+    const k = checkPublicKey(key);
+    const next = checkPublicKey({
+      ...k,
+      etag: newEtag(this.#random),
+      configVersion: 0,
+      createdMs: this.#clock(),
+    });
+    const max = options.maxPublicKeys === undefined ? -1 : Math.max(0, Math.floor(options.maxPublicKeys));
+    return this.#run("public key create", async () => {
+      const reply = await this.#mutate("sfCreatePublicKey", [
+        next.id,
+        next.callerReference,
+        encodeUnstampedPublicKey(next),
+        max,
+      ]);
+      switch (reply[0]) {
+        case ScriptStatus.Exists:
+          throw publicKeyExists(next.id);
+        case ScriptStatus.CallerReference:
+          throw publicKeyCallerReferenceInUse(next.callerReference, text(reply[1], "owner"));
+        case ScriptStatus.Quota:
+          throw tooManyPublicKeys(integer(reply[1], "quota"));
+      }
+      return this.#committedKey(reply, next);
+    });
+  }
+
+  async getPublicKey(id: string): Promise<PublicKeyRecord | undefined> {
+    return this.#run("public key get", async () => {
+      const raw = await this.#client.hget(this.#key["public-keys"], id);
+      return raw === null ? undefined : decodePublicKey(raw, this.#whereKey(id), id);
+    });
+  }
+
+  async getPublicKeyByCallerReference(callerReference: string): Promise<PublicKeyRecord | undefined> {
+    return this.#run("public key caller reference lookup", async () => {
+      const reply = await this.#script("sfPublicKeyByCallerReference", [callerReference]);
+      if (reply.length === 0) return undefined;
+      const k = decodePublicKey(
+        text(reply[0], "public key"),
+        `${this.#key["public-keys"]} entry for ${callerReference}`,
+      );
+      return k.callerReference === callerReference ? k : undefined;
+    });
+  }
+
+  async listPublicKeys(): Promise<readonly PublicKeyRecord[]> {
+    return this.#run("public key list", async () => {
+      const all = await this.#client.hgetall(this.#key["public-keys"]);
+      return Object.entries(all)
+        .map(([id, raw]) => decodePublicKey(raw, this.#whereKey(id), id))
+        .sort(byPublicKeyId);
+    });
+  }
+
+  async updatePublicKey(
+    id: string,
+    patch: PublicKeyPatch,
+    options: UpdateOptions = {},
+  ): Promise<PublicKeyRecord> {
+    return this.#run("public key update", async () => {
+      for (let attempt = 1; ; attempt++) {
+        const raw = await this.#client.hget(this.#key["public-keys"], id);
+        if (raw === null) throw publicKeyNotFound(id);
+        const current = decodePublicKey(raw, this.#whereKey(id), id);
+        if (options.ifMatch !== undefined && options.ifMatch !== current.etag) {
+          throw publicKeyPreconditionFailed(id, options.ifMatch, current.etag);
+        }
+        const next = checkPublicKey({ ...current, comment: patch.comment, etag: newEtag(this.#random) });
+        const reply = await this.#mutate("sfUpdatePublicKey", [id, raw, encodeUnstampedPublicKey(next)]);
+        if (reply[0] === ScriptStatus.Conflict) {
+          this.#checkContention(attempt, id);
+          continue;
+        }
+        return this.#committedKey(reply, next);
+      }
+    });
+  }
+
+  async deletePublicKey(id: string, options: UpdateOptions = {}): Promise<void> {
+    return this.#run("public key delete", async () => {
+      const reply = await this.#mutate("sfDeletePublicKey", [
+        id,
+        options.ifMatch === undefined ? "0" : "1",
+        options.ifMatch ?? "",
+      ]);
+      if (reply[0] === ScriptStatus.Precondition) {
+        throw publicKeyPreconditionFailed(id, options.ifMatch ?? "", text(reply[1], "etag"));
+      }
+      if (reply[0] === ScriptStatus.NotFound) throw publicKeyNotFound(id);
+      await this.#committed(reply);
+    });
+  }
+
   async version(): Promise<number> {
     return this.#run("version read", async () =>
       integer((await this.#script("sfVersion", []))[0], "version"),
@@ -368,7 +480,13 @@ export class RedisStore implements DistributionStore {
       const current = integer(reply[0], "version");
       switch (reply[1]) {
         case ScriptStatus.Same:
-          return { version: current, upserts: [], removedIds: [] };
+          return {
+            version: current,
+            upserts: [],
+            removedIds: [],
+            publicKeyUpserts: [],
+            removedPublicKeyIds: [],
+          };
         case ScriptStatus.Unknown:
           return undefined;
         case ScriptStatus.Corrupt:
@@ -380,14 +498,22 @@ export class RedisStore implements DistributionStore {
       }
       const upserts: Distribution[] = [];
       const removedIds: string[] = [];
+      const publicKeyUpserts: PublicKeyRecord[] = [];
+      const removedPublicKeyIds: string[] = [];
       for (let i = 2; i + 1 < reply.length; i += 2) {
-        if (reply[i] === "U")
+        const kind = reply[i];
+        if (kind === "U")
           upserts.push(decodeDistribution(text(reply[i + 1], "distribution"), this.#distsKey));
-        else removedIds.push(text(reply[i + 1], "id"));
+        else if (kind === "R") removedIds.push(text(reply[i + 1], "id"));
+        else if (kind === "KU")
+          publicKeyUpserts.push(decodePublicKey(text(reply[i + 1], "public key"), this.#key["public-keys"]));
+        else removedPublicKeyIds.push(text(reply[i + 1], "id"));
       }
       upserts.sort(byId);
       removedIds.sort();
-      return { version: current, upserts, removedIds };
+      publicKeyUpserts.sort(byPublicKeyId);
+      removedPublicKeyIds.sort();
+      return { version: current, upserts, removedIds, publicKeyUpserts, removedPublicKeyIds };
     });
   }
 
@@ -544,12 +670,18 @@ export class RedisStore implements DistributionStore {
   async #readSnapshot(): Promise<ConfigSnapshot> {
     const reply = await this.#script("sfSnapshot", []);
     const version = integer(reply[0], "version");
+    const end = 2 + 2 * integer(reply[1], "distribution count");
     const distributions: Distribution[] = [];
-    for (let i = 1; i + 1 < reply.length; i += 2) {
+    for (let i = 2; i + 1 < end; i += 2) {
       const id = text(reply[i], "id");
       distributions.push(decodeDistribution(text(reply[i + 1], "distribution"), this.#where(id), id));
     }
-    return { version, distributions: distributions.sort(byId) };
+    const publicKeys: PublicKeyRecord[] = [];
+    for (let i = end; i + 1 < reply.length; i += 2) {
+      const id = text(reply[i], "id");
+      publicKeys.push(decodePublicKey(text(reply[i + 1], "public key"), this.#whereKey(id), id));
+    }
+    return { version, distributions: distributions.sort(byId), publicKeys: publicKeys.sort(byPublicKeyId) };
   }
 
   /** Throws for a refusal status common to every mutation (anything not OK). */
@@ -577,6 +709,17 @@ export class RedisStore implements DistributionStore {
     // into a failure because the read that delivers it did.
     await this.#feed.awaitDelivery(version);
     return next === undefined ? undefined : checkDistribution({ ...next, configVersion: version });
+  }
+
+  /** After an OK public-key mutation: as #committed, for a key. */
+  async #committedKey(reply: readonly unknown[], next: PublicKeyRecord): Promise<PublicKeyRecord> {
+    if (reply[0] === ScriptStatus.NotFound) throw publicKeyNotFound(next.id);
+    await this.#committed(reply);
+    return checkPublicKey({ ...next, configVersion: integer(reply[1], "version") });
+  }
+
+  #whereKey(id: string): string {
+    return `public key ${id} in ${this.#key["public-keys"]}`;
   }
 
   #checkContention(attempt: number, id: string): void {

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { StreamfrontError } from "../../../lib/errors.js";
 import { checkDistribution, type Distribution, DistributionKind, PriceClass } from "../distribution.js";
 import { ControllerErrorCode } from "../errors.js";
+import { checkPublicKey, type PublicKeyRecord } from "../public-key.js";
 import { type DistributionChange, WatcherRole } from "./distribution-store.js";
 
 /**
@@ -46,6 +47,9 @@ const changeSchema = z.object({
   version: z.number().int().nonnegative(),
   upserts: z.array(z.unknown()),
   removedIds: z.array(z.string()),
+  // Absent in entries written before public keys existed.
+  publicKeyUpserts: z.array(z.unknown()).default([]),
+  removedPublicKeyIds: z.array(z.string()).default([]),
 });
 
 const watcherSchema = z.object({
@@ -113,6 +117,10 @@ export function decodeChange(raw: string, what: string): DistributionChange {
     version: parsed.data.version,
     upserts: Object.freeze(upserts),
     removedIds: Object.freeze([...parsed.data.removedIds]),
+    publicKeyUpserts: Object.freeze(
+      parsed.data.publicKeyUpserts.map((k, i) => checkedPublicKey(k, `${what}, public key upsert ${i}`)),
+    ),
+    removedPublicKeyIds: Object.freeze([...parsed.data.removedPublicKeyIds]),
   });
 }
 
@@ -129,4 +137,38 @@ export function decodeWatcher(raw: string, what: string): StoredWatcher {
   const parsed = watcherSchema.safeParse(parseJson(raw, what));
   if (!parsed.success) throw new StoreDataError(`${what} is malformed: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
+}
+
+const publicKeySchema = z.strictObject({
+  id: z.string(),
+  callerReference: z.string(),
+  name: z.string(),
+  encodedKey: z.string(),
+  comment: z.string(),
+  createdMs: z.number().int().nonnegative(),
+  etag: z.string(),
+  configVersion: z.number().int().nonnegative(),
+});
+
+/** A stored public key, every field checked; throws StoreDataError naming what. */
+export function checkedPublicKey(value: unknown, what: string, expectedId?: string): PublicKeyRecord {
+  const parsed = publicKeySchema.safeParse(value);
+  if (!parsed.success) throw new StoreDataError(`${what} is malformed: ${z.prettifyError(parsed.error)}`);
+  if (expectedId !== undefined && parsed.data.id !== expectedId) {
+    throw new StoreDataError(`${what} has id ${parsed.data.id}`);
+  }
+  try {
+    return checkPublicKey(parsed.data);
+  } catch (error) {
+    throw new StoreDataError(`${what}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+export function decodePublicKey(raw: string, what: string, expectedId?: string): PublicKeyRecord {
+  return checkedPublicKey(parseJson(raw, what), what, expectedId);
+}
+
+/** A public key as RedisStore sends it to a script: JSON without configVersion (the script stamps it). */
+export function encodeUnstampedPublicKey(k: PublicKeyRecord): string {
+  return JSON.stringify(k, (key, value: unknown) => (key === "configVersion" ? undefined : value));
 }

@@ -136,3 +136,32 @@ export function storeUnavailable(message: string, cause?: unknown): ControllerEr
 export function storeClosed(): ControllerError {
   return storeUnavailable("the distribution store is closed");
 }
+
+export function publicKeyNotFound(id: string): ControllerError {
+  return new ControllerError(ControllerErrorCode.PublicKeyNotFound, `no public key has id ${id}`);
+}
+
+export function publicKeyExists(id: string): ControllerError {
+  return new ControllerError(ControllerErrorCode.PublicKeyExists, `public key id ${id} was already used`);
+}
+
+export function publicKeyCallerReferenceInUse(callerReference: string, owner: string): ControllerError {
+  return new ControllerError(
+    ControllerErrorCode.PublicKeyCallerReferenceInUse,
+    `CallerReference ${callerReference} was already used for public key ${owner}`,
+  );
+}
+
+export function tooManyPublicKeys(max: number): ControllerError {
+  return new ControllerError(
+    ControllerErrorCode.TooManyPublicKeys,
+    `at most ${max} public keys may exist; delete one first`,
+  );
+}
+
+export function publicKeyPreconditionFailed(id: string, ifMatch: string, etag: string): ControllerError {
+  return new ControllerError(
+    ControllerErrorCode.PreconditionFailed,
+    `If-Match ${ifMatch} is not the current ETag ${etag} of public key ${id}`,
+  );
+}
