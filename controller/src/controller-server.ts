@@ -1,5 +1,7 @@
 import { Server } from "@grpc/grpc-js";
 import type { Registry } from "prom-client";
+import { InternalTls } from "../../lib/grpc/internal-tls.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import type { Logger } from "../../lib/log.js";
 import { bindGrpc, formatAddress } from "../../lib/net/listen.js";
 import { ConfigServiceService } from "../../proto/gen/streamfront/controller/v1/controller.js";
@@ -47,7 +49,14 @@ export interface ControllerServerDeps {
    * development pair is generated and shown once at start-up.
    */
   readonly accessKeys?: AccessKeyLookup;
+  /** Internal-link credentials (role controller). @default InternalTls.fromConfig(config): fails without tls-* files unless internal-tls is plaintext */
+  readonly tls?: InternalTls;
 }
+
+/** Who may watch the config: edges and shields (the two kinds of node it pushes to). */
+export const controllerCallers = {
+  "streamfront.controller.v1.ConfigService": [PeerRole.Edge, PeerRole.Shield],
+} as const;
 
 /**
  * The controller: distributions in a store, pushed to edges and shields over
@@ -67,6 +76,7 @@ export class ControllerServer {
   readonly #apiServer: ApiServer;
   /** A store passed in belongs to the caller, who closes it. */
   readonly #ownsStore: boolean;
+  readonly tls: InternalTls;
   #address = "";
   #apiAddress = "";
   #demo: Distribution | undefined;
@@ -74,6 +84,9 @@ export class ControllerServer {
   constructor(deps: ControllerServerDeps) {
     this.#config = deps.config;
     this.#logger = deps.logger;
+    this.tls =
+      deps.tls ??
+      InternalTls.fromConfig(deps.config, PeerRole.Controller, deps.logger.child({ module: "internal-tls" }));
     this.store = deps.store ?? createStore(deps.config, deps.logger);
     this.#ownsStore = deps.store === undefined;
     this.configService = new ConfigService({
@@ -137,6 +150,8 @@ export class ControllerServer {
       // A connection with no call for a minute (one that never opened a
       // watch, or whose watch ended) is closed.
       "grpc.max_connection_idle_ms": 60_000,
+      // A watcher without a certificate naming an edge or a shield gets no config (it holds bucket names and keys).
+      interceptors: this.tls.serverInterceptors(controllerCallers),
     });
     this.#server.addService(ConfigServiceService, this.configService.handlers());
   }
@@ -148,6 +163,7 @@ export class ControllerServer {
       this.#server,
       this.#config.host,
       this.#config.grpcPort,
+      this.tls.serverCredentials(),
       controllerSettings.grpcPort,
     );
     const api = await this.#apiServer.listen(

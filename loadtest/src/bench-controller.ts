@@ -9,9 +9,11 @@ import {
 } from "@aws-sdk/client-cloudfront";
 import { generateDevelopmentKeyPair } from "../../controller/src/api/auth/access-keys.js";
 import { ConfigWatcher } from "../../lib/config-watcher.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { createLogger } from "../../lib/log.js";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
 import { RedisServer } from "../../lib/testing/redis-server.js";
+import { testTls, testTlsEnv } from "../../lib/testing/tls.js";
 import { integerOption } from "./bench/options.js";
 import { processCpuSeconds } from "./bench/proc-cpu.js";
 import { fixed, median, percentile, table } from "./bench/stats.js";
@@ -92,6 +94,7 @@ async function main(): Promise<void> {
       {
         env: {
           STREAMFRONT_CONTROLLER_HOST: "127.0.0.1",
+          ...testTlsEnv("STREAMFRONT_CONTROLLER", PeerRole.Controller),
           STREAMFRONT_CONTROLLER_GRPC_PORT: "0",
           STREAMFRONT_CONTROLLER_ADMIN_PORT: "0",
           STREAMFRONT_CONTROLLER_API_PORT: "0",
@@ -111,8 +114,16 @@ async function main(): Promise<void> {
       maxAttempts: 1,
     });
     const logger = createLogger({ component: "bench", level: "error" });
+    // One edge certificate for every simulated edge: the controller checks the role, not which edge.
+    const edgeTls = testTls(PeerRole.Edge);
     for (let i = 0; i < options.edges; i++) {
-      const watcher = new ConfigWatcher({ address: grpc, nodeId: `bench-edge-${i}`, role: "edge", logger });
+      const watcher = new ConfigWatcher({
+        address: grpc,
+        nodeId: `bench-edge-${i}`,
+        role: "edge",
+        tls: edgeTls,
+        logger,
+      });
       watchers.push(watcher);
       watcher.start();
     }

@@ -3,10 +3,10 @@ import { fork } from "node:child_process";
 import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { credentials } from "@grpc/grpc-js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
 import { eventually, startTestS3, stat, type TestS3 } from "../../lib/testing/shield.js";
-import { ShieldServiceClient } from "../../proto/gen/streamfront/shield/v1/shield.js";
+import { testShieldClient, testTlsEnv } from "../../lib/testing/tls.js";
 
 // The entry points of the same build as this test.
 const shieldMain = fileURLToPath(new URL("../src/main.js", import.meta.url));
@@ -55,6 +55,7 @@ describe("shield and controller as processes", () => {
     controller = await launchComponent(controllerMain, {
       stdio: "pipe",
       env: {
+        ...testTlsEnv("STREAMFRONT_CONTROLLER", PeerRole.Controller),
         STREAMFRONT_CONTROLLER_GRPC_PORT: "0",
         STREAMFRONT_CONTROLLER_ADMIN_PORT: "0",
         STREAMFRONT_CONTROLLER_API_PORT: "0",
@@ -67,6 +68,7 @@ describe("shield and controller as processes", () => {
     shield = await launchComponent(shieldMain, {
       stdio: "pipe",
       env: {
+        ...testTlsEnv("STREAMFRONT_SHIELD", PeerRole.Shield),
         STREAMFRONT_SHIELD_GRPC_PORT: "0",
         STREAMFRONT_SHIELD_ADMIN_PORT: "0",
         STREAMFRONT_SHIELD_S3_ENDPOINT: s3.s3.endpoint,
@@ -117,7 +119,7 @@ describe("shield and controller as processes", () => {
   });
 
   it("serve the demo distribution's bucket through the shield (allowlist from the controller)", async () => {
-    const client = new ShieldServiceClient(shield.addresses.grpc ?? "", credentials.createInsecure());
+    const client = testShieldClient(shield.addresses.grpc ?? "");
     try {
       const info = await stat(client, "demo-media", "videos/clip.flv");
       assert.equal(info.size, clip.length);
