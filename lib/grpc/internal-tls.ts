@@ -202,6 +202,29 @@ export class InternalTls {
     return new InternalTls(role, logger);
   }
 
+  /**
+   * Resolves once the files have been read for the certificate provider. A
+   * server bound before that would reset its first connections (grpc-js has
+   * no TLS context to answer them with); servers await it before binding.
+   */
+  ready(): Promise<void> {
+    const provider = this.#provider;
+    if (!provider) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      // The listener is removed at once: the provider keeps the read for the server's own listener, and a
+      // listener left behind would keep its refresh timer (and the process) alive.
+      const listener = (update: experimental.IdentityCertificateUpdate | null) => {
+        provider.removeIdentityCertificateListener(listener);
+        if (update) resolve();
+        else
+          reject(
+            new TlsError(TlsErrorCode.BadCredentials, "tls-cert-file or tls-key-file could not be read"),
+          );
+      };
+      provider.addIdentityCertificateListener(listener);
+    });
+  }
+
   /** A server's credentials: a client certificate from the CA is required in the handshake. */
   serverCredentials(): ServerCredentials {
     if (!this.#provider) return ServerCredentials.createInsecure();
