@@ -159,7 +159,6 @@ export class ControllerServer {
   /** Creates the demo distribution when configured, binds gRPC and the API; resolves with the gRPC host:port. */
   async start(): Promise<string> {
     if (this.#config.demoBucket) await this.#createDemo();
-    await this.tls.ready();
     this.#address = await bindGrpc(
       this.#server,
       this.#config.host,

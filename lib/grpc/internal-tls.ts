@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import {
   type ChannelCredentials,
   type ChannelOptions,
@@ -105,7 +106,7 @@ export class InternalTls {
   readonly role: PeerRole;
   readonly mode: InternalTlsMode;
   readonly refusals: RefusalCounts = { unauthenticated: 0, wrongRole: 0 };
-  readonly #provider: experimental.FileWatcherCertificateProvider | undefined;
+  readonly #provider: FileCertificateProvider | undefined;
   readonly #logger: Logger;
   readonly #limiter = new LogRateLimiter({ maxLines: 5, intervalMs: 60_000 });
   readonly #verifiers = new Map<
@@ -113,11 +114,7 @@ export class InternalTls {
     (host: string, cert: { subjectaltname?: string }) => Error | undefined
   >();
 
-  private constructor(
-    role: PeerRole,
-    logger: Logger,
-    provider?: experimental.FileWatcherCertificateProvider,
-  ) {
+  private constructor(role: PeerRole, logger: Logger, provider?: FileCertificateProvider) {
     this.role = role;
     this.#logger = logger;
     this.#provider = provider;
@@ -169,27 +166,9 @@ export class InternalTls {
     const ca = read("tls-ca-file", files.caFile);
     const cert = read("tls-cert-file", files.certFile);
     const key = read("tls-key-file", files.keyFile);
-    try {
-      new X509Certificate(ca);
-      const own = new X509Certificate(cert);
-      if (!own.checkPrivateKey(createPrivateKey(key)))
-        throw new Error("tls-key-file is not the key of tls-cert-file");
-      const named = roleOfCertificate({ subjectaltname: own.subjectAltName });
-      if (named !== role) {
-        throw new Error(
-          `the certificate names ${named ? roleUri(named) : "no streamfront role"}, not ${roleUri(role)}`,
-        );
-      }
-    } catch (error) {
-      if (error instanceof TlsError) throw error;
-      throw new TlsError(TlsErrorCode.BadCredentials, `bad internal TLS credentials: ${errorMessage(error)}`);
-    }
-    const provider = new experimental.FileWatcherCertificateProvider({
-      caCertificateFile: files.caFile,
-      certificateFile: files.certFile,
-      privateKeyFile: files.keyFile,
-      refreshIntervalMs: files.refreshMs ?? 60_000,
-    });
+    const problem = credentialsProblem(ca, cert, key, role);
+    if (problem) throw new TlsError(TlsErrorCode.BadCredentials, `bad internal TLS credentials: ${problem}`);
+    const provider = new FileCertificateProvider(files, { ca, cert, key }, role, logger);
     return new InternalTls(role, logger, provider);
   }
 
@@ -200,29 +179,6 @@ export class InternalTls {
       "internal gRPC links are plaintext (internal-tls=plaintext): callers are not authenticated",
     );
     return new InternalTls(role, logger);
-  }
-
-  /**
-   * Resolves once the files have been read for the certificate provider. A
-   * server bound before that would reset its first connections (grpc-js has
-   * no TLS context to answer them with); servers await it before binding.
-   */
-  ready(): Promise<void> {
-    const provider = this.#provider;
-    if (!provider) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      // The listener is removed at once: the provider keeps the read for the server's own listener, and a
-      // listener left behind would keep its refresh timer (and the process) alive.
-      const listener = (update: experimental.IdentityCertificateUpdate | null) => {
-        provider.removeIdentityCertificateListener(listener);
-        if (update) resolve();
-        else
-          reject(
-            new TlsError(TlsErrorCode.BadCredentials, "tls-cert-file or tls-key-file could not be read"),
-          );
-      };
-      provider.addIdentityCertificateListener(listener);
-    });
   }
 
   /** A server's credentials: a client certificate from the CA is required in the handshake. */
@@ -306,5 +262,122 @@ export class InternalTls {
         },
       });
     return [interceptor];
+  }
+}
+
+/** Why a CA, certificate and key cannot be this role's credentials, or undefined when they can. */
+function credentialsProblem(ca: Buffer, cert: Buffer, key: Buffer, role: PeerRole): string | undefined {
+  try {
+    new X509Certificate(ca);
+    const own = new X509Certificate(cert);
+    if (!own.checkPrivateKey(createPrivateKey(key))) return "tls-key-file is not the key of tls-cert-file";
+    const named = roleOfCertificate({ subjectaltname: own.subjectAltName });
+    if (named !== role) {
+      return `the certificate names ${named ? roleUri(named) : "no streamfront role"}, not ${roleUri(role)}`;
+    }
+    return undefined;
+  } catch (error) {
+    return errorMessage(error);
+  }
+}
+
+/**
+ * The tls-* files as grpc-js's CertificateProvider, read again every
+ * refreshMs while a server or channel uses them. In place of grpc-js's
+ * FileWatcherCertificateProvider for two reasons: its refresh timer holds
+ * the event loop (a process whose channels grpc-js has not released yet
+ * never exits), and a failed read replaces the identity with nothing, so a
+ * rotation caught half-written (a key that is not the certificate's, a
+ * missing file) would fail every new handshake. Here the last good set
+ * stays until a complete, matching one is read, and the refusal is logged.
+ */
+class FileCertificateProvider implements experimental.CertificateProvider {
+  readonly #files: TlsFiles;
+  readonly #role: PeerRole;
+  readonly #logger: Logger;
+  readonly #caListeners = new Set<experimental.CaCertificateUpdateListener>();
+  readonly #identityListeners = new Set<experimental.IdentityCertificateUpdateListener>();
+  #ca: experimental.CaCertificateUpdate;
+  #identity: experimental.IdentityCertificateUpdate;
+  #timer: NodeJS.Timeout | undefined;
+  #reading = false;
+
+  constructor(
+    files: TlsFiles,
+    initial: { ca: Buffer; cert: Buffer; key: Buffer },
+    role: PeerRole,
+    logger: Logger,
+  ) {
+    this.#files = files;
+    this.#role = role;
+    this.#logger = logger;
+    this.#ca = { caCertificate: initial.ca };
+    this.#identity = { certificate: initial.cert, privateKey: initial.key };
+  }
+
+  addCaCertificateListener(listener: experimental.CaCertificateUpdateListener): void {
+    this.#caListeners.add(listener);
+    process.nextTick(listener, this.#ca);
+    this.#watch();
+  }
+
+  removeCaCertificateListener(listener: experimental.CaCertificateUpdateListener): void {
+    this.#caListeners.delete(listener);
+    this.#unwatch();
+  }
+
+  addIdentityCertificateListener(listener: experimental.IdentityCertificateUpdateListener): void {
+    this.#identityListeners.add(listener);
+    process.nextTick(listener, this.#identity);
+    this.#watch();
+  }
+
+  removeIdentityCertificateListener(listener: experimental.IdentityCertificateUpdateListener): void {
+    this.#identityListeners.delete(listener);
+    this.#unwatch();
+  }
+
+  #watch(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => void this.#refresh(), this.#files.refreshMs ?? 60_000);
+    // Certificates are no reason to keep a process alive: its servers and sockets are.
+    this.#timer.unref();
+  }
+
+  #unwatch(): void {
+    if (this.#caListeners.size > 0 || this.#identityListeners.size > 0 || !this.#timer) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async #refresh(): Promise<void> {
+    if (this.#reading) return;
+    this.#reading = true;
+    try {
+      const [ca, cert, key] = await Promise.all([
+        readFile(this.#files.caFile),
+        readFile(this.#files.certFile),
+        readFile(this.#files.keyFile),
+      ]);
+      const problem = credentialsProblem(ca, cert, key, this.#role);
+      if (problem) throw new Error(problem);
+      if (!ca.equals(this.#ca.caCertificate)) {
+        this.#ca = { caCertificate: ca };
+        for (const listener of this.#caListeners) listener(this.#ca);
+        this.#logger.info({ file: this.#files.caFile }, "internal TLS CA reloaded");
+      }
+      if (!cert.equals(this.#identity.certificate) || !key.equals(this.#identity.privateKey)) {
+        this.#identity = { certificate: cert, privateKey: key };
+        for (const listener of this.#identityListeners) listener(this.#identity);
+        this.#logger.info({ file: this.#files.certFile }, "internal TLS certificate reloaded");
+      }
+    } catch (error) {
+      this.#logger.warn(
+        { err: errorMessage(error), certFile: this.#files.certFile },
+        "internal TLS files could not be reloaded; keeping the last good ones",
+      );
+    } finally {
+      this.#reading = false;
+    }
   }
 }

@@ -397,6 +397,7 @@ describe("rotation", () => {
         },
       });
       const logger = createLogger({ component: "shield", level: "silent" });
+      const reloads = recordingLogger();
       const s3Client = createS3Client({
         endpoint: "http://127.0.0.1:9",
         region: "us-east-1",
@@ -409,7 +410,7 @@ describe("rotation", () => {
         logger,
         registry: new Registry(),
         s3Client,
-        tls: InternalTls.fromFiles(PeerRole.Shield, logger, { ...files, refreshMs: 100 }),
+        tls: InternalTls.fromFiles(PeerRole.Shield, reloads.logger, { ...files, refreshMs: 100 }),
       });
       const address = await shield.start();
       try {
@@ -441,6 +442,19 @@ describe("rotation", () => {
           before.serialNumber,
           new X509Certificate(readFileSync(pki.roles.shield.certFile)).serialNumber,
         );
+        // A rotation caught half-way (a key that is not the certificate's) is refused and the last good pair kept.
+        copyFileSync(pki.roles.edge.keyFile, files.keyFile);
+        await eventually(
+          () => {
+            reloads.logger.flush();
+            return reloads.lines.some(
+              (l) => l.level === "warn" && /keeping the last good ones/.test(String(l.msg)),
+            );
+          },
+          10_000,
+          "the refused reload's warning",
+        );
+        assert.equal((await served()).serialNumber, before.serialNumber);
         // cert-manager renews: a new key and certificate in place of the old (issued straight into the mount).
         const renewed = issueCertificate(pki.ca, dir, "shield", { role: PeerRole.Shield });
         const next = new X509Certificate(readFileSync(renewed.certFile)).serialNumber;

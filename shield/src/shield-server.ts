@@ -161,7 +161,6 @@ export class ShieldServer {
   async start(): Promise<string> {
     // The disk tier's index is rebuilt before the first call can miss it.
     await this.cache?.open();
-    await this.tls.ready();
     this.#address = await bindGrpc(
       this.#server,
       this.#config.host,
