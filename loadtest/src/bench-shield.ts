@@ -7,8 +7,10 @@ import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { EmbeddedS3, embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
 import { repoRoot } from "../../lib/testing/paths.js";
+import { testPki, testTlsEnv } from "../../lib/testing/tls.js";
 import { integerOption } from "./bench/options.js";
 import { isAlive, processCpuSeconds, selfCpuSeconds, systemBusySeconds } from "./bench/proc-cpu.js";
 import {
@@ -186,6 +188,8 @@ const workerEntry = fileURLToPath(new URL("./bench/shield-worker.js", import.met
 const shieldEntry = fileURLToPath(new URL("../../shield/src/main.js", import.meta.url));
 const state = {
   shield: null as LaunchedComponent | null,
+  /** The same shield with internal-tls=plaintext, for the TLS cost comparison. */
+  plaintextShield: null as LaunchedComponent | null,
   s3: null as EmbeddedS3 | null,
   workers: new Set<WorkerProcess>(),
   tempDirs: [] as string[],
@@ -209,6 +213,7 @@ async function cleanup(): Promise<void> {
   state.cleaning = (async () => {
     for (const worker of state.workers) worker.kill();
     if (state.shield) await stopShield(state.shield).catch(() => {});
+    if (state.plaintextShield) await stopShield(state.plaintextShield).catch(() => {});
     await state.s3?.close().catch(() => {});
     for (const dir of state.tempDirs) rmSync(dir, { recursive: true, force: true });
   })();
@@ -217,7 +222,11 @@ async function cleanup(): Promise<void> {
 
 /** Last resort on a synchronous exit: SIGKILL by pid whatever is still ours. */
 function killLeftovers(): void {
-  const children = [...[...state.workers].map((w) => w.child), ...(state.shield ? [state.shield.child] : [])];
+  const children = [
+    ...[...state.workers].map((w) => w.child),
+    ...(state.shield ? [state.shield.child] : []),
+    ...(state.plaintextShield ? [state.plaintextShield.child] : []),
+  ];
   for (const child of children) {
     if (child.pid && child.exitCode === null && child.signalCode === null) {
       try {
@@ -710,6 +719,67 @@ function summarise(o: Options, runs: readonly RunRecord[]): Summary {
   };
 }
 
+/** One run's cached gRPC read through the mutual-TLS shield and its plaintext twin. */
+interface TlsRecord {
+  readonly run: number;
+  readonly mtls: GrpcRecord;
+  readonly plaintext: GrpcRecord;
+}
+
+/** What mutual TLS costs on the shield path: throughput and shield CPU per GB, each mode's median and per run. */
+function tlsReport(runs: readonly TlsRecord[]): string {
+  const cols = (values: number[], digits: number) => [
+    fixed(median(values), digits),
+    ...values.map((v) => fixed(v, digits)),
+  ];
+  const mt = runs.map((r) => r.mtls.MBps);
+  const pt = runs.map((r) => r.plaintext.MBps);
+  const rows = [
+    ["gRPC MB/s, mutual TLS", ...cols(mt, 0)],
+    ["gRPC MB/s, plaintext", ...cols(pt, 0)],
+    [
+      "TLS / plaintext throughput",
+      ...cols(
+        runs.map((r) => r.mtls.MBps / r.plaintext.MBps),
+        3,
+      ),
+    ],
+    [
+      "shield CPU s/GB, mutual TLS",
+      ...cols(
+        runs.map((r) => r.mtls.shieldCpuSPerGB),
+        2,
+      ),
+    ],
+    [
+      "shield CPU s/GB, plaintext",
+      ...cols(
+        runs.map((r) => r.plaintext.shieldCpuSPerGB),
+        2,
+      ),
+    ],
+    [
+      "reader CPU s, mutual TLS",
+      ...cols(
+        runs.map((r) => r.mtls.readerCpuS),
+        2,
+      ),
+    ],
+    [
+      "reader CPU s, plaintext",
+      ...cols(
+        runs.map((r) => r.plaintext.readerCpuS),
+        2,
+      ),
+    ],
+  ];
+  return [
+    "",
+    "Internal TLS: the same cached reads through a shield with mutual TLS (as deployed) and a twin with internal-tls=plaintext",
+    table(["", "median", ...runs.map((r) => `run ${r.run}`)], rows),
+  ].join("\n");
+}
+
 function report(o: Options, runs: readonly RunRecord[], s: Summary, cacheMemoryBytes: number): string {
   const lines: string[] = [];
   const m = (label: string, metric: (r: RunRecord) => number, digits: number) =>
@@ -889,7 +959,10 @@ async function main(): Promise<number> {
     const need =
       o.objectBytes + o.runs * (o.collapseBytes + o.ttfbSamples * o.sliceBytes) + 16 * o.sliceBytes;
     const cacheMemoryBytes = Math.ceil((need * 1.25) / MiB) * MiB;
+    // Mutual TLS as in production: the test PKI's shield certificate, the reader an edge's.
+    const pki = testPki();
     const shieldEnv = {
+      ...testTlsEnv("STREAMFRONT_SHIELD", PeerRole.Shield),
       STREAMFRONT_SHIELD_HOST: "127.0.0.1",
       STREAMFRONT_SHIELD_GRPC_PORT: "0",
       STREAMFRONT_SHIELD_ADMIN_HOST: "127.0.0.1",
@@ -905,7 +978,7 @@ async function main(): Promise<number> {
       STREAMFRONT_SHIELD_CACHE_SLICE_BYTES: String(o.sliceBytes),
       STREAMFRONT_SHIELD_MAX_PIECE_BYTES: String(o.pieceBytes),
       STREAMFRONT_SHIELD_LOG_LEVEL: process.env.STREAMFRONT_SHIELD_LOG_LEVEL ?? "warn",
-    } as const;
+    };
     const shield = await launchComponent(shieldEntry, { env: shieldEnv, stdio: "pipe" });
     state.shield = shield;
     forward(shield.child.stdout, "bench: shield: ");
@@ -919,9 +992,28 @@ async function main(): Promise<number> {
       s3,
       shieldPid,
       admin,
-      target: { address, bucket: BUCKET, channels: o.channels, flowControlWindow: o.grpcWindowBytes },
+      target: {
+        address,
+        bucket: BUCKET,
+        channels: o.channels,
+        flowControlWindow: o.grpcWindowBytes,
+        tls: { caFile: pki.ca.caFile, ...pki.roles.edge },
+      },
       objectKey,
       object,
+    };
+    // What TLS costs on the shield path: a twin shield on the same S3 with internal-tls=plaintext, read the same way.
+    const plaintextShield = await launchComponent(shieldEntry, {
+      env: { ...shieldEnv, STREAMFRONT_SHIELD_INTERNAL_TLS: "plaintext" },
+      stdio: "pipe",
+    });
+    state.plaintextShield = plaintextShield;
+    forward(plaintextShield.child.stderr, "bench: plaintext shield: ");
+    const plaintextSetup: Setup = {
+      ...setup,
+      shieldPid: plaintextShield.child.pid!,
+      admin: plaintextShield.addresses.admin ?? "",
+      target: { ...setup.target, address: plaintextShield.addresses.grpc ?? "", tls: null },
     };
     // Generous per-task deadlines: 20 MB/s at worst.
     const readDeadlineMs = 30_000 + o.objectBytes / 20_000;
@@ -938,13 +1030,24 @@ async function main(): Promise<number> {
       `cold read through the shield (verified): ${fixed(fill.MBps, 0)} MB/s, ${fill.shield.originGets} S3 GETs, ` +
         `${MB(fill.shield.originBytes)} MB from S3, in ${fixed((performance.now() - t) / 1000, 1)} s`,
     );
+    const plaintextFill = await measureGrpc(plaintextSetup, true, readDeadlineMs);
+    if (plaintextFill.errors.length > 0)
+      throw new Error(
+        `the plaintext shield's verifying read failed: ${plaintextFill.errors.slice(0, 3).join("; ")}`,
+      );
     const warmTcp = await measureTcp(setup, readDeadlineMs);
     const warmGrpc = await measureGrpc(setup, false, readDeadlineMs);
+    await measureGrpc(plaintextSetup, false, readDeadlineMs);
     log(`warm-up: TCP ${fixed(warmTcp.MBps, 0)} MB/s, gRPC ${fixed(warmGrpc.MBps, 0)} MB/s`);
 
     const runs: RunRecord[] = [];
+    const tlsRuns: TlsRecord[] = [];
     for (let run = 1; run <= o.runs; run++) {
       const tcpFirst = run % 2 === 1;
+      // The plaintext twin's read first on even runs, last on odd ones: neither mode always meets a warmer machine.
+      let plaintext: GrpcRecord | undefined = tcpFirst
+        ? undefined
+        : await measureGrpc(plaintextSetup, false, readDeadlineMs);
       let tcp: TcpRecord;
       let grpc: GrpcRecord;
       if (tcpFirst) {
@@ -954,6 +1057,8 @@ async function main(): Promise<number> {
         grpc = await measureGrpc(setup, false, readDeadlineMs);
         tcp = await measureTcp(setup, readDeadlineMs);
       }
+      plaintext ??= await measureGrpc(plaintextSetup, false, readDeadlineMs);
+      tlsRuns.push({ run, mtls: grpc, plaintext });
       const collapse = await measureCollapse(setup, run, collapseDeadlineMs);
       const ttfb = await measureTtfb(setup, run, ttfbDeadlineMs);
       const record: RunRecord = {
@@ -976,10 +1081,11 @@ async function main(): Promise<number> {
 
     const summary = summarise(o, runs);
     process.stdout.write(`${report(o, runs, summary, cacheMemoryBytes)}\n`);
+    process.stdout.write(`${tlsReport(tlsRuns)}\n`);
     const errors = runs.reduce(
       (sum, r) =>
         sum + r.tcp.errors.length + r.grpc.errors.length + r.collapse.errors.length + r.ttfb.errors.length,
-      0,
+      tlsRuns.reduce((n, r) => n + r.plaintext.errors.length, 0),
     );
     if (o.out) {
       mkdirSync(dirname(o.out), { recursive: true });
@@ -1004,6 +1110,7 @@ async function main(): Promise<number> {
         warmup: { fill, tcp: warmTcp, grpc: warmGrpc },
         summary,
         runs,
+        internalTls: tlsRuns.map((r) => ({ run: r.run, mtls: r.mtls, plaintext: r.plaintext })),
         errors,
       };
       writeFileSync(o.out, `${JSON.stringify(json, null, 2)}\n`);
