@@ -11,6 +11,7 @@ import { testShieldClient, testTlsEnv } from "../../lib/testing/tls.js";
 // The entry points of the same build as this test.
 const shieldMain = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const controllerMain = fileURLToPath(new URL("../../controller/src/main.js", import.meta.url));
+const edgeMain = fileURLToPath(new URL("../../edge/src/main.js", import.meta.url));
 const clip = Buffer.from("FLV\x01 pretend video");
 
 async function get(address: string, path: string): Promise<{ status: number; body: string }> {
@@ -176,5 +177,55 @@ describe("shield and controller as processes", () => {
     });
     assert.notEqual(badController.code, 0);
     assert.match(badController.stderr, /STREAMFRONT_CONTROLLER_BASE_DOMAIN/);
+  });
+
+  it("refuse to start without internal TLS files, naming the settings (no silent plaintext)", async () => {
+    for (const [entry, env] of [
+      [shieldMain, { STREAMFRONT_SHIELD_GRPC_PORT: "0", STREAMFRONT_SHIELD_ADMIN_PORT: "0" }],
+      [controllerMain, { STREAMFRONT_CONTROLLER_GRPC_PORT: "0", STREAMFRONT_CONTROLLER_API_PORT: "0" }],
+      [
+        edgeMain,
+        {
+          STREAMFRONT_EDGE_RTMP_PORT: "0",
+          STREAMFRONT_EDGE_HTTP_PORT: "-1",
+          STREAMFRONT_EDGE_ADMIN_PORT: "0",
+        },
+      ],
+    ] as const) {
+      const refused = await runFailing(entry, env);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stderr, /tls-ca-file, tls-cert-file, tls-key-file are not set/);
+      assert.match(refused.stderr, /internal-tls to plaintext/);
+    }
+  });
+
+  it("start with internal-tls=plaintext only when asked, and say so at warn", async () => {
+    const open = await launchComponent(shieldMain, {
+      stdio: "pipe",
+      env: {
+        STREAMFRONT_SHIELD_GRPC_PORT: "0",
+        STREAMFRONT_SHIELD_ADMIN_PORT: "0",
+        STREAMFRONT_SHIELD_INTERNAL_TLS: "plaintext",
+        STREAMFRONT_SHIELD_LOG_LEVEL: "warn",
+      },
+    });
+    let stdout = "";
+    open.child.stdout?.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    try {
+      await eventually(
+        () => /internal gRPC links are plaintext/.test(stdout),
+        5_000,
+        "the plaintext warning",
+      );
+      const line = JSON.parse(
+        stdout.split("\n").find((l) => l.includes("internal gRPC links are plaintext")) ?? "{}",
+      );
+      assert.equal(line.level, "warn");
+      assert.equal(line.internalTls, "plaintext");
+    } finally {
+      assert.equal(await open.stop(), 0);
+    }
   });
 });
