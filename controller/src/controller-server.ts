@@ -135,6 +135,7 @@ export class ControllerServer {
       observer: registerApiMetrics(deps.registry),
     });
     registerControllerMetrics(deps.registry, this.store, this.configService);
+    this.tls.publishMetrics(deps.registry, "controller");
     this.#server = new Server({
       // Watch streams live for hours; keepalive pings find dead watchers.
       "grpc.keepalive_time_ms": 30_000,

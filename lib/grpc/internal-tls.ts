@@ -11,6 +11,7 @@ import {
   ServerInterceptingCall,
   type ServerInterceptor,
 } from "@grpc/grpc-js";
+import { Counter, type Registry } from "prom-client";
 import { integer, oneOf, text } from "../config/schemas.js";
 import { type Setting, setting } from "../config/settings.js";
 import { errorMessage } from "../errors.js";
@@ -109,6 +110,7 @@ export class InternalTls {
   readonly #provider: FileCertificateProvider | undefined;
   readonly #logger: Logger;
   readonly #limiter = new LogRateLimiter({ maxLines: 5, intervalMs: 60_000 });
+  #refusedCounter: Counter<"code"> | undefined;
   readonly #verifiers = new Map<
     PeerRole,
     (host: string, cert: { subjectaltname?: string }) => Error | undefined
@@ -181,6 +183,22 @@ export class InternalTls {
     return new InternalTls(role, logger);
   }
 
+  /**
+   * Publishes the role check's refusals as streamfront_<component>_internal_calls_refused_total{code}
+   * (TLS_ERR_UNAUTHENTICATED, TLS_ERR_WRONG_ROLE). Handshake failures (no certificate, another CA) end
+   * before any call exists, so they are not counted here: the client sees UNAVAILABLE.
+   */
+  publishMetrics(registry: Registry, component: string): void {
+    this.#refusedCounter = new Counter({
+      name: `streamfront_${component}_internal_calls_refused_total`,
+      help: "Internal gRPC calls refused by the peer-role check, by code (the caller's certificate names no role, or the wrong one).",
+      labelNames: ["code"] as const,
+      registers: [registry],
+    });
+    for (const code of [TlsErrorCode.Unauthenticated, TlsErrorCode.WrongRole])
+      this.#refusedCounter.inc({ code }, 0);
+  }
+
   /** A server's credentials: a client certificate from the CA is required in the handshake. */
   serverCredentials(): ServerCredentials {
     if (!this.#provider) return ServerCredentials.createInsecure();
@@ -242,6 +260,7 @@ export class InternalTls {
               }
               if (verdict.code === TlsErrorCode.Unauthenticated) this.refusals.unauthenticated++;
               else this.refusals.wrongRole++;
+              this.#refusedCounter?.inc({ code: verdict.code });
               this.#limiter.log(
                 this.#logger,
                 "warn",

@@ -168,6 +168,7 @@ describe("start-up: no silent plaintext", () => {
 describe("ShieldService accepts edges only", () => {
   const pki = testPki();
   const recorded = recordingLogger();
+  const registry = new Registry();
   let shield: ShieldServer;
   let address: string;
   const s3Client = createS3Client({
@@ -190,7 +191,7 @@ describe("ShieldService accepts edges only", () => {
     shield = new ShieldServer({
       config,
       logger: createLogger({ component: "shield", level: "silent" }),
-      registry: new Registry(),
+      registry,
       s3Client,
       tls: testTls(PeerRole.Shield, recorded.logger),
     });
@@ -249,6 +250,9 @@ describe("ShieldService accepts edges only", () => {
       errorCode: TlsErrorCode.WrongRole,
     });
     assert.equal(shield.tls.refusals.wrongRole, 2);
+    const metric = await registry.getSingleMetricAsString("streamfront_shield_internal_calls_refused_total");
+    assert.match(metric, /\{code="TLS_ERR_WRONG_ROLE"\} 2$/m);
+    assert.match(metric, /\{code="TLS_ERR_UNAUTHENTICATED"\} 1$/m);
     recorded.logger.flush();
     assert.ok(recorded.lines.some((l) => l.code === TlsErrorCode.WrongRole && l.peerRole === "controller"));
   });

@@ -65,6 +65,7 @@ export class ShieldServer {
       InternalTls.fromConfig(deps.config, PeerRole.Shield, deps.logger.child({ module: "internal-tls" }));
     this.#logger = deps.logger;
     this.metrics = new ShieldMetrics(deps.registry);
+    this.tls.publishMetrics(deps.registry, "shield");
     this.buckets = new BucketAllowlist(deps.config.allowedBuckets);
     const s3 = new S3Origin({
       client: deps.s3Client,
