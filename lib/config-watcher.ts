@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
-import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
+import type { ClientDuplexStream } from "@grpc/grpc-js";
 import {
   ConfigServiceClient,
   type Distribution,
@@ -11,6 +11,8 @@ import {
   type WatchConfigResponse,
 } from "../proto/gen/streamfront/controller/v1/controller.js";
 import { errorMessage } from "./errors.js";
+import type { InternalTls } from "./grpc/internal-tls.js";
+import { PeerRole } from "./grpc/peer-role.js";
 import type { Logger } from "./log.js";
 
 export type { Distribution, PublicKey } from "../proto/gen/streamfront/controller/v1/controller.js";
@@ -78,6 +80,8 @@ export interface ConfigWatcherOptions {
   /** Stable name of this process (pod name); the controller tracks acks by it. */
   readonly nodeId: string;
   readonly role: WatcherRole;
+  /** This process's internal-link credentials; the controller's certificate must name the controller role. */
+  readonly tls: InternalTls;
   readonly logger: Logger;
   /** First reconnect delay. @default 100 */
   readonly initialBackoffMs?: number;
@@ -137,15 +141,21 @@ export class ConfigWatcher {
     if (!this.#stopped) return;
     this.#stopped = false;
     this.#loadState();
-    this.#client = new ConfigServiceClient(this.#options.address, credentials.createInsecure(), {
-      // Find a dead controller (or a silently dropped connection) within
-      // seconds rather than at the next TCP timeout.
-      "grpc.keepalive_time_ms": 10_000,
-      "grpc.keepalive_timeout_ms": 5_000,
-      "grpc.keepalive_permit_without_calls": 1,
-      // The snapshot of a large fleet of distributions can exceed 4 MiB.
-      "grpc.max_receive_message_length": 64 * 1024 * 1024,
-    });
+    const tls = this.#options.tls;
+    this.#client = new ConfigServiceClient(
+      this.#options.address,
+      tls.channelCredentials(PeerRole.Controller),
+      {
+        ...tls.channelOptions(PeerRole.Controller),
+        // Find a dead controller (or a silently dropped connection) within
+        // seconds rather than at the next TCP timeout.
+        "grpc.keepalive_time_ms": 10_000,
+        "grpc.keepalive_timeout_ms": 5_000,
+        "grpc.keepalive_permit_without_calls": 1,
+        // The snapshot of a large fleet of distributions can exceed 4 MiB.
+        "grpc.max_receive_message_length": 64 * 1024 * 1024,
+      },
+    );
     this.#connect();
   }
 

@@ -7,6 +7,7 @@ import {
   logLevelSetting,
   setting,
 } from "../../lib/config/settings.js";
+import { internalTlsSettings } from "../../lib/grpc/internal-tls.js";
 import { aliasProblem } from "./alias.js";
 import { accessKeySettings } from "./api/auth/access-keys.js";
 
@@ -245,6 +246,7 @@ export const controllerSettings = {
     schema: integer(1000, 3_600_000),
     default: 15_000,
   }),
+  ...internalTlsSettings("STREAMFRONT_CONTROLLER"),
   logLevel: logLevelSetting("STREAMFRONT_CONTROLLER"),
 } as const;
 

@@ -1,5 +1,7 @@
 import { Server } from "@grpc/grpc-js";
 import type { Registry } from "prom-client";
+import { InternalTls } from "../../lib/grpc/internal-tls.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import type { Logger } from "../../lib/log.js";
 import { bindGrpc, formatAddress } from "../../lib/net/listen.js";
 import { ConfigServiceService } from "../../proto/gen/streamfront/controller/v1/controller.js";
@@ -51,7 +53,14 @@ export interface ControllerServerDeps {
   readonly accessKeys?: AccessKeyLookup;
   /** How often the trusted-keys file is checked for changes. @default 2000 */
   readonly trustedKeysPollMs?: number;
+  /** Internal-link credentials (role controller). @default InternalTls.fromConfig(config): fails without tls-* files unless internal-tls is plaintext */
+  readonly tls?: InternalTls;
 }
+
+/** Who may watch the config: edges and shields (the two kinds of node it pushes to). */
+export const controllerCallers = {
+  "streamfront.controller.v1.ConfigService": [PeerRole.Edge, PeerRole.Shield],
+} as const;
 
 /**
  * The controller: distributions in a store, pushed to edges and shields over
@@ -74,6 +83,7 @@ export class ControllerServer {
   readonly #apiServer: ApiServer;
   /** A store passed in belongs to the caller, who closes it. */
   readonly #ownsStore: boolean;
+  readonly tls: InternalTls;
   #address = "";
   #apiAddress = "";
   #demo: Distribution | undefined;
@@ -91,6 +101,9 @@ export class ControllerServer {
             logger: deps.logger.child({ module: "trusted-keys" }),
             ...(deps.trustedKeysPollMs === undefined ? {} : { pollIntervalMs: deps.trustedKeysPollMs }),
           });
+    this.tls =
+      deps.tls ??
+      InternalTls.fromConfig(deps.config, PeerRole.Controller, deps.logger.child({ module: "internal-tls" }));
     this.store = deps.store ?? createStore(deps.config, deps.logger);
     this.#ownsStore = deps.store === undefined;
     this.configService = new ConfigService({
@@ -146,6 +159,7 @@ export class ControllerServer {
       observer: registerApiMetrics(deps.registry),
     });
     registerControllerMetrics(deps.registry, this.store, this.configService);
+    this.tls.publishMetrics(deps.registry, "controller");
     this.#server = new Server({
       // Watch streams live for hours; keepalive pings find dead watchers.
       "grpc.keepalive_time_ms": 30_000,
@@ -161,6 +175,8 @@ export class ControllerServer {
       // A connection with no call for a minute (one that never opened a
       // watch, or whose watch ended) is closed.
       "grpc.max_connection_idle_ms": 60_000,
+      // A watcher without a certificate naming an edge or a shield gets no config (it holds bucket names and keys).
+      interceptors: this.tls.serverInterceptors(controllerCallers),
     });
     this.#server.addService(ConfigServiceService, this.configService.handlers());
   }
@@ -172,6 +188,7 @@ export class ControllerServer {
       this.#server,
       this.#config.host,
       this.#config.grpcPort,
+      this.tls.serverCredentials(),
       controllerSettings.grpcPort,
     );
     const api = await this.#apiServer.listen(

@@ -32,6 +32,8 @@ import {
   waitUntilStreamingDistributionDeployed,
 } from "@aws-sdk/client-cloudfront";
 import { ConfigWatcher } from "../../lib/config-watcher.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
+import { testTls } from "../../lib/testing/tls.js";
 import {
   type ApiController,
   parseXml,
@@ -59,6 +61,7 @@ before(async () => {
     address: controller.server.address,
     nodeId: edgeId,
     role: "edge",
+    tls: testTls(PeerRole.Edge),
     logger: silentLogger("edge"),
   });
   edge.start();
@@ -541,6 +544,7 @@ describe("an edge that stays connected but idle", () => {
       address: idle.server.address,
       nodeId: "edge-idle-1",
       role: "edge",
+      tls: testTls(PeerRole.Edge),
       logger: silentLogger("edge"),
       // Its heartbeat (a re-sent ack) comes well within the TTL, as edges are configured.
       heartbeatMs: 200,

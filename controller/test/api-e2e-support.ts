@@ -13,6 +13,8 @@ import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { XMLParser } from "fast-xml-parser";
 import { Registry } from "prom-client";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
+import { testTls, testTlsEnv } from "../../lib/testing/tls.js";
 import { type ApiErrorCode, apiErrorStatus } from "../src/api/api-error.js";
 import { signLegacy } from "../src/api/auth/authenticator.js";
 import { loadControllerConfig } from "../src/config.js";
@@ -58,6 +60,7 @@ export async function startApiController(
     env: {
       STREAMFRONT_CONTROLLER_HOST: "127.0.0.1",
       STREAMFRONT_CONTROLLER_API_HOST: "127.0.0.1",
+      ...testTlsEnv("STREAMFRONT_CONTROLLER", PeerRole.Controller),
       STREAMFRONT_CONTROLLER_GRPC_PORT: "0",
       STREAMFRONT_CONTROLLER_API_PORT: "0",
       STREAMFRONT_CONTROLLER_ADMIN_PORT: "0",
@@ -68,6 +71,7 @@ export async function startApiController(
     argv: [],
   });
   const server = new ControllerServer({
+    tls: testTls(PeerRole.Controller),
     config,
     logger: silentLogger("controller"),
     registry: new Registry(),

@@ -29,7 +29,9 @@ import {
   type StreamingDistributionConfig,
   UpdateStreamingDistributionCommand,
 } from "@aws-sdk/client-cloudfront";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
+import { testTlsEnv } from "../../lib/testing/tls.js";
 import { type RawResponse, sdkClient, signSigV4, testKey } from "./api-e2e-support.js";
 
 const run = promisify(execFile);
@@ -50,6 +52,7 @@ before(async () => {
     stdio: "pipe",
     env: {
       STREAMFRONT_CONTROLLER_HOST: "127.0.0.1",
+      ...testTlsEnv("STREAMFRONT_CONTROLLER", PeerRole.Controller),
       STREAMFRONT_CONTROLLER_GRPC_PORT: "0",
       STREAMFRONT_CONTROLLER_ADMIN_PORT: "0",
       STREAMFRONT_CONTROLLER_API_PORT: "0",

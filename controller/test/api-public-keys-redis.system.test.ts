@@ -15,7 +15,9 @@ import {
   UpdatePublicKeyCommand,
 } from "@aws-sdk/client-cloudfront";
 import { ConfigWatcher } from "../../lib/config-watcher.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { RedisServer } from "../../lib/testing/redis-server.js";
+import { testTls } from "../../lib/testing/tls.js";
 import { parseRedisUrl } from "../src/store/redis-connection.js";
 import { RedisStore } from "../src/store/redis-store.js";
 import { type ApiController, startApiController, testAccountId, until } from "./api-e2e-support.js";
@@ -37,6 +39,7 @@ before(async () => {
   a = await startApiController({ store: store() });
   b = await startApiController({ store: store() });
   edge = new ConfigWatcher({
+    tls: testTls(PeerRole.Edge),
     address: b.server.address,
     nodeId: "edge-redis-keys",
     role: "edge",

@@ -20,6 +20,8 @@ import {
   UpdatePublicKeyCommand,
 } from "@aws-sdk/client-cloudfront";
 import { ConfigWatcher } from "../../lib/config-watcher.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
+import { testTls } from "../../lib/testing/tls.js";
 import {
   type ApiController,
   assertSdkError,
@@ -47,6 +49,7 @@ before(async () => {
   controller = await startApiController({ env: { STREAMFRONT_CONTROLLER_MAX_PUBLIC_KEYS: "4" } });
   client = controller.client();
   edge = new ConfigWatcher({
+    tls: testTls(PeerRole.Edge),
     address: controller.server.address,
     nodeId: "edge-keys-1",
     role: "edge",
@@ -229,6 +232,7 @@ describe("the public-key lifecycle with the official SDK", () => {
 
   it("a watcher that resumes gets the key changes it missed (changesSince), in order", async () => {
     const second = new ConfigWatcher({
+      tls: testTls(PeerRole.Edge),
       address: controller.server.address,
       nodeId: "edge-keys-2",
       role: "edge",

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { applyUpdate, ConfigWatcher, emptyConfigTable, parseState } from "../../lib/config-watcher.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
+import { testTls } from "../../lib/testing/tls.js";
 import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import type { ControllerServer } from "../src/controller-server.js";
 import { newDistribution } from "../src/distribution.js";
@@ -220,7 +222,13 @@ describe("ConfigWatcher against a real controller", () => {
     const { server, address } = await startTestController();
     servers.push(server);
     const a = await server.createDistribution({ originBucket: "media-bucket", cnames: ["live.example.com"] });
-    const watcher = new ConfigWatcher({ address, nodeId: "edge-a", role: "edge", logger: silentLogger() });
+    const watcher = new ConfigWatcher({
+      address,
+      nodeId: "edge-a",
+      role: "edge",
+      tls: testTls(PeerRole.Edge),
+      logger: silentLogger(),
+    });
     watchers.push(watcher);
     const changes: number[] = [];
     watcher.onChange((table) => changes.push(table.version));
@@ -252,6 +260,7 @@ describe("ConfigWatcher against a real controller", () => {
       address: first.address,
       nodeId: "shield-a",
       role: "shield",
+      tls: testTls(PeerRole.Shield),
       logger: silentLogger(),
       initialBackoffMs: 20,
       maxBackoffMs: 200,

@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../../lib/config/settings.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
+import { testTlsEnv } from "../../lib/testing/tls.js";
 import { loadControllerConfig } from "../src/config.js";
 import { ControllerErrorCode } from "../src/errors.js";
 import { FileStore, StoreFileError } from "../src/store/file-store.js";
@@ -264,6 +266,7 @@ describe("store-file setting", () => {
       env: {
         ...process.env,
         STREAMFRONT_CONTROLLER_STORE_FILE: path,
+        ...testTlsEnv("STREAMFRONT_CONTROLLER", PeerRole.Controller),
         STREAMFRONT_CONTROLLER_GRPC_PORT: "0",
         STREAMFRONT_CONTROLLER_API_PORT: "0",
         STREAMFRONT_CONTROLLER_ADMIN_PORT: "0",

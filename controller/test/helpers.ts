@@ -1,11 +1,13 @@
-import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
+import type { ClientDuplexStream } from "@grpc/grpc-js";
 import { Registry } from "prom-client";
 import { loadConfig } from "../../lib/config/settings.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { createLogger, type Logger } from "../../lib/log.js";
-import {
+import { testConfigClient, testTls, testTlsEnv } from "../../lib/testing/tls.js";
+import type {
   ConfigServiceClient,
-  type WatchConfigRequest,
-  type WatchConfigResponse,
+  WatchConfigRequest,
+  WatchConfigResponse,
 } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import { controllerSettings } from "../src/config.js";
 import { ControllerServer } from "../src/controller-server.js";
@@ -30,6 +32,7 @@ export async function startTestController(
   const config = loadConfig(controllerSettings, {
     env: {
       STREAMFRONT_CONTROLLER_HOST: "127.0.0.1",
+      ...testTlsEnv("STREAMFRONT_CONTROLLER", PeerRole.Controller),
       STREAMFRONT_CONTROLLER_GRPC_PORT: String(options.port ?? 0),
       STREAMFRONT_CONTROLLER_API_PORT: "0",
       ...options.env,
@@ -37,6 +40,7 @@ export async function startTestController(
   });
   const registry = new Registry();
   const server = new ControllerServer({
+    tls: testTls(PeerRole.Controller),
     config,
     logger: silentLogger("controller"),
     registry,
@@ -59,7 +63,7 @@ export class RawWatch {
   readonly ended: Promise<{ code: number; details: string }>;
 
   constructor(address: string) {
-    this.client = new ConfigServiceClient(address, credentials.createInsecure());
+    this.client = testConfigClient(address);
     this.call = this.client.watchConfig();
     this.call.on("data", (r: WatchConfigResponse) => this.responses.push(r));
     this.ended = new Promise((resolve) => {

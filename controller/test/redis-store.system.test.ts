@@ -3,7 +3,9 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { ConfigWatcher } from "../../lib/config-watcher.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { freeLoopbackPort, RedisSentinel, RedisServer } from "../../lib/testing/redis-server.js";
+import { testTls } from "../../lib/testing/tls.js";
 import { delay, eventually } from "../../lib/testing/wait.js";
 import type { Distribution } from "../src/distribution.js";
 import { ControllerError, ControllerErrorCode } from "../src/errors.js";
@@ -468,7 +470,13 @@ describe("RedisStore", () => {
       const { server, address } = await startTestController({ store: served });
       cleanups.push(() => server.close(500));
       const first = await writer.create(makeDistribution({ cnames: ["first.example.com"] }));
-      const watcher = new ConfigWatcher({ address, nodeId: "edge-r", role: "edge", logger: silentLogger() });
+      const watcher = new ConfigWatcher({
+        address,
+        nodeId: "edge-r",
+        role: "edge",
+        tls: testTls(PeerRole.Edge),
+        logger: silentLogger(),
+      });
       cleanups.push(async () => watcher.stop());
       const heard: number[] = [];
       watcher.onChange((t) => heard.push(t.version));

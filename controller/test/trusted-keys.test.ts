@@ -17,6 +17,8 @@ import {
   ListPublicKeysCommand,
 } from "@aws-sdk/client-cloudfront";
 import { ConfigWatcher } from "../../lib/config-watcher.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
+import { testTls } from "../../lib/testing/tls.js";
 import { ControllerErrorCode } from "../src/errors.js";
 import { parseTrustedKeys } from "../src/trusted-keys.js";
 import { type ApiController, startApiController, testAccountId, until } from "./api-e2e-support.js";
@@ -80,6 +82,7 @@ describe("a controller with a trusted-keys file", () => {
       trustedKeysPollMs: 50,
     });
     edge = new ConfigWatcher({
+      tls: testTls(PeerRole.Edge),
       address: controller.server.address,
       nodeId: "edge-trusted-1",
       role: "edge",
@@ -174,6 +177,7 @@ describe("a controller with a trusted-keys file", () => {
 
   it("a watcher that resumes gets the keys of the file as it is now (a snapshot)", async () => {
     const second = new ConfigWatcher({
+      tls: testTls(PeerRole.Edge),
       address: controller.server.address,
       nodeId: "edge-trusted-2",
       role: "edge",

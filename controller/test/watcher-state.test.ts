@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { ConfigWatcher, parseState } from "../../lib/config-watcher.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
+import { testTls } from "../../lib/testing/tls.js";
 import { MemoryStore } from "../src/store/memory-store.js";
 import { eventually, silentLogger, startTestController } from "./helpers.js";
 
@@ -30,6 +32,7 @@ describe("ConfigWatcher state file and heartbeats", () => {
       address: controller.address,
       nodeId: "edge-1",
       role: "edge",
+      tls: testTls(PeerRole.Edge),
       logger: silentLogger(),
       stateFile: file,
     });
@@ -48,6 +51,7 @@ describe("ConfigWatcher state file and heartbeats", () => {
       address: "127.0.0.1:1",
       nodeId: "edge-1",
       role: "edge",
+      tls: testTls(PeerRole.Edge),
       logger: silentLogger(),
       stateFile: file,
       initialBackoffMs: 50,
@@ -78,6 +82,7 @@ describe("ConfigWatcher state file and heartbeats", () => {
         address: "127.0.0.1:1",
         nodeId: "edge-2",
         role: "edge",
+        tls: testTls(PeerRole.Edge),
         logger: silentLogger(),
         stateFile: file,
       });
@@ -101,6 +106,7 @@ describe("ConfigWatcher state file and heartbeats", () => {
       address: controller.address,
       nodeId: "edge-hb",
       role: "edge",
+      tls: testTls(PeerRole.Edge),
       logger: silentLogger(),
       heartbeatMs: 100,
     });

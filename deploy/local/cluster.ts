@@ -4,6 +4,7 @@ import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import type { AccessKeyPair } from "../../controller/src/api/auth/access-keys.js";
 import { errorMessage } from "../../lib/errors.js";
 import { ComponentStartError, type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
+import { devCredentialsEnv } from "./dev-credentials.js";
 import { EmbeddedS3 } from "./embedded-s3.js";
 import { listFolder, type MediaChange, MediaMirror } from "./media-mirror.js";
 import { describeObject, urlPathFor } from "./play-names.js";
@@ -202,7 +203,10 @@ export class LocalCluster {
       // Listed before the upload: a file changed meanwhile differs from it and is uploaded again.
       const baseline = await listFolder(o.mediaDir);
       const keys = await this.#s3.uploadDirectory(o.bucket, o.mediaDir);
+      // Internal links are mutual TLS here too; the development CA lives (and stays) in the state dir.
+      const tls = devCredentialsEnv(state.dir);
       const controller = await this.#launch("controller", {
+        ...tls.controller,
         STREAMFRONT_CONTROLLER_HOST: "127.0.0.1",
         STREAMFRONT_CONTROLLER_GRPC_PORT: "0",
         STREAMFRONT_CONTROLLER_ADMIN_PORT: "0",
@@ -215,6 +219,7 @@ export class LocalCluster {
         STREAMFRONT_CONTROLLER_LOG_LEVEL: o.logLevel,
       });
       const shield = await this.#launch("shield", {
+        ...tls.shield,
         STREAMFRONT_SHIELD_HOST: "127.0.0.1",
         STREAMFRONT_SHIELD_GRPC_PORT: "0",
         STREAMFRONT_SHIELD_ADMIN_PORT: "0",
@@ -226,6 +231,7 @@ export class LocalCluster {
         STREAMFRONT_SHIELD_LOG_LEVEL: o.logLevel,
       });
       const edge = await this.#launch("edge", {
+        ...tls.edge,
         STREAMFRONT_EDGE_HOST: hostToBind(o.host),
         STREAMFRONT_EDGE_RTMP_PORT: String(o.rtmpPort),
         STREAMFRONT_EDGE_HTTP_PORT: String(o.httpPort),

@@ -1,4 +1,4 @@
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { ConfigError, formatHelp, loadConfig, wantsHelp } from "../../lib/config/settings.js";
 import { errorMessage } from "../../lib/errors.js";
 import { fromRepoRoot, repoRoot } from "../../lib/testing/paths.js";
@@ -98,6 +98,7 @@ async function main(): Promise<void> {
     `  aws cloudfront list-streaming-distributions --endpoint-url http://${a.controller?.api}`,
     "",
     `State (key pairs, the bucket's objects, distributions): ${cluster.stateDir}${cluster.stateIsTemporary ? "   (temporary: removed at stop)" : ""}`,
+    `Internal gRPC links: mutual TLS with a development CA and role certificates in ${join(cluster.stateDir, "tls")}`,
     "",
     `Embedded S3 (bucket ${config.bucket}; endpoint ${cluster.s3.endpoint}):`,
     `  export AWS_ACCESS_KEY_ID=${cluster.s3.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${cluster.s3.credentials.secretAccessKey}`,

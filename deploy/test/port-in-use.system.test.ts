@@ -7,7 +7,9 @@ import { fileURLToPath } from "node:url";
 import { controllerSettings } from "../../controller/src/config.js";
 import { edgeSettings } from "../../edge/src/config.js";
 import type { Settings } from "../../lib/config/settings.js";
+import type { PeerRole } from "../../lib/grpc/peer-role.js";
 import { ComponentStartError, launchComponent } from "../../lib/process/launcher.js";
+import { testTlsEnv } from "../../lib/testing/tls.js";
 import { shieldSettings } from "../../shield/src/config.js";
 
 /**
@@ -59,6 +61,8 @@ for (const [component, settings] of Object.entries(components)) {
       const launched = launchComponent(entry, {
         env: {
           ...loopbackEnv(settings),
+          // The component names are the roles (edge, shield, controller): each starts with its own certificate.
+          ...testTlsEnv(settingsPrefix(s.env), component as PeerRole),
           [s.env]: String(port),
           [`${settingsPrefix(s.env)}_LOG_LEVEL`]: "silent",
         },

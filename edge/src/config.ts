@@ -7,6 +7,7 @@ import {
   logLevelSetting,
   setting,
 } from "../../lib/config/settings.js";
+import { internalTlsSettings } from "../../lib/grpc/internal-tls.js";
 import { parseShieldTargets, targetId } from "./shield-client/shield-targets.js";
 
 /** Every setting of an edge pod. The README's table repeats these docs. */
@@ -106,6 +107,7 @@ export const edgeSettings = {
     schema: text({ max: 4096 }),
     default: "",
   }),
+  ...internalTlsSettings("STREAMFRONT_EDGE"),
   logLevel: logLevelSetting("STREAMFRONT_EDGE"),
   outChunkSize: setting({
     env: "STREAMFRONT_EDGE_OUT_CHUNK_SIZE",

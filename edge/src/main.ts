@@ -1,6 +1,8 @@
 import { hostname } from "node:os";
 import { AdminServer } from "../../lib/admin-server.js";
 import { ConfigWatcher } from "../../lib/config-watcher.js";
+import { InternalTls } from "../../lib/grpc/internal-tls.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { createLogger } from "../../lib/log.js";
 import { createRegistry } from "../../lib/metrics/registry.js";
 import { formatAddress } from "../../lib/net/listen.js";
@@ -21,10 +23,13 @@ await runComponent(
     const logger = createLogger({ component: "edge", level: config.logLevel });
     const registry = createRegistry("edge");
     const nodeId = config.nodeId || hostname();
+    // Before anything connects: no tls-* files (and no plaintext opt-out) stops the start here.
+    const tls = InternalTls.fromConfig(config, PeerRole.Edge, logger.child({ module: "internal-tls" }));
     const watcher = new ConfigWatcher({
       address: config.controller,
       nodeId,
       role: "edge",
+      tls,
       logger,
       heartbeatMs: config.controllerHeartbeatMs,
       stateFile: config.configStateFile,
@@ -40,6 +45,7 @@ await runComponent(
     const shieldPool = new ShieldPool({
       targets: config.shield,
       logger,
+      tls,
       penaltyMs: config.shieldPenaltyMs,
       dnsRefreshMs: config.shieldDnsRefreshMs,
     });

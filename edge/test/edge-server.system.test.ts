@@ -3,6 +3,7 @@ import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { Registry } from "prom-client";
 import { loadConfig } from "../../lib/config/settings.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { createLogger } from "../../lib/log.js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
 import {
@@ -12,6 +13,7 @@ import {
   type TestS3,
   type TestShield,
 } from "../../lib/testing/shield.js";
+import { testTls, testTlsEnv } from "../../lib/testing/tls.js";
 import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import { edgeSettings } from "../src/config.js";
 import { EdgeServer } from "../src/edge-server.js";
@@ -72,10 +74,15 @@ before(async () => {
   s3 = await startTestS3(bucket);
   await s3.s3.uploadDirectory(bucket, fromRepoRoot("deploy", "local", "media"));
   shield = await startTestShield(s3.s3, { env: { STREAMFRONT_SHIELD_ALLOWED_BUCKETS: bucket } });
-  objects = new ShieldObjectOpener({ address: shield.address, logger: silentLogger("edge") });
+  objects = new ShieldObjectOpener({
+    tls: testTls(PeerRole.Edge),
+    address: shield.address,
+    logger: silentLogger("edge"),
+  });
   const config = loadConfig(edgeSettings, {
     env: {
       STREAMFRONT_EDGE_HOST: "127.0.0.1",
+      ...testTlsEnv("STREAMFRONT_EDGE", PeerRole.Edge),
       STREAMFRONT_EDGE_RTMP_PORT: "0",
       STREAMFRONT_EDGE_HTTP_PORT: "0",
       STREAMFRONT_EDGE_MAX_CONNECTIONS_PER_IP: "20",

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, type TestContext, test } from "node:test";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import {
   assertSamePackets,
   type ProbedPacket,
@@ -14,6 +15,7 @@ import {
   runTool,
 } from "../../lib/testing/ffprobe.js";
 import { silentLogger, startTestS3, type TestS3 } from "../../lib/testing/shield.js";
+import { testTls } from "../../lib/testing/tls.js";
 import { eventually } from "../../lib/testing/wait.js";
 import { SliceCache } from "../src/edge-cache/slice-cache.js";
 import { EdgeError, EdgeErrorCode } from "../src/errors.js";
@@ -262,6 +264,7 @@ describe("ShieldObjectOpener reads across replica failures", () => {
     extra: { idleTimeoutMs?: number; cache?: SliceCache } = {},
   ) {
     const opener = new ShieldObjectOpener({
+      tls: testTls(PeerRole.Edge),
       address: spec,
       logger: silentLogger("edge"),
       deadlineMs: 20_000,

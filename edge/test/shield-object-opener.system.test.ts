@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { fromRepoRoot } from "../../lib/testing/paths.js";
 import {
   silentLogger,
@@ -9,6 +10,7 @@ import {
   type TestS3,
   type TestShield,
 } from "../../lib/testing/shield.js";
+import { testTls } from "../../lib/testing/tls.js";
 import { EdgeError, EdgeErrorCode } from "../src/errors.js";
 import { BufferedReader } from "../src/media/buffered-reader.js";
 import { ShieldObjectOpener } from "../src/shield-client/object-opener.js";
@@ -32,6 +34,7 @@ describe("ShieldObjectOpener against a real shield and s3rver", () => {
       },
     });
     objects = new ShieldObjectOpener({
+      tls: testTls(PeerRole.Edge),
       address: shield.address,
       logger: silentLogger("edge"),
       deadlineMs: 5_000,
@@ -98,6 +101,7 @@ describe("ShieldObjectOpener against a real shield and s3rver", () => {
 
   it("fails with ShieldUnavailable when no shield answers, within the deadline", async () => {
     const dead = new ShieldObjectOpener({
+      tls: testTls(PeerRole.Edge),
       address: "127.0.0.1:1",
       logger: silentLogger("edge"),
       deadlineMs: 500,

@@ -5,7 +5,9 @@ import { once } from "node:events";
 import { after, before, describe, test } from "node:test";
 import { connectivityState } from "@grpc/grpc-js";
 import { ConfigError } from "../../lib/config/settings.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { silentLogger } from "../../lib/testing/shield.js";
+import { testTls } from "../../lib/testing/tls.js";
 import { eventually } from "../../lib/testing/wait.js";
 import { loadEdgeConfig } from "../src/config.js";
 import { EdgeError, EdgeErrorCode } from "../src/errors.js";
@@ -101,7 +103,11 @@ const logger = silentLogger("edge");
 
 describe("ShieldPool with a static list", () => {
   test("holds the replicas sorted, ranks by rendezvous hashing, and makes one client per replica on first use", () => {
-    const pool = new ShieldPool({ targets: "127.0.0.1:7102, 127.0.0.1:7101,127.0.0.1:7103", logger });
+    const pool = new ShieldPool({
+      tls: testTls(PeerRole.Edge),
+      targets: "127.0.0.1:7102, 127.0.0.1:7101,127.0.0.1:7103",
+      logger,
+    });
     try {
       assert.deepEqual(pool.replicas, ["127.0.0.1:7101", "127.0.0.1:7102", "127.0.0.1:7103"]);
       for (const key of ["b/a.flv", "b/videos/sample.flv", "other/x.mp4"]) {
@@ -121,7 +127,12 @@ describe("ShieldPool with a static list", () => {
   });
 
   test("a failed replica ranks last for the penalty window, then takes its place again", async () => {
-    const pool = new ShieldPool({ targets: ["127.0.0.1:7101", "127.0.0.1:7102"], logger, penaltyMs: 150 });
+    const pool = new ShieldPool({
+      tls: testTls(PeerRole.Edge),
+      targets: ["127.0.0.1:7101", "127.0.0.1:7102"],
+      logger,
+      penaltyMs: 150,
+    });
     try {
       const key = "bucket/videos/sample.flv";
       const [first, second] = pool.rank(key);
@@ -229,7 +240,13 @@ describe("ShieldPool with dns: names, against a DNS server on loopback", () => {
 
   test("resolves A and AAAA records into replicas and follows changes, closing clients of replicas that left", async () => {
     server.zones.set("shield.test", { a: ["127.0.0.2", "127.0.0.3"], aaaa: ["::1"] });
-    const pool = new ShieldPool({ targets: "dns:shield.test:7002", logger, resolver, dnsRefreshMs: 100 });
+    const pool = new ShieldPool({
+      tls: testTls(PeerRole.Edge),
+      targets: "dns:shield.test:7002",
+      logger,
+      resolver,
+      dnsRefreshMs: 100,
+    });
     try {
       await pool.ready();
       assert.deepEqual(pool.replicas, ["127.0.0.2:7002", "127.0.0.3:7002", "[::1]:7002"]);
@@ -253,7 +270,13 @@ describe("ShieldPool with dns: names, against a DNS server on loopback", () => {
 
   test("keeps the last good set while lookups fail (SERVFAIL, NXDOMAIN, no answer)", async () => {
     server.zones.set("flaky.test", { a: ["127.0.0.5", "127.0.0.6"] });
-    const pool = new ShieldPool({ targets: "dns:flaky.test:7002", logger, resolver, dnsRefreshMs: 100 });
+    const pool = new ShieldPool({
+      tls: testTls(PeerRole.Edge),
+      targets: "dns:flaky.test:7002",
+      logger,
+      resolver,
+      dnsRefreshMs: 100,
+    });
     try {
       await pool.ready();
       const good = ["127.0.0.5:7002", "127.0.0.6:7002"];
@@ -284,6 +307,7 @@ describe("ShieldPool with dns: names, against a DNS server on loopback", () => {
     server.zones.set("one.test", { a: ["127.0.0.8"] });
     server.zones.set("two.test", { aaaa: ["fd00::2"] });
     const pool = new ShieldPool({
+      tls: testTls(PeerRole.Edge),
       targets: "127.0.0.9:7000,dns:one.test:7001,dns:two.test:7002",
       logger,
       resolver,
@@ -296,7 +320,12 @@ describe("ShieldPool with dns: names, against a DNS server on loopback", () => {
     }
 
     server.zones.set("dark.test", { silent: true });
-    const dark = new ShieldPool({ targets: "dns:dark.test:7002", logger, resolver });
+    const dark = new ShieldPool({
+      tls: testTls(PeerRole.Edge),
+      targets: "dns:dark.test:7002",
+      logger,
+      resolver,
+    });
     const objects = new ShieldObjectOpener({ pool: dark, logger });
     try {
       await assert.rejects(

@@ -1,5 +1,5 @@
 import type { AddressInfo, Server } from "node:net";
-import { type Server as GrpcServer, ServerCredentials } from "@grpc/grpc-js";
+import type { Server as GrpcServer, ServerCredentials } from "@grpc/grpc-js";
 import { errorCode, errorMessage, StreamfrontError } from "../errors.js";
 
 /** Stable codes of a port that cannot be bound (README: Error codes). */
@@ -53,15 +53,16 @@ export async function listen(
   return server.address() as AddressInfo;
 }
 
-/** Binds a gRPC server without TLS (pods talk inside the cluster network); resolves with host:port. */
+/** Binds a gRPC server with the given credentials (InternalTls.serverCredentials()); resolves with host:port. */
 export async function bindGrpc(
   server: GrpcServer,
   host: string,
   port: number,
+  credentials: ServerCredentials,
   setting?: PortSetting,
 ): Promise<string> {
   const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(formatAddress(host, port), ServerCredentials.createInsecure(), (error, p) =>
+    server.bindAsync(formatAddress(host, port), credentials, (error, p) =>
       error ? reject(listenError(error, host, port, setting)) : resolve(p),
     );
   });

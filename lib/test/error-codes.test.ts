@@ -6,6 +6,7 @@ import { ControllerErrorCode } from "../../controller/src/errors.js";
 import { LocalErrorCode } from "../../deploy/local/state-dir.js";
 import { EdgeErrorCode } from "../../edge/src/errors.js";
 import { ConfigErrorCode } from "../config/settings.js";
+import { TlsErrorCode } from "../grpc/peer-role.js";
 import { ListenErrorCode } from "../net/listen.js";
 import { ProcessErrorCode } from "../process/launcher.js";
 import { ShieldErrorCode } from "../shield-error-code.js";
@@ -27,6 +28,7 @@ const registries: readonly { name: string; file: string; codes: Readonly<Record<
   { name: "ListenErrorCode", file: "lib/net/listen.ts", codes: ListenErrorCode },
   { name: "ProcessErrorCode", file: "lib/process/launcher.ts", codes: ProcessErrorCode },
   { name: "LocalErrorCode", file: "deploy/local/state-dir.ts", codes: LocalErrorCode },
+  { name: "TlsErrorCode", file: "lib/grpc/peer-role.ts", codes: TlsErrorCode },
 ];
 
 /** The shipped source folders: each component's src, lib outside its tests, npm start's system. */

@@ -6,7 +6,9 @@ import { fileURLToPath } from "node:url";
 import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
 import { type AccessKeyPair, generateDevelopmentKeyPair } from "../../controller/src/api/auth/access-keys.js";
 import { EmbeddedS3, embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
+import { PeerRole } from "../grpc/peer-role.js";
 import { type LaunchedComponent, launchComponent } from "../process/launcher.js";
+import { testTlsEnv } from "./tls.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
@@ -104,6 +106,7 @@ export class ProcessCluster {
   async startController(index: number): Promise<ClusterProcess> {
     const launched = await launch("controller", {
       STREAMFRONT_CONTROLLER_HOST: "127.0.0.1",
+      ...testTlsEnv("STREAMFRONT_CONTROLLER", PeerRole.Controller),
       STREAMFRONT_CONTROLLER_GRPC_PORT: "0",
       STREAMFRONT_CONTROLLER_ADMIN_PORT: "0",
       STREAMFRONT_CONTROLLER_API_PORT: "0",
@@ -121,6 +124,7 @@ export class ProcessCluster {
     const endpoint = (await this.#options.s3EndpointFor?.(this.s3.endpoint)) ?? this.s3.endpoint;
     const launched = await launch("shield", {
       STREAMFRONT_SHIELD_HOST: "127.0.0.1",
+      ...testTlsEnv("STREAMFRONT_SHIELD", PeerRole.Shield),
       STREAMFRONT_SHIELD_GRPC_PORT: "0",
       STREAMFRONT_SHIELD_ADMIN_PORT: "0",
       STREAMFRONT_SHIELD_S3_ENDPOINT: endpoint,
@@ -140,6 +144,7 @@ export class ProcessCluster {
   async startEdge(index: number): Promise<ClusterProcess> {
     const launched = await launch("edge", {
       STREAMFRONT_EDGE_HOST: "127.0.0.1",
+      ...testTlsEnv("STREAMFRONT_EDGE", PeerRole.Edge),
       STREAMFRONT_EDGE_RTMP_PORT: "0",
       STREAMFRONT_EDGE_HTTP_PORT: "-1",
       STREAMFRONT_EDGE_ADMIN_PORT: "0",

@@ -1,22 +1,24 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { credentials, type ServiceError } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
 import { Registry } from "prom-client";
 import { EmbeddedS3, embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
-import {
-  type ReadRangeRequest,
-  type ReadRangeResponse,
+import type {
+  ReadRangeRequest,
+  ReadRangeResponse,
   ShieldServiceClient,
-  type StatObjectResponse,
+  StatObjectResponse,
 } from "../../proto/gen/streamfront/shield/v1/shield.js";
 import { shieldSettings } from "../../shield/src/config.js";
 import { ShieldError, ShieldErrorCode } from "../../shield/src/errors.js";
 import type { ObjectInfo, Origin, OriginRange, StatOptions } from "../../shield/src/origin.js";
 import { ShieldServer } from "../../shield/src/shield-server.js";
 import { type ConfigSources, loadConfig } from "../config/settings.js";
+import { PeerRole } from "../grpc/peer-role.js";
 import { createLogger, type Logger } from "../log.js";
 import { createS3Client } from "../s3-client.js";
+import { testShieldClient, testTls, testTlsEnv } from "./tls.js";
 
 export function silentLogger(component = "test"): Logger {
   return createLogger({ component, level: process.env.STREAMFRONT_TEST_LOG_LEVEL ?? "silent" });
@@ -62,6 +64,7 @@ export async function startTestShield(s3: EmbeddedS3, options: TestShieldOptions
   const sources: ConfigSources = {
     env: {
       STREAMFRONT_SHIELD_HOST: "127.0.0.1",
+      ...testTlsEnv("STREAMFRONT_SHIELD", PeerRole.Shield),
       STREAMFRONT_SHIELD_GRPC_PORT: "0",
       STREAMFRONT_SHIELD_S3_ENDPOINT: s3.endpoint,
       STREAMFRONT_SHIELD_S3_FORCE_PATH_STYLE: "true",
@@ -80,6 +83,7 @@ export async function startTestShield(s3: EmbeddedS3, options: TestShieldOptions
     ...embeddedS3Credentials,
   });
   const server = new ShieldServer({
+    tls: testTls(PeerRole.Shield),
     config,
     logger: silentLogger("shield"),
     registry,
@@ -88,7 +92,7 @@ export async function startTestShield(s3: EmbeddedS3, options: TestShieldOptions
     ...(options.now === undefined ? {} : { now: options.now }),
   });
   const address = await server.start();
-  const client = new ShieldServiceClient(address, credentials.createInsecure(), {
+  const client = testShieldClient(address, {
     "grpc.max_receive_message_length": 8 * 1024 * 1024,
   });
   return {

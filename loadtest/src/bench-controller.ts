@@ -2,8 +2,10 @@ import { fileURLToPath } from "node:url";
 import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
 import { generateDevelopmentKeyPair } from "../../controller/src/api/auth/access-keys.js";
 import type { ConfigWatcher } from "../../lib/config-watcher.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { launchComponent } from "../../lib/process/launcher.js";
 import { RedisServer } from "../../lib/testing/redis-server.js";
+import { testTlsEnv } from "../../lib/testing/tls.js";
 import { measureApiThroughput } from "./controller/api-throughput.js";
 import { measureCreateToDeployed } from "./controller/create-to-deployed.js";
 import { parseControllerBenchOptions } from "./controller/options.js";
@@ -43,6 +45,7 @@ async function main(): Promise<number> {
       {
         env: {
           STREAMFRONT_CONTROLLER_HOST: "127.0.0.1",
+          ...testTlsEnv("STREAMFRONT_CONTROLLER", PeerRole.Controller),
           STREAMFRONT_CONTROLLER_GRPC_PORT: "0",
           STREAMFRONT_CONTROLLER_ADMIN_PORT: "0",
           STREAMFRONT_CONTROLLER_API_PORT: "0",

@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { EmbeddedS3 } from "../../deploy/local/embedded-s3.js";
+import { testPki } from "../../lib/testing/tls.js";
 import { BenchLifecycle } from "./harness/lifecycle.js";
 import { gitCommit, log, machineInfo, writeResults } from "./harness/results.js";
 import { fixed } from "./harness/stats.js";
 import { measureCollapse } from "./shield/collapse.js";
+import { internalTlsReport, measureInternalTls } from "./shield/internal-tls.js";
 import { MiB, parseShieldBenchOptions } from "./shield/options.js";
 import { type RunRecord, report, summarise } from "./shield/report.js";
 import { BUCKET, type Setup, startShield } from "./shield/setup.js";
@@ -94,6 +96,7 @@ async function main(): Promise<number> {
     const need =
       o.objectBytes + o.runs * (o.collapseBytes + o.ttfbSamples * o.sliceBytes) + 16 * o.sliceBytes;
     const cacheMemoryBytes = Math.ceil((need * 1.25) / MiB) * MiB;
+    const pki = testPki();
     const { shield, env: shieldEnv } = await startShield(lifecycle, s3, o, cacheMemoryBytes);
     const shieldPid = shield.child.pid!;
     const admin = shield.addresses.admin ?? "";
@@ -105,7 +108,13 @@ async function main(): Promise<number> {
       s3,
       shieldPid,
       admin,
-      target: { address, bucket: BUCKET, channels: o.channels, flowControlWindow: o.grpcWindowBytes },
+      target: {
+        address,
+        bucket: BUCKET,
+        channels: o.channels,
+        flowControlWindow: o.grpcWindowBytes,
+        tls: { caFile: pki.ca.caFile, ...pki.roles.edge },
+      },
       objectKey,
       object,
     };
@@ -160,12 +169,16 @@ async function main(): Promise<number> {
       );
     }
 
+    // What mutual TLS costs on the shield path: a twin shield with internal-tls=plaintext on the same S3.
+    const internalTls = await measureInternalTls(lifecycle, setup, s3, cacheMemoryBytes, readDeadlineMs);
+
     const summary = summarise(o, runs);
     process.stdout.write(`${report(o, runs, summary, cacheMemoryBytes)}\n`);
+    process.stdout.write(`${internalTlsReport(internalTls)}\n`);
     const errors = runs.reduce(
       (sum, r) =>
         sum + r.tcp.errors.length + r.grpc.errors.length + r.collapse.errors.length + r.ttfb.errors.length,
-      0,
+      internalTls.reduce((n, r) => n + r.mtls.errors.length + r.plaintext.errors.length, 0),
     );
     if (o.out) {
       writeResults(o.out, {
@@ -184,6 +197,7 @@ async function main(): Promise<number> {
         warmup: { fill, tcp: warmTcp, grpc: warmGrpc },
         summary,
         runs,
+        internalTls,
         errors,
       });
       log(`results written to ${o.out}`);

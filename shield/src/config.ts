@@ -7,6 +7,7 @@ import {
   logLevelSetting,
   setting,
 } from "../../lib/config/settings.js";
+import { internalTlsSettings } from "../../lib/grpc/internal-tls.js";
 
 /** S3 bucket names as AWS allows them for new buckets. */
 const bucketName = text({
@@ -251,6 +252,7 @@ export const shieldSettings = {
     schema: text({ max: 4096 }),
     default: "",
   }),
+  ...internalTlsSettings("STREAMFRONT_SHIELD"),
   logLevel: logLevelSetting("STREAMFRONT_SHIELD"),
 } as const;
 

@@ -3,6 +3,8 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { Server } from "@grpc/grpc-js";
 import type { Registry } from "prom-client";
 import { ConfigWatcher } from "../../lib/config-watcher.js";
+import { InternalTls } from "../../lib/grpc/internal-tls.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import type { Logger } from "../../lib/log.js";
 import { bindGrpc } from "../../lib/net/listen.js";
 import { ShieldServiceService } from "../../proto/gen/streamfront/shield/v1/shield.js";
@@ -30,7 +32,12 @@ export interface ShieldServerDeps {
   readonly maxInFlightPieces?: number;
   /** Milliseconds clock of the cache's freshness; tests pass their own. */
   readonly now?: () => number;
+  /** Internal-link credentials (role shield). @default InternalTls.fromConfig(config): fails without tls-* files unless internal-tls is plaintext */
+  readonly tls?: InternalTls;
 }
+
+/** Who may call a shield: edges only (a shield or controller has no reason to read media through one). */
+export const shieldCallers = { "streamfront.shield.v1.ShieldService": [PeerRole.Edge] } as const;
 
 /**
  * One shield: the ShieldService on a gRPC server, reading S3 through
@@ -48,12 +55,17 @@ export class ShieldServer {
   readonly #logger: Logger;
   readonly #server: Server;
   readonly #watcher: ConfigWatcher | undefined;
+  readonly tls: InternalTls;
   #address = "";
 
   constructor(deps: ShieldServerDeps) {
     this.#config = deps.config;
+    this.tls =
+      deps.tls ??
+      InternalTls.fromConfig(deps.config, PeerRole.Shield, deps.logger.child({ module: "internal-tls" }));
     this.#logger = deps.logger;
     this.metrics = new ShieldMetrics(deps.registry);
+    this.tls.publishMetrics(deps.registry, "shield");
     this.buckets = new BucketAllowlist(deps.config.allowedBuckets);
     const s3 = new S3Origin({
       client: deps.s3Client,
@@ -121,6 +133,8 @@ export class ShieldServer {
       "grpc.keepalive_time_ms": keepaliveTimeMs,
       "grpc.keepalive_timeout_ms": keepaliveTimeoutMs,
       "grpc.max_connection_idle_ms": deps.config.grpcIdleTimeoutMs,
+      // The role check runs before any handler: a caller that is not an edge reads nothing.
+      interceptors: this.tls.serverInterceptors(shieldCallers),
     });
     this.#server.addService(ShieldServiceService, this.service.handlers());
     if (deps.config.controller) {
@@ -128,6 +142,7 @@ export class ShieldServer {
         address: deps.config.controller,
         nodeId: deps.config.nodeId || hostname(),
         role: "shield",
+        tls: this.tls,
         logger: deps.logger.child({ module: "config-watcher" }),
         heartbeatMs: deps.config.controllerHeartbeatMs,
         stateFile: deps.config.configStateFile,
@@ -151,6 +166,7 @@ export class ShieldServer {
       this.#server,
       this.#config.host,
       this.#config.grpcPort,
+      this.tls.serverCredentials(),
       shieldSettings.grpcPort,
     );
     this.#watcher?.start();

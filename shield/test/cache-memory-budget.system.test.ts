@@ -3,12 +3,13 @@ import { fork } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { credentials } from "@grpc/grpc-js";
 import { Registry } from "prom-client";
 import { embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { createS3Client } from "../../lib/s3-client.js";
 import { silentLogger, startTestS3, startTestShield, stat, type TestS3 } from "../../lib/testing/shield.js";
-import { type ReadRangeResponse, ShieldServiceClient } from "../../proto/gen/streamfront/shield/v1/shield.js";
+import { testShieldClient, testTls, testTlsEnv } from "../../lib/testing/tls.js";
+import type { ReadRangeResponse, ShieldServiceClient } from "../../proto/gen/streamfront/shield/v1/shield.js";
 import { loadShieldConfig } from "../src/config.js";
 import { ShieldServer } from "../src/shield-server.js";
 
@@ -162,6 +163,7 @@ async function measureChild(
       [childFlag]: "1",
       STREAMFRONT_TEST_S3_ENDPOINT: s3.s3.endpoint,
       STREAMFRONT_SHIELD_HOST: "127.0.0.1",
+      ...testTlsEnv("STREAMFRONT_SHIELD", PeerRole.Shield),
       STREAMFRONT_SHIELD_GRPC_PORT: "0",
       STREAMFRONT_SHIELD_ALLOWED_BUCKETS: bucket,
       STREAMFRONT_SHIELD_CACHE_MEMORY_BYTES: String(memoryBytes),
@@ -204,7 +206,7 @@ async function measureChild(
   try {
     const ready = await next();
     assert.equal(ready.type, "ready");
-    client = new ShieldServiceClient((ready as { address: string }).address, credentials.createInsecure());
+    client = testShieldClient((ready as { address: string }).address);
     // Warm-up: one title, so modules, JIT and connection buffers are in the floor.
     assert.equal(await playBlocks(client, objects[0]!.key, objects[0]!.size), objects[0]!.sha256);
     const floor = (await sample(true)).rss;
@@ -238,6 +240,7 @@ async function runChild(): Promise<void> {
     ...embeddedS3Credentials,
   });
   const server = new ShieldServer({
+    tls: testTls(PeerRole.Shield),
     config,
     logger: silentLogger("shield"),
     registry: new Registry(),

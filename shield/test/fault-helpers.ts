@@ -1,12 +1,12 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { credentials } from "@grpc/grpc-js";
 import { Registry } from "prom-client";
 import { embeddedS3Credentials } from "../../deploy/local/embedded-s3.js";
 import { loadConfig } from "../../lib/config/settings.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { createS3Client } from "../../lib/s3-client.js";
 import { FaultProxy } from "../../lib/testing/fault-proxy.js";
 import { silentLogger, startTestS3, type TestS3, type TestShield } from "../../lib/testing/shield.js";
-import { ShieldServiceClient } from "../../proto/gen/streamfront/shield/v1/shield.js";
+import { testShieldClient, testTls, testTlsEnv } from "../../lib/testing/tls.js";
 import { shieldSettings } from "../src/config.js";
 import type { OriginRange } from "../src/origin.js";
 import type { OriginObserver, OriginOperation, OriginResult } from "../src/s3/outcome.js";
@@ -135,6 +135,7 @@ export async function startShieldBehindProxy(
   const config = loadConfig(shieldSettings, {
     env: {
       STREAMFRONT_SHIELD_HOST: "127.0.0.1",
+      ...testTlsEnv("STREAMFRONT_SHIELD", PeerRole.Shield),
       STREAMFRONT_SHIELD_GRPC_PORT: "0",
       STREAMFRONT_SHIELD_S3_ENDPOINT: proxy.endpoint,
       STREAMFRONT_SHIELD_S3_FORCE_PATH_STYLE: "true",
@@ -149,9 +150,15 @@ export async function startShieldBehindProxy(
     forcePathStyle: true,
     ...embeddedS3Credentials,
   });
-  const server = new ShieldServer({ config, logger: silentLogger("shield"), registry, s3Client });
+  const server = new ShieldServer({
+    tls: testTls(PeerRole.Shield),
+    config,
+    logger: silentLogger("shield"),
+    registry,
+    s3Client,
+  });
   const address = await server.start();
-  const client = new ShieldServiceClient(address, credentials.createInsecure());
+  const client = testShieldClient(address);
   return {
     server,
     address,

@@ -3,11 +3,13 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
 import { eventually, readAll, stat } from "../../lib/testing/shield.js";
+import { testShieldClient, testTlsEnv } from "../../lib/testing/tls.js";
 import {
-  ShieldServiceClient,
+  type ShieldServiceClient,
   type StatObjectResponse,
   StatPurpose,
 } from "../../proto/gen/streamfront/shield/v1/shield.js";
@@ -122,6 +124,7 @@ describe("a flood of lookups for names that do not exist (shield process, real s
     shield = await launchComponent(shieldMain, {
       stdio: "ignore",
       env: {
+        ...testTlsEnv("STREAMFRONT_SHIELD", PeerRole.Shield),
         STREAMFRONT_SHIELD_GRPC_PORT: "0",
         STREAMFRONT_SHIELD_ADMIN_PORT: "0",
         STREAMFRONT_SHIELD_S3_ENDPOINT: faulty.proxy.endpoint,
@@ -138,7 +141,7 @@ describe("a flood of lookups for names that do not exist (shield process, real s
         STREAMFRONT_SHIELD_S3_MAX_QUEUED_LOOKUPS_PER_BUCKET: String(maxQueuedLookups),
       },
     });
-    client = new ShieldServiceClient(shield.addresses.grpc ?? "", credentials.createInsecure(), {
+    client = testShieldClient(shield.addresses.grpc ?? "", {
       "grpc.max_receive_message_length": 8 * 1024 * 1024,
     });
   });

@@ -3,14 +3,15 @@ import { fork } from "node:child_process";
 import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { credentials } from "@grpc/grpc-js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { type LaunchedComponent, launchComponent } from "../../lib/process/launcher.js";
 import { eventually, startTestS3, stat, type TestS3 } from "../../lib/testing/shield.js";
-import { ShieldServiceClient } from "../../proto/gen/streamfront/shield/v1/shield.js";
+import { testShieldClient, testTlsEnv } from "../../lib/testing/tls.js";
 
 // The entry points of the same build as this test.
 const shieldMain = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const controllerMain = fileURLToPath(new URL("../../controller/src/main.js", import.meta.url));
+const edgeMain = fileURLToPath(new URL("../../edge/src/main.js", import.meta.url));
 const clip = Buffer.from("FLV\x01 pretend video");
 
 async function get(address: string, path: string): Promise<{ status: number; body: string }> {
@@ -55,6 +56,7 @@ describe("shield and controller as processes", () => {
     controller = await launchComponent(controllerMain, {
       stdio: "pipe",
       env: {
+        ...testTlsEnv("STREAMFRONT_CONTROLLER", PeerRole.Controller),
         STREAMFRONT_CONTROLLER_GRPC_PORT: "0",
         STREAMFRONT_CONTROLLER_ADMIN_PORT: "0",
         STREAMFRONT_CONTROLLER_API_PORT: "0",
@@ -67,6 +69,7 @@ describe("shield and controller as processes", () => {
     shield = await launchComponent(shieldMain, {
       stdio: "pipe",
       env: {
+        ...testTlsEnv("STREAMFRONT_SHIELD", PeerRole.Shield),
         STREAMFRONT_SHIELD_GRPC_PORT: "0",
         STREAMFRONT_SHIELD_ADMIN_PORT: "0",
         STREAMFRONT_SHIELD_S3_ENDPOINT: s3.s3.endpoint,
@@ -117,7 +120,7 @@ describe("shield and controller as processes", () => {
   });
 
   it("serve the demo distribution's bucket through the shield (allowlist from the controller)", async () => {
-    const client = new ShieldServiceClient(shield.addresses.grpc ?? "", credentials.createInsecure());
+    const client = testShieldClient(shield.addresses.grpc ?? "");
     try {
       const info = await stat(client, "demo-media", "videos/clip.flv");
       assert.equal(info.size, clip.length);
@@ -174,5 +177,55 @@ describe("shield and controller as processes", () => {
     });
     assert.notEqual(badController.code, 0);
     assert.match(badController.stderr, /STREAMFRONT_CONTROLLER_BASE_DOMAIN/);
+  });
+
+  it("refuse to start without internal TLS files, naming the settings (no silent plaintext)", async () => {
+    for (const [entry, env] of [
+      [shieldMain, { STREAMFRONT_SHIELD_GRPC_PORT: "0", STREAMFRONT_SHIELD_ADMIN_PORT: "0" }],
+      [controllerMain, { STREAMFRONT_CONTROLLER_GRPC_PORT: "0", STREAMFRONT_CONTROLLER_API_PORT: "0" }],
+      [
+        edgeMain,
+        {
+          STREAMFRONT_EDGE_RTMP_PORT: "0",
+          STREAMFRONT_EDGE_HTTP_PORT: "-1",
+          STREAMFRONT_EDGE_ADMIN_PORT: "0",
+        },
+      ],
+    ] as const) {
+      const refused = await runFailing(entry, env);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stderr, /tls-ca-file, tls-cert-file, tls-key-file are not set/);
+      assert.match(refused.stderr, /internal-tls to plaintext/);
+    }
+  });
+
+  it("start with internal-tls=plaintext only when asked, and say so at warn", async () => {
+    const open = await launchComponent(shieldMain, {
+      stdio: "pipe",
+      env: {
+        STREAMFRONT_SHIELD_GRPC_PORT: "0",
+        STREAMFRONT_SHIELD_ADMIN_PORT: "0",
+        STREAMFRONT_SHIELD_INTERNAL_TLS: "plaintext",
+        STREAMFRONT_SHIELD_LOG_LEVEL: "warn",
+      },
+    });
+    let stdout = "";
+    open.child.stdout?.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    try {
+      await eventually(
+        () => /internal gRPC links are plaintext/.test(stdout),
+        5_000,
+        "the plaintext warning",
+      );
+      const line = JSON.parse(
+        stdout.split("\n").find((l) => l.includes("internal gRPC links are plaintext")) ?? "{}",
+      );
+      assert.equal(line.level, "warn");
+      assert.equal(line.internalTls, "plaintext");
+    } finally {
+      assert.equal(await open.stop(), 0);
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import type { InternalTls } from "../../../lib/grpc/internal-tls.js";
 import type { Logger } from "../../../lib/log.js";
 import { errorCodeMetadataKey, ShieldErrorCode } from "../../../lib/shield-error-code.js";
 import {
@@ -43,6 +44,8 @@ export type ShieldObjectOpenerOptions = ShieldObjectOpenerCommon &
     | {
         /** The shield replicas: `host:port` and `dns:<name>:<port>` entries; the opener makes and closes its pool. */
         readonly address: string | readonly string[];
+        /** The edge's internal-link credentials for its pool. */
+        readonly tls: InternalTls;
         readonly pool?: undefined;
         /** @see ShieldPoolOptions.penaltyMs */
         readonly penaltyMs?: number;
@@ -53,6 +56,7 @@ export type ShieldObjectOpenerOptions = ShieldObjectOpenerCommon &
         /** A pool the caller made (and closes). */
         readonly pool: ShieldPool;
         readonly address?: undefined;
+        readonly tls?: undefined;
       }
   );
 
@@ -148,6 +152,7 @@ export class ShieldObjectOpener {
       this.#pool = new ShieldPool({
         targets: options.address,
         logger: options.logger,
+        tls: options.tls,
         ...(options.penaltyMs === undefined ? {} : { penaltyMs: options.penaltyMs }),
         ...(options.dnsRefreshMs === undefined ? {} : { dnsRefreshMs: options.dnsRefreshMs }),
       });

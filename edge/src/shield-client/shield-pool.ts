@@ -1,5 +1,6 @@
 import { promises as dns } from "node:dns";
-import { credentials } from "@grpc/grpc-js";
+import type { InternalTls } from "../../../lib/grpc/internal-tls.js";
+import { PeerRole } from "../../../lib/grpc/peer-role.js";
 import type { Logger } from "../../../lib/log.js";
 import { formatAddress } from "../../../lib/net/listen.js";
 import { ShieldServiceClient } from "../../../proto/gen/streamfront/shield/v1/shield.js";
@@ -16,6 +17,8 @@ export interface ShieldPoolOptions {
   /** `host:port` entries and `dns:<name>:<port>` entries, as a list or comma-separated. */
   readonly targets: string | readonly string[];
   readonly logger: Logger;
+  /** The edge's internal-link credentials; a shield's certificate must name the shield role. */
+  readonly tls: InternalTls;
   /** How long a replica that failed is tried only after the healthy ones. @default 10000 */
   readonly penaltyMs?: number;
   /** How often dns: names are resolved again. @default 10000 */
@@ -125,6 +128,7 @@ interface Replica {
 export class ShieldPool {
   readonly stats = new ShieldTrafficStats();
   readonly #logger: Logger;
+  readonly #tls: InternalTls;
   readonly #penaltyMs: number;
   readonly #dnsRefreshMs: number;
   readonly #resolver: DnsResolver;
@@ -144,6 +148,7 @@ export class ShieldPool {
   constructor(options: ShieldPoolOptions) {
     const targets = parseShieldTargets(options.targets);
     this.#logger = options.logger;
+    this.#tls = options.tls;
     this.#penaltyMs = Math.max(0, options.penaltyMs ?? 10_000);
     this.#dnsRefreshMs = Math.max(100, options.dnsRefreshMs ?? 10_000);
     this.#resolver = options.resolver ?? new dns.Resolver({ timeout: 2_000, tries: 2 });
@@ -211,7 +216,8 @@ export class ShieldPool {
   client(address: string): ShieldServiceClient | null {
     const replica = this.#replicas.get(address);
     if (!replica || this.#closed) return null;
-    replica.client ??= new ShieldServiceClient(address, credentials.createInsecure(), {
+    replica.client ??= new ShieldServiceClient(address, this.#tls.channelCredentials(PeerRole.Shield), {
+      ...this.#tls.channelOptions(PeerRole.Shield),
       // A shield may send pieces up to 4 MiB (its max-piece-bytes bound).
       "grpc.max_receive_message_length": 5 * 1024 * 1024,
       "grpc.keepalive_time_ms": 20_000,

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Registry } from "prom-client";
 import { loadConfig } from "../../../lib/config/settings.js";
+import { PeerRole } from "../../../lib/grpc/peer-role.js";
 import { createLogger } from "../../../lib/log.js";
 import { fromRepoRoot } from "../../../lib/testing/paths.js";
 import {
@@ -11,6 +12,7 @@ import {
   type TestS3,
   type TestShield,
 } from "../../../lib/testing/shield.js";
+import { testTls, testTlsEnv } from "../../../lib/testing/tls.js";
 import type { Distribution, PublicKey } from "../../../proto/gen/streamfront/controller/v1/controller.js";
 import { edgeSettings } from "../../src/config.js";
 import { metadataCacheOf } from "../../src/edge-cache/metadata-cache.js";
@@ -94,6 +96,7 @@ export async function startEdgeHarness(options: EdgeHarnessOptions = {}): Promis
     const config = loadConfig(edgeSettings, {
       env: {
         STREAMFRONT_EDGE_HOST: "127.0.0.1",
+        ...testTlsEnv("STREAMFRONT_EDGE", PeerRole.Edge),
         STREAMFRONT_EDGE_RTMP_PORT: "0",
         STREAMFRONT_EDGE_HTTP_PORT: "0",
         ...options.env,
@@ -105,6 +108,7 @@ export async function startEdgeHarness(options: EdgeHarnessOptions = {}): Promis
         : undefined;
     const metadata = options.caches ? metadataCacheOf(config) : undefined;
     objects = new ShieldObjectOpener({
+      tls: testTls(PeerRole.Edge),
       address: options.shieldAddress ?? shield!.address,
       logger: silentLogger("edge"),
       ...options.objects,

@@ -2,8 +2,10 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { CreateStreamingDistributionCommand } from "@aws-sdk/client-cloudfront";
+import { PeerRole } from "../../../lib/grpc/peer-role.js";
 import { type LaunchedComponent, launchComponent } from "../../../lib/process/launcher.js";
 import { ProcessCluster } from "../../../lib/testing/process-cluster.js";
+import { testTlsEnv } from "../../../lib/testing/tls.js";
 import { eventually } from "../../../lib/testing/wait.js";
 
 /**
@@ -87,6 +89,7 @@ async function launchEdge(
   const launched = await launchComponent(fileURLToPath(new URL("../../src/main.js", import.meta.url)), {
     env: {
       STREAMFRONT_EDGE_HOST: "127.0.0.1",
+      ...testTlsEnv("STREAMFRONT_EDGE", PeerRole.Edge),
       STREAMFRONT_EDGE_RTMP_PORT: "0",
       STREAMFRONT_EDGE_HTTP_PORT: "0",
       STREAMFRONT_EDGE_ADMIN_PORT: "0",

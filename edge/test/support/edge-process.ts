@@ -3,10 +3,12 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PeerRole } from "../../../lib/grpc/peer-role.js";
 import { type LaunchedComponent, launchComponent } from "../../../lib/process/launcher.js";
 import { fromRepoRoot } from "../../../lib/testing/paths.js";
 import type { TestS3, TestShield } from "../../../lib/testing/shield.js";
 import { startTestS3, startTestShield } from "../../../lib/testing/shield.js";
+import { testTlsEnv } from "../../../lib/testing/tls.js";
 
 /**
  * The sample media in a real s3rver behind a real shield (both in the test
@@ -113,6 +115,7 @@ export class EdgeProcess {
       stdio: "pipe",
       env: {
         STREAMFRONT_EDGE_HOST: "127.0.0.1",
+        ...testTlsEnv("STREAMFRONT_EDGE", PeerRole.Edge),
         STREAMFRONT_EDGE_RTMP_PORT: "0",
         STREAMFRONT_EDGE_HTTP_PORT: "0",
         STREAMFRONT_EDGE_ADMIN_PORT: "0",

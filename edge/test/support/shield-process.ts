@@ -2,7 +2,9 @@ import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { embeddedS3Credentials } from "../../../deploy/local/embedded-s3.js";
+import { PeerRole } from "../../../lib/grpc/peer-role.js";
 import { launchComponent } from "../../../lib/process/launcher.js";
+import { testTlsEnv } from "../../../lib/testing/tls.js";
 
 /** The shield entry point from the same build as this file (dist/ or any other build folder). */
 const shieldMain = fileURLToPath(new URL("../../../shield/src/main.js", import.meta.url));
@@ -32,6 +34,7 @@ export async function startShieldProcess(options: ShieldProcessOptions): Promise
     stdio: logLevel === "silent" ? "ignore" : "inherit",
     env: {
       STREAMFRONT_SHIELD_HOST: "127.0.0.1",
+      ...testTlsEnv("STREAMFRONT_SHIELD", PeerRole.Shield),
       STREAMFRONT_SHIELD_GRPC_PORT: "0",
       STREAMFRONT_SHIELD_ADMIN_HOST: "127.0.0.1",
       STREAMFRONT_SHIELD_ADMIN_PORT: "0",

@@ -1,5 +1,7 @@
 import { ConfigWatcher } from "../../../lib/config-watcher.js";
+import { PeerRole } from "../../../lib/grpc/peer-role.js";
 import { createLogger } from "../../../lib/log.js";
+import { testTls } from "../../../lib/testing/tls.js";
 import { sleep } from "./distributions.js";
 
 /**
@@ -10,8 +12,10 @@ import { sleep } from "./distributions.js";
 export async function startSimulatedEdges(address: string, count: number): Promise<ConfigWatcher[]> {
   const logger = createLogger({ component: "bench", level: "error" });
   const watchers: ConfigWatcher[] = [];
+  // One edge certificate for every simulated edge: the controller checks the role, not which edge.
+  const tls = testTls(PeerRole.Edge);
   for (let i = 0; i < count; i++) {
-    const watcher = new ConfigWatcher({ address, nodeId: `bench-edge-${i}`, role: "edge", logger });
+    const watcher = new ConfigWatcher({ address, nodeId: `bench-edge-${i}`, role: "edge", tls, logger });
     watchers.push(watcher);
     watcher.start();
   }

@@ -1,6 +1,15 @@
 import { createHash, type Hash } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { type ChannelOptions, type ClientReadableStream, credentials, Metadata } from "@grpc/grpc-js";
+import {
+  type ChannelCredentials,
+  type ChannelOptions,
+  type ClientReadableStream,
+  credentials,
+  Metadata,
+} from "@grpc/grpc-js";
+import { InternalTls } from "../../../lib/grpc/internal-tls.js";
+import { PeerRole } from "../../../lib/grpc/peer-role.js";
+import { createLogger } from "../../../lib/log.js";
 import {
   type ReadRangeResponse,
   ShieldServiceClient,
@@ -53,10 +62,29 @@ function channelOptions(target: GrpcTarget): ChannelOptions {
   };
 }
 
+/** The edge's credentials for a shield: mutual TLS from the target's files, or plaintext. */
+function channelOf(target: GrpcTarget): { credentials: ChannelCredentials; options: ChannelOptions } {
+  if (!target.tls) return { credentials: credentials.createInsecure(), options: {} };
+  const tls = InternalTls.fromFiles(
+    PeerRole.Edge,
+    createLogger({ component: "bench", level: "silent" }),
+    target.tls,
+  );
+  return {
+    credentials: tls.channelCredentials(PeerRole.Shield),
+    options: tls.channelOptions(PeerRole.Shield),
+  };
+}
+
 async function openChannels(target: GrpcTarget, deadlineMs: number): Promise<Channels> {
+  const channel = channelOf(target);
   const clients = Array.from(
     { length: Math.max(1, target.channels) },
-    () => new ShieldServiceClient(target.address, credentials.createInsecure(), channelOptions(target)),
+    () =>
+      new ShieldServiceClient(target.address, channel.credentials, {
+        ...channel.options,
+        ...channelOptions(target),
+      }),
   );
   const close = (): void => {
     for (const client of clients) client.close();

@@ -2,7 +2,9 @@ import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { type EmbeddedS3, embeddedS3Credentials } from "../../../deploy/local/embedded-s3.js";
+import { PeerRole } from "../../../lib/grpc/peer-role.js";
 import { type LaunchedComponent, launchComponent } from "../../../lib/process/launcher.js";
+import { testTlsEnv } from "../../../lib/testing/tls.js";
 import { type BenchLifecycle, livePid } from "../harness/lifecycle.js";
 import type { ShieldBenchOptions } from "./options.js";
 import { startWorker, type WorkerProcess } from "./worker-process.js";
@@ -77,8 +79,13 @@ export async function startShield(
   s3: EmbeddedS3,
   o: ShieldBenchOptions,
   cacheMemoryBytes: number,
+  internalTls: "mtls" | "plaintext" = "mtls",
 ): Promise<{ shield: LaunchedComponent; env: Readonly<Record<string, string>> }> {
   const shieldEnv = {
+    // Mutual TLS as deployed (the test PKI's shield certificate; readers hold an edge's), or the opt-out.
+    ...(internalTls === "mtls"
+      ? testTlsEnv("STREAMFRONT_SHIELD", PeerRole.Shield)
+      : { STREAMFRONT_SHIELD_INTERNAL_TLS: "plaintext" }),
     STREAMFRONT_SHIELD_HOST: "127.0.0.1",
     STREAMFRONT_SHIELD_GRPC_PORT: "0",
     STREAMFRONT_SHIELD_ADMIN_HOST: "127.0.0.1",
@@ -94,7 +101,7 @@ export async function startShield(
     STREAMFRONT_SHIELD_CACHE_SLICE_BYTES: String(o.sliceBytes),
     STREAMFRONT_SHIELD_MAX_PIECE_BYTES: String(o.pieceBytes),
     STREAMFRONT_SHIELD_LOG_LEVEL: process.env.STREAMFRONT_SHIELD_LOG_LEVEL ?? "warn",
-  } as const;
+  };
   const shield = await launchComponent(shieldEntry, { env: shieldEnv, stdio: "pipe" });
   lifecycle.own({ stop: () => stopShield(shield), livePids: () => livePid(shield.child) });
   forward(shield.child.stdout, "bench: shield: ");

@@ -18,6 +18,8 @@ export interface GrpcTarget {
   readonly channels: number;
   /** grpc-node.flow_control_window in bytes; 0 leaves grpc-js's default (what the edge uses). */
   readonly flowControlWindow: number;
+  /** An edge's tls-* files (mutual TLS, as an edge talks to a shield); null for a plaintext shield. */
+  readonly tls: { readonly caFile: string; readonly certFile: string; readonly keyFile: string } | null;
 }
 
 /** Reads one object whole, as `concurrency` calls in flight over ranges of `rangeBytes`. */
