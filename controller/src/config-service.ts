@@ -1,4 +1,5 @@
 import { Metadata, type ServerDuplexStream, status } from "@grpc/grpc-js";
+import { roleOfCertificate } from "../../lib/grpc/peer-role.js";
 import type { Logger } from "../../lib/log.js";
 import {
   type ConfigServiceServer,
@@ -323,8 +324,19 @@ class WatchSession {
         return;
       }
       clearTimeout(this.#helloTimer);
+      const declared = roleOf(hello.role);
+      // Under mutual TLS the certificate says what the caller is: a shield's may not watch as an edge
+      // (its acks would count toward an edge's deployment). Plaintext (the opt-out) has no certificate.
+      const certified = roleOfCertificate(this.#call.getAuthContext?.()?.sslPeerCertificate);
+      if (certified !== undefined && certified !== declared) {
+        this.fail(
+          status.PERMISSION_DENIED,
+          `hello.role ${declared} does not match the caller's certificate, which is a ${certified}'s`,
+        );
+        return;
+      }
       this.nodeId = hello.nodeId;
-      this.role = roleOf(hello.role);
+      this.role = declared;
       this.#log = this.#log.child({ nodeId: hello.nodeId, role: this.role });
       this.#deps.onHello(hello, this.role);
       this.#log.info({ resumeFrom: hello.resumeFromVersion }, "config watcher connected");

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import type { ControllerServer } from "../src/controller-server.js";
 import { MemoryStore } from "../src/store/memory-store.js";
 import { eventually, RawWatch, startTestController } from "./helpers.js";
@@ -19,8 +20,8 @@ describe("ConfigService.WatchConfig", () => {
     return started;
   }
 
-  function watch(address: string): RawWatch {
-    const w = new RawWatch(address);
+  function watch(address: string, certRole: PeerRole = PeerRole.Edge): RawWatch {
+    const w = new RawWatch(address, certRole);
     watches.push(w);
     return w;
   }
@@ -91,7 +92,7 @@ describe("ConfigService.WatchConfig", () => {
   it("resumes a watcher that reconnects with only what changed", async () => {
     const { server, address } = await controller({ store: new MemoryStore({ initialVersion: 0 }) });
     const a = await server.createDistribution({ originBucket: "media-bucket" });
-    const first = watch(address);
+    const first = watch(address, PeerRole.Shield);
     first.hello("shield-1", 0, 2);
     await eventually(() => first.responses.length === 1);
     first.ack(1);
@@ -100,7 +101,7 @@ describe("ConfigService.WatchConfig", () => {
 
     const b = await server.createDistribution({ originBucket: "media-bucket" });
     await server.store.update(a.id, { comment: "edited" });
-    const second = watch(address);
+    const second = watch(address, PeerRole.Shield);
     second.hello("shield-1", 1, 2);
     await eventually(() => second.responses.length === 1);
     const resumed = second.responses[0]!;
@@ -109,7 +110,7 @@ describe("ConfigService.WatchConfig", () => {
     assert.deepEqual(resumed.upserts.map((d) => d.id).sort(), [a.id, b.id].sort());
 
     // Already up to date: an empty change at the current version.
-    const third = watch(address);
+    const third = watch(address, PeerRole.Shield);
     third.hello("shield-2", 3, 2);
     await eventually(() => third.responses.length === 1);
     assert.deepEqual(third.responses[0], {
@@ -122,7 +123,7 @@ describe("ConfigService.WatchConfig", () => {
     });
 
     // A version this store never had (a previous controller run): a snapshot.
-    const fourth = watch(address);
+    const fourth = watch(address, PeerRole.Shield);
     fourth.hello("shield-3", 999, 2);
     await eventually(() => fourth.responses.length === 1);
     assert.equal(fourth.responses[0]?.snapshot, true);

@@ -62,8 +62,9 @@ export class RawWatch {
   readonly responses: WatchConfigResponse[] = [];
   readonly ended: Promise<{ code: number; details: string }>;
 
-  constructor(address: string) {
-    this.client = testConfigClient(address);
+  /** certRole: whose test certificate the stream is opened with; a hello must name the same role. */
+  constructor(address: string, certRole: PeerRole = PeerRole.Edge) {
+    this.client = testConfigClient(address, {}, certRole);
     this.call = this.client.watchConfig();
     this.call.on("data", (r: WatchConfigResponse) => this.responses.push(r));
     this.ended = new Promise((resolve) => {

@@ -326,7 +326,10 @@ describe("ConfigService accepts edges and shields", () => {
   });
 
   /** Opens a watch and says hello: a served watcher gets the snapshot, a refused one a status. */
-  const watch = (caller: Caller): Promise<CallOutcome & { snapshot: boolean }> => {
+  const watch = (
+    caller: Caller,
+    role: NodeRole = caller.name === "shield" ? NodeRole.NODE_ROLE_SHIELD : NodeRole.NODE_ROLE_EDGE,
+  ): Promise<CallOutcome & { snapshot: boolean }> => {
     const client = new ConfigServiceClient(controller.address, caller.credentials, {
       ...caller.options,
       "grpc.max_reconnect_backoff_ms": 200,
@@ -341,7 +344,7 @@ describe("ConfigService accepts edges and shields", () => {
       call.on("data", () => done({ code: status.OK, errorCode: undefined, snapshot: true }));
       call.on("error", (error: ServiceError) => done({ ...outcomeOf(error), snapshot: false }));
       call.write({
-        hello: { nodeId: `n-${caller.name}`, role: NodeRole.NODE_ROLE_EDGE, resumeFromVersion: 0 },
+        hello: { nodeId: `n-${caller.name}`, role, resumeFromVersion: 0 },
       });
     });
   };
@@ -377,6 +380,19 @@ describe("ConfigService accepts edges and shields", () => {
   test("an edge and a shield are served their snapshot", async () => {
     assert.equal((await watch(cases.edge!)).snapshot, true);
     assert.equal((await watch(cases.shield!)).snapshot, true);
+  });
+
+  test("a watcher whose hello names another role than its certificate is refused (PERMISSION_DENIED)", async () => {
+    const shieldAsEdge = await watch(cases.shield!, NodeRole.NODE_ROLE_EDGE);
+    assert.equal(shieldAsEdge.code, status.PERMISSION_DENIED);
+    assert.equal(shieldAsEdge.snapshot, false);
+    const edgeAsShield = await watch(cases.edge!, NodeRole.NODE_ROLE_SHIELD);
+    assert.equal(edgeAsShield.code, status.PERMISSION_DENIED);
+    assert.equal(
+      controller.server.configService.node("n-shield")?.role,
+      "shield",
+      "the refused hello changed nothing",
+    );
   });
 });
 
