@@ -85,10 +85,12 @@ function clients(output: string) {
   const endpoint = /aws cloudfront list-streaming-distributions --endpoint-url (http:\/\/\S+)/.exec(
     output,
   )?.[1];
-  const s3 =
-    /AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+) aws s3 ls s3:\/\/(\S+) --endpoint-url (http:\/\/\S+)/.exec(
+  // "Embedded S3 (bucket B; endpoint E):" then its export line (npm start's own lines, as a user copies them).
+  const found =
+    /Embedded S3 \(bucket (\S+); endpoint (http:\/\/\S+)\):\n\s+export AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+)/.exec(
       output,
     );
+  const s3 = found ? [found[0], found[3], found[4], found[1], found[2]] : null;
   assert.ok(api && endpoint && s3, output);
   return {
     apiKeys: { accessKeyId: api[1]!, secretAccessKey: api[2]! },
