@@ -5,7 +5,9 @@ import type { Registry } from "prom-client";
 import { ConfigWatcher } from "../../lib/config-watcher.js";
 import type { Logger } from "../../lib/log.js";
 import { bindGrpc } from "../../lib/net/listen.js";
+import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import { ShieldServiceService } from "../../proto/gen/streamfront/shield/v1/shield.js";
+import { AccessLogWriter } from "./access-log-writer.js";
 import { BucketAllowlist } from "./bucket-allowlist.js";
 import { CachingOrigin } from "./cache/caching-origin.js";
 import { type ShieldConfig, shieldSettings } from "./config.js";
@@ -49,6 +51,8 @@ export class ShieldServer {
   readonly #server: Server;
   readonly #watcher: ConfigWatcher | undefined;
   #address = "";
+  /** The distributions of the last pushed config: whose Logging the access-log writer follows. */
+  #distributions: ReadonlyMap<string, Distribution> = new Map();
 
   constructor(deps: ShieldServerDeps) {
     this.#config = deps.config;
@@ -102,6 +106,14 @@ export class ShieldServer {
       logger: deps.logger.child({ module: "shield-service" }),
       maxPieceBytes: deps.config.maxPieceBytes,
       ...(deps.maxInFlightPieces === undefined ? {} : { maxInFlightPieces: deps.maxInFlightPieces }),
+      // The one writer to logging buckets: edges hold no S3 credentials (README: Access logs).
+      accessLogs: new AccessLogWriter({
+        client: deps.s3Client,
+        logging: (id) => this.#distributions.get(id)?.logging,
+        logger: deps.logger.child({ module: "access-log-writer" }),
+        timeoutMs: deps.config.s3TimeoutMs,
+        maxAttempts: deps.config.s3MaxAttempts,
+      }),
     });
     this.#server = new Server({
       // Edges reconnect to another shield on GOAWAY; long-lived
@@ -133,6 +145,7 @@ export class ShieldServer {
         stateFile: deps.config.configStateFile,
       });
       watcher.onChange((table) => {
+        this.#distributions = table.distributions;
         this.buckets.setDistributionBuckets([...table.distributions.values()].map((d) => d.originBucket));
       });
       this.#watcher = watcher;

@@ -1,5 +1,6 @@
 import { errorCode, errorMessage } from "../../../lib/errors.js";
 import { type Logger, redactQuery } from "../../../lib/log.js";
+import type { AccessLogEvent } from "../access-log/w3c-line.js";
 import { EdgeErrorCode } from "../errors.js";
 import type { MediaReader } from "../media/media-tag.js";
 import type { ContainerKind } from "../media/open-media.js";
@@ -63,6 +64,11 @@ export interface NetStreamContext {
   readonly lookups?: LookupBudget;
   /** Called after a play ended with an error status (failed, not found, refused). */
   onPlayFailed?(): void;
+  /**
+   * A playback event of the access log (play, stop, pause, unpause, seek)
+   * on this stream, with the play name it is about ("" when nothing plays).
+   */
+  onAccessEvent?(event: AccessLogEvent, name: string): void;
 }
 
 /** The stream commands a NetStream acts on; closeStream and deleteStream are the session's. */
@@ -105,6 +111,10 @@ export class NetStream {
   #opens = 0;
   readonly #containers = new WeakMap<PlayItem, ContainerKind>();
   readonly #started = new WeakMap<PlayItem, number>();
+  /** The name of the play the access log has a play for and no stop yet; null when none. */
+  #logged: string | null = null;
+  /** The access log's last pause event for the logged play was a pause (not an unpause). */
+  #loggedPaused = false;
 
   constructor(ctx: NetStreamContext) {
     this.#ctx = ctx;
@@ -146,6 +156,7 @@ export class NetStream {
           }
         : {}),
       onItemComplete: (item) => {
+        if (this.#logged === item.name) this.#logStop();
         ctx.metrics.plays.inc({
           container: this.#containers.get(item) ?? "flv",
           result: PlayResult.Completed,
@@ -165,8 +176,24 @@ export class NetStream {
   }
 
   close(): void {
+    this.#logStop();
     this.#closed = true;
     this.#player.close();
+  }
+
+  /** closeStream: what plays stops (the stream stays usable). */
+  stop(): void {
+    this.#logStop();
+    this.#player.stop();
+  }
+
+  /** The access log's stop for the logged play, once. */
+  #logStop(): void {
+    if (this.#logged === null) return;
+    const name = this.#logged;
+    this.#logged = null;
+    this.#loggedPaused = false;
+    this.#ctx.onAccessEvent?.("stop", name);
   }
 
   /**
@@ -180,7 +207,7 @@ export class NetStream {
         return;
       case "stop":
         this.#newGeneration();
-        this.#player.stop();
+        this.stop();
         return;
       case "play2":
         this.#play2(request);
@@ -193,6 +220,7 @@ export class NetStream {
         }
         if (!this.#player.seek(request.ms))
           this.#status("error", "NetStream.Seek.Failed", seekFailedDescription);
+        else this.#ctx.onAccessEvent?.("seek", this.#logged ?? this.#player.current?.name ?? "");
         return;
       }
       case "pause": {
@@ -202,7 +230,13 @@ export class NetStream {
           this.#status("error", "NetStream.Play.Failed", denied);
           return;
         }
-        this.#player.pause(request.paused);
+        if (this.#player.pause(request.paused) && request.paused !== this.#loggedPaused) {
+          this.#loggedPaused = request.paused;
+          this.#ctx.onAccessEvent?.(
+            request.paused ? "pause" : "unpause",
+            this.#logged ?? this.#player.current?.name ?? "",
+          );
+        }
         return;
       }
       case "receive":
@@ -334,6 +368,11 @@ export class NetStream {
     this.#started.set(item, requested);
     this.#ctx.metrics.plays.inc({ container: opened.container, result: PlayResult.Started });
     this.#ctx.logger.info({ stream: redactQuery(name), key: opened.key, how }, "play");
+    // An append plays after what plays now; a reset or switch replaces it, which the log shows as its stop.
+    if (how !== "append") this.#logStop();
+    this.#logged = name;
+    this.#loggedPaused = false;
+    this.#ctx.onAccessEvent?.("play", name);
     if (how === "switch") this.#player.switchTo(item);
     else this.#player.play(item, how === "reset");
   }
