@@ -144,16 +144,23 @@ export class ShieldServer {
         heartbeatMs: deps.config.controllerHeartbeatMs,
         stateFile: deps.config.configStateFile,
       });
-      watcher.onChange((table) => {
-        this.#distributions = table.distributions;
-        this.buckets.setDistributionBuckets([...table.distributions.values()].map((d) => d.originBucket));
-      });
+      watcher.onChange((table) => this.applyDistributions(table.distributions));
       this.#watcher = watcher;
     } else if (deps.config.allowedBuckets.length === 0) {
       deps.logger.warn(
         "neither controller nor allowed-buckets is set: every request will be refused with PERMISSION_DENIED",
       );
     }
+  }
+
+  /**
+   * The distributions of a pushed config: their origin buckets are the
+   * allowlist, their Logging where access logs go. Called by the config
+   * watcher (tests without a controller call it themselves).
+   */
+  applyDistributions(distributions: ReadonlyMap<string, Distribution>): void {
+    this.#distributions = distributions;
+    this.buckets.setDistributionBuckets([...distributions.values()].map((d) => d.originBucket));
   }
 
   /** Binds the gRPC port and starts watching the controller; resolves with host:port. */
