@@ -447,7 +447,8 @@ export const edgeSettings = {
     doc:
       "Largest access-log file before it is sealed early; one file travels to the shield in one gRPC request, " +
       "which the shield bounds at 64 KiB.",
-    schema: integer(16 * 1024, 60_000),
+    // At least the longest line (w3c-line.ts maxFieldChars) and the header: every line fits an empty file.
+    schema: integer(48 * 1024, 60_000),
     default: 60_000,
   }),
   accessLogRetryMaxMs: setting({

@@ -16,6 +16,7 @@ import {
   accessLogHeader,
   escapeField,
   formatAccessLogLine,
+  maxFieldChars,
 } from "../src/access-log/w3c-line.js";
 import { EdgeError, EdgeErrorCode } from "../src/errors.js";
 import { createAmfObject } from "../src/rtmp/amf0.js";
@@ -119,6 +120,27 @@ describe("W3C line", () => {
     assert.equal(escapeField("é"), "%C3%A9");
     assert.equal(escapeField("a%20b"), "a%20b");
     assert.equal(escapeField(""), "-");
+  });
+
+  test("a field is cut at maxFieldChars on a whole escape, so any line fits an empty file", () => {
+    const long = escapeField("é".repeat(5000));
+    assert.ok(long.length <= maxFieldChars);
+    assert.match(long, /^(%C3%A9)+$/);
+    const huge = "x ".repeat(20_000);
+    const line = formatAccessLogLine({
+      ...record("play", t0),
+      connection: {
+        ...connection,
+        uriStem: huge,
+        uriQuery: huge,
+        referrer: huge,
+        pageUrl: huge,
+        userAgent: huge,
+        clientIp: huge,
+      },
+      stream: { name: huge, query: huge, fileExt: huge, streamId: 1 },
+    });
+    assert.ok(Buffer.byteLength(accessLogHeader + line) <= 48 * 1024, `${line.length}`);
   });
 
   test("a W3C reader reads the lines back field by field", () => {
@@ -497,6 +519,23 @@ describe("session events (MemoryEdge)", () => {
     assert.deepEqual(
       lines.map((l) => l["x-event"]),
       ["connect", "play", "stop", "play", "stop", "disconnect"],
+    );
+  });
+
+  test("an appended play logs its play at once and its stop when it has played", async () => {
+    const { edge, files } = loggingEdge();
+    const viewer = edge.viewer();
+    const streamId = await viewer.connectAndCreateStream();
+    viewer.command(streamId, "play", null, "videos/sample");
+    viewer.command(streamId, "play", null, "videos/sample?second=1", 0, -1, false);
+    await viewer.runUntil(() => viewer.statuses().includes("NetStream.Play.Stop"), 600_000);
+    await edge.scheduler.settle();
+    viewer.transport.destroy();
+    await edge.scheduler.settle();
+    const lines = await records(edge, files);
+    assert.deepEqual(
+      lines.map((l) => `${l["x-event"]}:${l["x-sname-query"]}`),
+      ["connect:", "play:", "play:second=1", "stop:", "stop:second=1", "disconnect:"],
     );
   });
 

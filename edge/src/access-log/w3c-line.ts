@@ -89,15 +89,28 @@ export interface AccessLogRecord {
 export function escapeField(value: string): string {
   if (value === "") return "-";
   let out = "";
-  for (const byte of Buffer.from(value, "utf8")) {
-    if (byte <= 0x20 || byte >= 0x7f || byte === 0x22 || byte === 0x5c) {
-      out += `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-    } else {
-      out += String.fromCharCode(byte);
+  for (const char of value) {
+    let escaped = "";
+    for (const byte of Buffer.from(char, "utf8")) {
+      escaped +=
+        byte <= 0x20 || byte >= 0x7f || byte === 0x22 || byte === 0x5c
+          ? `%${byte.toString(16).toUpperCase().padStart(2, "0")}`
+          : String.fromCharCode(byte);
     }
+    // Cut before a whole character, so the bound holds and the field still decodes as UTF-8.
+    if (out.length + escaped.length > maxFieldChars) break;
+    out += escaped;
   }
   return out;
 }
+
+/**
+ * The longest field, escaped. A viewer chooses the connect strings and the
+ * play name (up to max-connect-bytes and 5 KiB, three times that escaped),
+ * so each is cut here: the 11 fields a viewer sets fill at most 45 KiB, and
+ * any line fits an empty spool file of access-log-max-file-bytes.
+ */
+export const maxFieldChars = 4096;
 
 /** The record as one log line, newline included. */
 export function formatAccessLogLine(record: AccessLogRecord): string {

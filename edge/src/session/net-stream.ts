@@ -111,8 +111,11 @@ export class NetStream {
   #opens = 0;
   readonly #containers = new WeakMap<PlayItem, ContainerKind>();
   readonly #started = new WeakMap<PlayItem, number>();
-  /** The name of the play the access log has a play for and no stop yet; null when none. */
-  #logged: string | null = null;
+  /**
+   * The plays the access log has a play and no stop for, in playlist order:
+   * the one playing first, then appends waiting their turn.
+   */
+  readonly #logged: string[] = [];
   /** The access log's last pause event for the logged play was a pause (not an unpause). */
   #loggedPaused = false;
 
@@ -132,7 +135,11 @@ export class NetStream {
         const started = this.#started.get(item) ?? now;
         ctx.metrics.timeToFirstFrame.observe({ container }, (now - started) / 1000);
       },
-      onItemFailed: (item, error) => this.#failed(item.name, error),
+      onItemFailed: (item, error) => {
+        // The player stopped: what was logged as playing or queued ends here.
+        this.#logStopAll();
+        this.#failed(item.name, error);
+      },
       ...(ctx.stall
         ? {
             stall: {
@@ -156,7 +163,8 @@ export class NetStream {
           }
         : {}),
       onItemComplete: (item) => {
-        if (this.#logged === item.name) this.#logStop();
+        const at = this.#logged.indexOf(item.name);
+        if (at >= 0) this.#logStop(at);
         ctx.metrics.plays.inc({
           container: this.#containers.get(item) ?? "flv",
           result: PlayResult.Completed,
@@ -176,24 +184,32 @@ export class NetStream {
   }
 
   close(): void {
-    this.#logStop();
+    this.#logStopAll();
     this.#closed = true;
     this.#player.close();
   }
 
   /** closeStream: what plays stops (the stream stays usable). */
   stop(): void {
-    this.#logStop();
+    this.#logStopAll();
     this.#player.stop();
   }
 
-  /** The access log's stop for the logged play, once. */
-  #logStop(): void {
-    if (this.#logged === null) return;
-    const name = this.#logged;
-    this.#logged = null;
-    this.#loggedPaused = false;
+  /** The access log's stop for the logged play at `index`, once. */
+  #logStop(index: number): void {
+    const [name] = this.#logged.splice(index, 1);
+    if (name === undefined) return;
+    if (index === 0) this.#loggedPaused = false;
     this.#ctx.onAccessEvent?.("stop", name);
+  }
+
+  #logStopAll(): void {
+    while (this.#logged.length > 0) this.#logStop(0);
+  }
+
+  /** The play name a seek or pause is about: what plays now. */
+  #loggedName(): string {
+    return this.#logged[0] ?? this.#player.current?.name ?? "";
   }
 
   /**
@@ -220,7 +236,7 @@ export class NetStream {
         }
         if (!this.#player.seek(request.ms))
           this.#status("error", "NetStream.Seek.Failed", seekFailedDescription);
-        else this.#ctx.onAccessEvent?.("seek", this.#logged ?? this.#player.current?.name ?? "");
+        else this.#ctx.onAccessEvent?.("seek", this.#loggedName());
         return;
       }
       case "pause": {
@@ -232,10 +248,7 @@ export class NetStream {
         }
         if (this.#player.pause(request.paused) && request.paused !== this.#loggedPaused) {
           this.#loggedPaused = request.paused;
-          this.#ctx.onAccessEvent?.(
-            request.paused ? "pause" : "unpause",
-            this.#logged ?? this.#player.current?.name ?? "",
-          );
+          this.#ctx.onAccessEvent?.(request.paused ? "pause" : "unpause", this.#loggedName());
         }
         return;
       }
@@ -369,9 +382,11 @@ export class NetStream {
     this.#ctx.metrics.plays.inc({ container: opened.container, result: PlayResult.Started });
     this.#ctx.logger.info({ stream: redactQuery(name), key: opened.key, how }, "play");
     // An append plays after what plays now; a reset or switch replaces it, which the log shows as its stop.
-    if (how !== "append") this.#logStop();
-    this.#logged = name;
-    this.#loggedPaused = false;
+    if (how !== "append") {
+      this.#logStopAll();
+      this.#loggedPaused = false;
+    }
+    this.#logged.push(name);
     this.#ctx.onAccessEvent?.("play", name);
     if (how === "switch") this.#player.switchTo(item);
     else this.#player.play(item, how === "reset");
