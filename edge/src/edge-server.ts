@@ -317,7 +317,11 @@ export class EdgeServer {
     for (const session of this.#sessions) session.close();
     await Promise.all(this.#listeners.map((l) => l.close()));
     this.#http.close();
-    // After the sessions' disconnect lines: sealed and fsynced, delivered at the next start.
-    this.accessLog?.close();
+    if (this.accessLog) {
+      // The sessions' disconnect lines first (a destroyed socket closes on a later turn), then one last delivery.
+      for (let turns = 0; this.#sessions.size > 0 && turns < 100; turns++)
+        await new Promise((resolve) => setImmediate(resolve));
+      await this.accessLog.close();
+    }
   }
 }

@@ -539,6 +539,23 @@ describe("session events (MemoryEdge)", () => {
     );
   });
 
+  test("an edge closing logs its viewers' stops and disconnects and delivers them before it ends", async () => {
+    const { edge, files } = loggingEdge();
+    const viewer = edge.viewer();
+    const streamId = await viewer.connectAndCreateStream(100);
+    viewer.command(streamId, "play", null, "videos/sample");
+    await viewer.runUntil(() => viewer.statuses().includes("NetStream.Play.Start"));
+    const closing = edge.server.close();
+    await edge.scheduler.settle();
+    await closing;
+    const lines = files.flatMap((f) => [...parseW3cLog(gunzipSync(f.gzipped).toString()).records]);
+    assert.deepEqual(
+      lines.map((l) => l["x-event"]),
+      ["connect", "play", "stop", "disconnect"],
+    );
+    assert.equal(edge.server.accessLog!.spool.bytes, 0);
+  });
+
   test("a distribution without Logging logs nothing", async () => {
     const { edge, files } = loggingEdge(false);
     const viewer = edge.viewer();

@@ -69,8 +69,20 @@ export class AccessLogger {
       this.#metrics.accessLogLines.inc();
   }
 
-  /** Seals the open files (fsync) and stops delivering; what is left is delivered at the next start. */
-  close(): void {
+  /**
+   * Shutdown: seals the open files (fsync) and delivers what it can within
+   * deadlineMs, then stops; what is left stays spooled for the next start.
+   */
+  async close(deadlineMs = 5_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.shipper.flush(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, deadlineMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
     this.shipper.stop();
     this.spool.close();
   }
