@@ -51,6 +51,13 @@ export const ShieldErrorCode = {
   LookupsShed: "SHIELD_ERR_LOOKUPS_SHED",
   /** The caller went away. */
   Aborted: "SHIELD_ERR_ABORTED",
+  /**
+   * An access-log delivery (DeliverAccessLog) for a distribution that has
+   * no Logging enabled in this shield's config: nothing is written. An edge
+   * whose own config still says Logging keeps the file and tries again (the
+   * shield may not have the new config yet).
+   */
+  LoggingNotEnabled: "SHIELD_ERR_LOGGING_NOT_ENABLED",
   /** The shield is closing and ended the call; another shield can serve it. */
   ShuttingDown: "SHIELD_ERR_SHUTTING_DOWN",
 } as const;

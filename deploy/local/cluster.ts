@@ -239,6 +239,7 @@ export class LocalCluster {
         STREAMFRONT_EDGE_CONTROLLER: controller.grpc!,
         STREAMFRONT_EDGE_SHIELD: shield.grpc!,
         STREAMFRONT_EDGE_NODE_ID: "local-edge",
+        STREAMFRONT_EDGE_ACCESS_LOG_SPOOL_DIR: state.accessLogSpoolDir,
         STREAMFRONT_EDGE_LOG_LEVEL: o.logLevel,
       });
       await waitReady([controller.admin!, shield.admin!, edge.admin!]);

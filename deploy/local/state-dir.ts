@@ -61,6 +61,11 @@ export class StateDir {
     return join(this.dir, "distributions.json");
   }
 
+  /** The edge's access-log spool: lines not yet delivered survive a restart of npm start. */
+  get accessLogSpoolDir(): string {
+    return join(this.dir, "access-log-spool");
+  }
+
   /**
    * Opens (creating when missing) the folder at path, or a temporary one for
    * ephemeralStateDir. Throws StateDirError naming the setting when the

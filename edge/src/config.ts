@@ -410,6 +410,56 @@ export const edgeSettings = {
     schema: integer(64 * 1024, 1024 * 1024 * 1024),
     default: 4 * 1024 * 1024,
   }),
+  edgeLocation: setting({
+    env: "STREAMFRONT_EDGE_LOCATION",
+    flag: "edge-location",
+    doc: "The access log's x-edge-location (CloudFront: e.g. SEA4); the node id when empty.",
+    schema: text({ max: 64, pattern: /^[A-Za-z0-9._-]*$/, hint: "letters, digits, '.', '_' and '-' only" }),
+    default: "",
+  }),
+  accessLogSpoolDir: setting({
+    env: "STREAMFRONT_EDGE_ACCESS_LOG_SPOOL_DIR",
+    flag: "access-log-spool-dir",
+    doc:
+      "Directory access-log lines of distributions with Logging enabled are spooled in (one file per " +
+      "distribution per UTC hour) until a shield has written them to the logging bucket; files a killed edge " +
+      "left are delivered at the next start. Keep it on a persistent volume. Empty: this edge writes no access logs.",
+    schema: text({ max: 4096 }),
+    default: "",
+  }),
+  accessLogSpoolBytes: setting({
+    env: "STREAMFRONT_EDGE_ACCESS_LOG_SPOOL_BYTES",
+    flag: "access-log-spool-bytes",
+    doc:
+      "Most bytes the spool's files may hold together; while it is full (deliveries failing) new lines are " +
+      "dropped, counted and logged once (EDGE_ERR_ACCESS_LOG_SPOOL_FULL).",
+    schema: integer(1024 * 1024, 1024 * 1024 * 1024 * 1024),
+    default: 1024 * 1024 * 1024,
+  }),
+  accessLogIntervalMs: setting({
+    env: "STREAMFRONT_EDGE_ACCESS_LOG_INTERVAL_MS",
+    flag: "access-log-interval-ms",
+    doc: "How often the open access-log files are sealed and delivered (CloudFront: several times an hour).",
+    schema: integer(100, 86_400_000),
+    default: 300_000,
+  }),
+  accessLogMaxFileBytes: setting({
+    env: "STREAMFRONT_EDGE_ACCESS_LOG_MAX_FILE_BYTES",
+    flag: "access-log-max-file-bytes",
+    doc:
+      "Largest access-log file before it is sealed early; one file travels to the shield in one gRPC request, " +
+      "which the shield bounds at 64 KiB.",
+    // At least the longest line (w3c-line.ts maxFieldChars) and the header: every line fits an empty file.
+    schema: integer(48 * 1024, 60_000),
+    default: 60_000,
+  }),
+  accessLogRetryMaxMs: setting({
+    env: "STREAMFRONT_EDGE_ACCESS_LOG_RETRY_MAX_MS",
+    flag: "access-log-retry-max-ms",
+    doc: "Longest wait between tries of a delivery that keeps failing (the wait doubles from 1 s, or the interval if shorter).",
+    schema: integer(100, 3_600_000),
+    default: 60_000,
+  }),
 } as const;
 
 export type EdgeConfig = ConfigOf<typeof edgeSettings>;

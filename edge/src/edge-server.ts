@@ -3,6 +3,8 @@ import type { Registry } from "prom-client";
 import { type Logger, LogRateLimiter } from "../../lib/log.js";
 import { formatAddress, type PortSetting } from "../../lib/net/listen.js";
 import type { Distribution, PublicKey } from "../../proto/gen/streamfront/controller/v1/controller.js";
+import { AccessLogger } from "./access-log/access-logger.js";
+import type { LogDelivery } from "./access-log/log-shipper.js";
 import { type EdgeConfig, edgeSettings } from "./config.js";
 import type { MetadataCache } from "./edge-cache/metadata-cache.js";
 import type { SliceCache } from "./edge-cache/slice-cache.js";
@@ -13,7 +15,7 @@ import { EdgeMetrics } from "./metrics.js";
 import { DistributionTable, type LookupFailure } from "./routing/distribution-table.js";
 import { ReassemblyBudget } from "./rtmp/reassembly-budget.js";
 import { prepareDiffieHellman } from "./rtmp/rtmpe/diffie-hellman.js";
-import { RtmpSession, type ViewerTransport } from "./session/rtmp-session.js";
+import { RtmpSession, type SessionContext, type ViewerTransport } from "./session/rtmp-session.js";
 import { realScheduler, type Scheduler } from "./session/scheduler.js";
 import { SharedEncoder } from "./session/shared-encoder.js";
 import type { OpenPurpose } from "./shield-client/object-opener.js";
@@ -55,6 +57,20 @@ export interface EdgeServerDeps {
   readonly metadata?: MetadataCache;
   /** The sessions' clocks, timers and randomness; Node's (realScheduler) unless a test brings its own. */
   readonly scheduler?: Scheduler;
+  /**
+   * How spooled access-log files leave the edge (through a shield), when
+   * access-log-spool-dir is set; absent, or no spool dir: this edge writes
+   * no access logs.
+   */
+  readonly accessLogDelivery?: AccessLogDelivery;
+}
+
+export interface AccessLogDelivery {
+  readonly deliver: LogDelivery;
+  /** Whether the distribution still logs by this edge's config (LogShipperOptions.isLogging). */
+  isLogging(distributionId: string): boolean;
+  /** This edge's node id: the spool's file names and x-edge-location's default. */
+  readonly nodeId: string;
 }
 
 /**
@@ -77,6 +93,9 @@ export class EdgeServer {
   readonly #reassemblyBudget: ReassemblyBudget;
   readonly #rtmpt: RtmptGateway;
   readonly #authorizer: PlayAuthorizer;
+  /** The access log, when this edge writes one. */
+  readonly accessLog: AccessLogger | undefined;
+  readonly #edgeLocation: string;
   #table: DistributionTable = new DistributionTable([]);
   #tableSource: ReadonlyMap<string, Distribution> | null = null;
 
@@ -101,6 +120,24 @@ export class EdgeServer {
     this.#reassemblyBudget = new ReassemblyBudget(deps.config.reassemblyBudgetBytes);
     this.#metrics.observeReassembly(this.#reassemblyBudget);
     const { config } = deps;
+    const delivery = deps.accessLogDelivery;
+    this.#edgeLocation = config.edgeLocation || delivery?.nodeId || "";
+    this.accessLog =
+      delivery && config.accessLogSpoolDir !== ""
+        ? new AccessLogger({
+            dir: config.accessLogSpoolDir,
+            nodeId: delivery.nodeId,
+            maxBytes: config.accessLogSpoolBytes,
+            maxFileBytes: config.accessLogMaxFileBytes,
+            intervalMs: config.accessLogIntervalMs,
+            retryMaxMs: config.accessLogRetryMaxMs,
+            deliver: delivery.deliver,
+            isLogging: (id) => delivery.isLogging(id),
+            scheduler,
+            logger: deps.logger.child({ module: "access-log" }),
+            metrics: this.#metrics,
+          })
+        : undefined;
     this.#limits = new ConnectionLimits({
       maxTotal: config.maxConnections,
       maxPerIp: config.maxConnectionsPerIp,
@@ -171,6 +208,8 @@ export class EdgeServer {
     const { config, logger } = this.#deps;
     // OpenSSL checks the RTMPE group's prime once (~50–90 ms); do it now, not in a viewer's handshake.
     prepareDiffieHellman();
+    // Files a killed edge left were picked up by the spool; deliver them now, and new ones every interval.
+    this.accessLog?.start();
     const addresses: Record<string, string> = {};
     const specs: { name: string; port: number; setting: PortSetting; http: boolean }[] = [
       { name: "rtmp", port: config.rtmpPort, setting: edgeSettings.rtmpPort, http: false },
@@ -227,6 +266,7 @@ export class EdgeServer {
         noisy: this.#noisy,
         ...(admission ? { onPlaying: () => admission.promote() } : {}),
         reportSkipped: (bucket, key, tracks) => this.#reportSkipped(bucket, key, tracks),
+        ...(this.accessLog ? this.#accessLogContext(this.accessLog) : {}),
       },
       () => {
         this.#sessions.delete(session);
@@ -235,6 +275,13 @@ export class EdgeServer {
     );
     this.#sessions.add(session);
     if (head) session.feed(head);
+  }
+
+  #accessLogContext(log: AccessLogger): Pick<SessionContext, "accessLog" | "edgeLocation"> {
+    return {
+      accessLog: (distribution, record) => log.record(distribution, record),
+      edgeLocation: this.#edgeLocation,
+    };
   }
 
   /**
@@ -270,5 +317,11 @@ export class EdgeServer {
     for (const session of this.#sessions) session.close();
     await Promise.all(this.#listeners.map((l) => l.close()));
     this.#http.close();
+    if (this.accessLog) {
+      // The sessions' disconnect lines first (a destroyed socket closes on a later turn), then one last delivery.
+      for (let turns = 0; this.#sessions.size > 0 && turns < 100; turns++)
+        await new Promise((resolve) => setImmediate(resolve));
+      await this.accessLog.close();
+    }
   }
 }

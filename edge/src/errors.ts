@@ -107,6 +107,20 @@ export const EdgeErrorCode = {
   HttpInvalid: "EDGE_ERR_HTTP_INVALID",
   /** A connection or RTMPT session did not start a play within pre-play-timeout-ms of being accepted. */
   PrePlayTimeout: "EDGE_ERR_PRE_PLAY_TIMEOUT",
+  /**
+   * The access-log spool reached access-log-spool-bytes (files are not
+   * being delivered: no shield or S3 answers): new access-log lines are
+   * dropped, counted in access_log_lines_dropped_total, and logged once
+   * per episode. Viewers are not affected.
+   */
+  AccessLogSpoolFull: "EDGE_ERR_ACCESS_LOG_SPOOL_FULL",
+  /**
+   * Delivering a sealed access-log file through the shield failed (no
+   * shield answered, S3 failed behind it, or the shield does not know the
+   * distribution's Logging yet): the file stays spooled and is tried again
+   * with backoff.
+   */
+  AccessLogDeliveryFailed: "EDGE_ERR_ACCESS_LOG_DELIVERY_FAILED",
   /** A session failed on an error that carries no code of its own (a bug: the log has the stack). */
   Internal: "EDGE_ERR_INTERNAL",
 } as const;

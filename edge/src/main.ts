@@ -7,6 +7,7 @@ import { createLogger } from "../../lib/log.js";
 import { createRegistry } from "../../lib/metrics/registry.js";
 import { formatAddress } from "../../lib/net/listen.js";
 import { runComponent } from "../../lib/process/run-component.js";
+import { shieldLogDelivery } from "./access-log/shield-delivery.js";
 import { edgeSettings, loadEdgeConfig } from "./config.js";
 import { metadataCacheOf } from "./edge-cache/metadata-cache.js";
 import { SliceCache } from "./edge-cache/slice-cache.js";
@@ -64,6 +65,13 @@ await runComponent(
       objects,
       shieldPool,
       scheduler: realScheduler,
+      // Edges hold no S3 credentials: access-log files reach the logging bucket through a shield (README: Access logs).
+      accessLogDelivery: {
+        deliver: shieldLogDelivery(shieldPool, 60_000),
+        // Until the config is in, no file is given up on: the shield decides.
+        isLogging: (id) => !watcher.isSynced() || watcher.current().get(id)?.logging?.enabled === true,
+        nodeId,
+      },
       ...(cache ? { cache } : {}),
       ...(metadata ? { metadata } : {}),
     });

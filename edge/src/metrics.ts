@@ -39,6 +39,15 @@ export class EdgeMetrics {
   /** RTMPT requests by command (ident, open, send, idle, close, invalid) and result. */
   readonly rtmptRequests: Counter<"command" | "result">;
 
+  /** Access-log lines written to the spool. */
+  readonly accessLogLines: Counter;
+  /** Access-log lines lost, by reason (spool_full, logging_disabled). */
+  readonly accessLogDropped: Counter<"reason">;
+  /** Access-log files the shield confirmed written to the logging bucket. */
+  readonly accessLogDelivered: Counter;
+  /** Failed deliveries of access-log files (each retried), by error code. */
+  readonly accessLogDeliveryFailures: Counter<"code">;
+
   readonly #registry: Registry;
 
   constructor(registry: Registry) {
@@ -130,6 +139,29 @@ export class EdgeMetrics {
     this.slowViewerDrops = new Counter({
       name: "streamfront_edge_slow_viewer_drops_total",
       help: "Viewers dropped because they read slower than their stream plays.",
+      registers: [registry],
+    });
+    this.accessLogLines = new Counter({
+      name: "streamfront_edge_access_log_lines_total",
+      help: "Access-log lines written to the spool (one per playback event of a distribution with Logging).",
+      registers: [registry],
+    });
+    this.accessLogDropped = new Counter({
+      name: "streamfront_edge_access_log_lines_dropped_total",
+      help: "Access-log lines lost: spool_full (the spool was at access-log-spool-bytes), logging_disabled (spooled for a distribution that no longer logs).",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    });
+    this.accessLogDropped.inc({ reason: "spool_full" }, 0);
+    this.accessLogDelivered = new Counter({
+      name: "streamfront_edge_access_log_files_delivered_total",
+      help: "Access-log files a shield confirmed written to the logging bucket (then deleted from the spool).",
+      registers: [registry],
+    });
+    this.accessLogDeliveryFailures = new Counter({
+      name: "streamfront_edge_access_log_delivery_failures_total",
+      help: "Failed deliveries of access-log files through a shield, by error code; the file stays spooled and is retried.",
+      labelNames: ["code"] as const,
       registers: [registry],
     });
     this.skippedTracks = new Counter({
@@ -318,6 +350,18 @@ export class EdgeMetrics {
   }
 
   /** Bytes of partly received RTMP messages held by all connections, read at scrape. */
+  /** The access-log spool's size, read at scrape. */
+  observeAccessLogSpool(spool: { readonly bytes: number }): void {
+    new Gauge({
+      name: "streamfront_edge_access_log_spool_bytes",
+      help: "Bytes of access-log files spooled on disk and not yet delivered, against access-log-spool-bytes.",
+      registers: [this.#registry],
+      collect() {
+        this.set(spool.bytes);
+      },
+    });
+  }
+
   observeReassembly(budget: ReassemblyBudget): void {
     new Gauge({
       name: "streamfront_edge_reassembly_bytes",

@@ -191,6 +191,7 @@ describe("seek, pause, receiveAudio/receiveVideo, closeStream, deleteStream", ()
 });
 
 describe("connect", () => {
+  const noAccessLogFields = { swfUrl: "", pageUrl: "", flashVer: "" };
   test("reads tcUrl, app and objectEncoding from the command object", () => {
     const obj = createAmfObject();
     obj.app = "cfx/st";
@@ -201,24 +202,36 @@ describe("connect", () => {
       tcUrl: "rtmp://d1.cloudfront.net/cfx/st",
       app: "cfx/st",
       objectEncoding: 3,
+      ...noAccessLogFields,
     });
+  });
+
+  test("reads swfUrl, pageUrl and flashVer for the access log; a value that is no string is empty", () => {
+    const obj = createAmfObject();
+    obj.swfUrl = "http://example.com/player.swf";
+    obj.pageUrl = "http://example.com/page.html";
+    obj.flashVer = 10;
+    const parsed = parseConnect({ name: "connect", transactionId: 1, commandObject: obj, args: [] });
+    assert.equal(parsed.swfUrl, "http://example.com/player.swf");
+    assert.equal(parsed.pageUrl, "http://example.com/page.html");
+    assert.equal(parsed.flashVer, "");
   });
 
   const cases: [string, AmfValue, unknown][] = [
     [
       "no command object: nothing, AMF0",
       null,
-      { kind: "connect", tcUrl: undefined, app: undefined, objectEncoding: 0 },
+      { kind: "connect", tcUrl: undefined, app: undefined, objectEncoding: 0, ...noAccessLogFields },
     ],
     [
       "an array is no command object",
       ["x"],
-      { kind: "connect", tcUrl: undefined, app: undefined, objectEncoding: 0 },
+      { kind: "connect", tcUrl: undefined, app: undefined, objectEncoding: 0, ...noAccessLogFields },
     ],
     [
       "an objectEncoding that is no number is AMF0; fields are passed as sent",
       options({ tcUrl: 5, app: null, objectEncoding: "3" }),
-      { kind: "connect", tcUrl: 5, app: null, objectEncoding: 0 },
+      { kind: "connect", tcUrl: 5, app: null, objectEncoding: 0, ...noAccessLogFields },
     ],
   ];
   for (const [label, commandObject, want] of cases) {

@@ -26,6 +26,7 @@ export type CallCode = (typeof CallCode)[keyof typeof CallCode];
  * updated once per request.
  */
 export class ShieldMetrics implements OriginObserver {
+  readonly #accessLogDeliveries: Counter<"grpc_status">;
   /** Body bytes read from S3. */
   originBytes = 0;
   /** Data bytes sent to edges in ReadRange responses. */
@@ -83,6 +84,13 @@ export class ShieldMetrics implements OriginObserver {
       labelNames: ["grpc_status"] as const,
       registers: [registry],
     });
+    this.#accessLogDeliveries = new Counter({
+      name: "streamfront_shield_access_log_deliveries_total",
+      help: "DeliverAccessLog calls finished (access-log files written to logging buckets for edges), by gRPC status.",
+      labelNames: ["grpc_status"] as const,
+      registers: [registry],
+    });
+    this.#accessLogDeliveries.inc({ grpc_status: CallCode.Ok }, 0);
     for (const code of [CallCode.Ok, CallCode.NotFound, CallCode.Unavailable]) {
       this.#rangeReads.inc({ grpc_status: code }, 0);
       this.#statRequests.inc({ grpc_status: code }, 0);
@@ -253,6 +261,10 @@ export class ShieldMetrics implements OriginObserver {
 
   rangeReadDone(code: CallCode): void {
     this.#rangeReads.inc({ grpc_status: code });
+  }
+
+  accessLogDone(code: CallCode): void {
+    this.#accessLogDeliveries.inc({ grpc_status: code });
   }
 
   statDone(code: CallCode): void {

@@ -7,7 +7,9 @@ import { InternalTls } from "../../lib/grpc/internal-tls.js";
 import { PeerRole } from "../../lib/grpc/peer-role.js";
 import type { Logger } from "../../lib/log.js";
 import { bindGrpc } from "../../lib/net/listen.js";
+import type { Distribution } from "../../proto/gen/streamfront/controller/v1/controller.js";
 import { ShieldServiceService } from "../../proto/gen/streamfront/shield/v1/shield.js";
+import { AccessLogWriter } from "./access-log-writer.js";
 import { BucketAllowlist } from "./bucket-allowlist.js";
 import { CachingOrigin } from "./cache/caching-origin.js";
 import { type ShieldConfig, shieldSettings } from "./config.js";
@@ -57,6 +59,8 @@ export class ShieldServer {
   readonly #watcher: ConfigWatcher | undefined;
   readonly tls: InternalTls;
   #address = "";
+  /** The distributions of the last pushed config: whose Logging the access-log writer follows. */
+  #distributions: ReadonlyMap<string, Distribution> = new Map();
 
   constructor(deps: ShieldServerDeps) {
     this.#config = deps.config;
@@ -114,6 +118,14 @@ export class ShieldServer {
       logger: deps.logger.child({ module: "shield-service" }),
       maxPieceBytes: deps.config.maxPieceBytes,
       ...(deps.maxInFlightPieces === undefined ? {} : { maxInFlightPieces: deps.maxInFlightPieces }),
+      // The one writer to logging buckets: edges hold no S3 credentials (README: Access logs).
+      accessLogs: new AccessLogWriter({
+        client: deps.s3Client,
+        logging: (id) => this.#distributions.get(id)?.logging,
+        logger: deps.logger.child({ module: "access-log-writer" }),
+        timeoutMs: deps.config.s3TimeoutMs,
+        maxAttempts: deps.config.s3MaxAttempts,
+      }),
     });
     this.#server = new Server({
       // Edges reconnect to another shield on GOAWAY; long-lived
@@ -147,15 +159,23 @@ export class ShieldServer {
         heartbeatMs: deps.config.controllerHeartbeatMs,
         stateFile: deps.config.configStateFile,
       });
-      watcher.onChange((table) => {
-        this.buckets.setDistributionBuckets([...table.distributions.values()].map((d) => d.originBucket));
-      });
+      watcher.onChange((table) => this.applyDistributions(table.distributions));
       this.#watcher = watcher;
     } else if (deps.config.allowedBuckets.length === 0) {
       deps.logger.warn(
         "neither controller nor allowed-buckets is set: every request will be refused with PERMISSION_DENIED",
       );
     }
+  }
+
+  /**
+   * The distributions of a pushed config: their origin buckets are the
+   * allowlist, their Logging where access logs go. Called by the config
+   * watcher (tests without a controller call it themselves).
+   */
+  applyDistributions(distributions: ReadonlyMap<string, Distribution>): void {
+    this.#distributions = distributions;
+    this.buckets.setDistributionBuckets([...distributions.values()].map((d) => d.originBucket));
   }
 
   /** Binds the gRPC port and starts watching the controller; resolves with host:port. */

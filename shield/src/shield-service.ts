@@ -7,6 +7,8 @@ import {
 } from "@grpc/grpc-js";
 import type { Logger } from "../../lib/log.js";
 import {
+  type DeliverAccessLogRequest,
+  type DeliverAccessLogResponse,
   type ReadRangeRequest,
   type ReadRangeResponse,
   type ShieldServiceServer,
@@ -14,6 +16,7 @@ import {
   type StatObjectResponse,
   StatPurpose,
 } from "../../proto/gen/streamfront/shield/v1/shield.js";
+import type { AccessLogWriter } from "./access-log-writer.js";
 import type { BucketPolicy } from "./bucket-allowlist.js";
 import { ShieldError, ShieldErrorCode, toServiceError } from "./errors.js";
 import { CallCode, type ShieldMetrics } from "./metrics.js";
@@ -37,6 +40,8 @@ export interface ShieldServiceOptions {
    * @default 4
    */
   readonly maxInFlightPieces?: number;
+  /** Writes edges' access-log files (DeliverAccessLog); absent: every delivery is refused as not enabled. */
+  readonly accessLogs?: AccessLogWriter;
 }
 
 /** Per-call write accounting; callbacks after the call ended are ignored. */
@@ -60,6 +65,7 @@ export class ShieldService {
   readonly #logger: Logger;
   readonly #maxPieceBytes: number;
   readonly #maxInFlight: number;
+  readonly #accessLogs: AccessLogWriter | undefined;
   /** Aborts every call still running, for a forced shutdown. */
   readonly #calls = new Set<AbortController>();
   /** abortAll() was called: an aborted call is the shield closing, not its caller going away. */
@@ -76,6 +82,7 @@ export class ShieldService {
     this.#logger = options.logger;
     this.#maxPieceBytes = options.maxPieceBytes;
     this.#maxInFlight = Math.max(1, options.maxInFlightPieces ?? 4);
+    this.#accessLogs = options.accessLogs;
   }
 
   /** The handlers to register with `server.addService(ShieldServiceService, …)`. */
@@ -86,6 +93,9 @@ export class ShieldService {
       },
       readRange: (call) => {
         void this.#readRange(call);
+      },
+      deliverAccessLog: (call, callback) => {
+        void this.#deliverAccessLog(call, callback);
       },
     };
   }
@@ -149,6 +159,39 @@ export class ShieldService {
       const answer = closing ? new ShieldError(ShieldErrorCode.ShuttingDown, "the shield is closing") : error;
       const serviceError = toServiceError(answer);
       this.#metrics.statDone(callCodeOf(serviceError.code));
+      this.#logOutcome(log, answer);
+      callback(serviceError as ServiceError);
+    } finally {
+      call.off("cancelled", onCancel);
+      this.#callDone(controller);
+    }
+  }
+
+  async #deliverAccessLog(
+    call: ServerUnaryCall<DeliverAccessLogRequest, DeliverAccessLogResponse>,
+    callback: sendUnaryData<DeliverAccessLogResponse>,
+  ): Promise<void> {
+    const { distributionId, hour, unique, gzipped } = call.request;
+    const controller = new AbortController();
+    const onCancel = () => controller.abort();
+    call.once("cancelled", onCancel);
+    this.#calls.add(controller);
+    const log = this.#logger.child({ rpc: "DeliverAccessLog", distribution: distributionId, hour, unique });
+    try {
+      if (!this.#accessLogs) {
+        throw new ShieldError(ShieldErrorCode.LoggingNotEnabled, "this shield writes no access logs");
+      }
+      const written = await this.#accessLogs.deliver(
+        { distributionId, hour, unique, gzipped: Buffer.from(gzipped) },
+        controller.signal,
+      );
+      this.#metrics.accessLogDone(CallCode.Ok);
+      callback(null, written);
+    } catch (error) {
+      const closing = this.#closing && controller.signal.aborted && !call.cancelled;
+      const answer = closing ? new ShieldError(ShieldErrorCode.ShuttingDown, "the shield is closing") : error;
+      const serviceError = toServiceError(answer);
+      this.#metrics.accessLogDone(callCodeOf(serviceError.code));
       this.#logOutcome(log, answer);
       callback(serviceError as ServiceError);
     } finally {

@@ -22,6 +22,10 @@ export interface ConnectRequest {
   readonly app: AmfValue | undefined;
   /** 0 (AMF0) unless the client sent a number: echoed in the connect's _result. */
   readonly objectEncoding: number;
+  /** swfUrl, pageUrl and flashVer when strings ("" otherwise): the access log's c-referrer, x-page-url, c-user-agent. */
+  readonly swfUrl: string;
+  readonly pageUrl: string;
+  readonly flashVer: string;
 }
 
 /**
@@ -142,6 +146,9 @@ export function parseConnect(command: RtmpCommand): ConnectRequest {
     tcUrl: obj?.tcUrl,
     app: obj?.app,
     objectEncoding: typeof obj?.objectEncoding === "number" ? obj.objectEncoding : 0,
+    swfUrl: typeof obj?.swfUrl === "string" ? obj.swfUrl : "",
+    pageUrl: typeof obj?.pageUrl === "string" ? obj.pageUrl : "",
+    flashVer: typeof obj?.flashVer === "string" ? obj.flashVer : "",
   };
 }
 

@@ -1,5 +1,6 @@
 import { errorCode, errorMessage } from "../../../lib/errors.js";
 import { type Logger, redactQuery } from "../../../lib/log.js";
+import type { AccessLogEvent } from "../access-log/w3c-line.js";
 import { EdgeErrorCode } from "../errors.js";
 import type { MediaReader } from "../media/media-tag.js";
 import type { ContainerKind } from "../media/open-media.js";
@@ -63,6 +64,11 @@ export interface NetStreamContext {
   readonly lookups?: LookupBudget;
   /** Called after a play ended with an error status (failed, not found, refused). */
   onPlayFailed?(): void;
+  /**
+   * A playback event of the access log (play, stop, pause, unpause, seek)
+   * on this stream, with the play name it is about ("" when nothing plays).
+   */
+  onAccessEvent?(event: AccessLogEvent, name: string): void;
 }
 
 /** The stream commands a NetStream acts on; closeStream and deleteStream are the session's. */
@@ -105,6 +111,13 @@ export class NetStream {
   #opens = 0;
   readonly #containers = new WeakMap<PlayItem, ContainerKind>();
   readonly #started = new WeakMap<PlayItem, number>();
+  /**
+   * The plays the access log has a play and no stop for, in playlist order:
+   * the one playing first, then appends waiting their turn.
+   */
+  readonly #logged: string[] = [];
+  /** The access log's last pause event for the logged play was a pause (not an unpause). */
+  #loggedPaused = false;
 
   constructor(ctx: NetStreamContext) {
     this.#ctx = ctx;
@@ -122,7 +135,11 @@ export class NetStream {
         const started = this.#started.get(item) ?? now;
         ctx.metrics.timeToFirstFrame.observe({ container }, (now - started) / 1000);
       },
-      onItemFailed: (item, error) => this.#failed(item.name, error),
+      onItemFailed: (item, error) => {
+        // The player stopped: what was logged as playing or queued ends here.
+        this.#logStopAll();
+        this.#failed(item.name, error);
+      },
       ...(ctx.stall
         ? {
             stall: {
@@ -146,6 +163,8 @@ export class NetStream {
           }
         : {}),
       onItemComplete: (item) => {
+        const at = this.#logged.indexOf(item.name);
+        if (at >= 0) this.#logStop(at);
         ctx.metrics.plays.inc({
           container: this.#containers.get(item) ?? "flv",
           result: PlayResult.Completed,
@@ -165,8 +184,32 @@ export class NetStream {
   }
 
   close(): void {
+    this.#logStopAll();
     this.#closed = true;
     this.#player.close();
+  }
+
+  /** closeStream: what plays stops (the stream stays usable). */
+  stop(): void {
+    this.#logStopAll();
+    this.#player.stop();
+  }
+
+  /** The access log's stop for the logged play at `index`, once. */
+  #logStop(index: number): void {
+    const [name] = this.#logged.splice(index, 1);
+    if (name === undefined) return;
+    if (index === 0) this.#loggedPaused = false;
+    this.#ctx.onAccessEvent?.("stop", name);
+  }
+
+  #logStopAll(): void {
+    while (this.#logged.length > 0) this.#logStop(0);
+  }
+
+  /** The play name a seek or pause is about: what plays now. */
+  #loggedName(): string {
+    return this.#logged[0] ?? this.#player.current?.name ?? "";
   }
 
   /**
@@ -180,7 +223,7 @@ export class NetStream {
         return;
       case "stop":
         this.#newGeneration();
-        this.#player.stop();
+        this.stop();
         return;
       case "play2":
         this.#play2(request);
@@ -193,6 +236,7 @@ export class NetStream {
         }
         if (!this.#player.seek(request.ms))
           this.#status("error", "NetStream.Seek.Failed", seekFailedDescription);
+        else this.#ctx.onAccessEvent?.("seek", this.#loggedName());
         return;
       }
       case "pause": {
@@ -202,7 +246,10 @@ export class NetStream {
           this.#status("error", "NetStream.Play.Failed", denied);
           return;
         }
-        this.#player.pause(request.paused);
+        if (this.#player.pause(request.paused) && request.paused !== this.#loggedPaused) {
+          this.#loggedPaused = request.paused;
+          this.#ctx.onAccessEvent?.(request.paused ? "pause" : "unpause", this.#loggedName());
+        }
         return;
       }
       case "receive":
@@ -334,6 +381,13 @@ export class NetStream {
     this.#started.set(item, requested);
     this.#ctx.metrics.plays.inc({ container: opened.container, result: PlayResult.Started });
     this.#ctx.logger.info({ stream: redactQuery(name), key: opened.key, how }, "play");
+    // An append plays after what plays now; a reset or switch replaces it, which the log shows as its stop.
+    if (how !== "append") {
+      this.#logStopAll();
+      this.#loggedPaused = false;
+    }
+    this.#logged.push(name);
+    this.#ctx.onAccessEvent?.("play", name);
     if (how === "switch") this.#player.switchTo(item);
     else this.#player.play(item, how === "reset");
   }

@@ -2,6 +2,12 @@ import type { Duplex } from "node:stream";
 import { errorCode } from "../../../lib/errors.js";
 import { type Logger, type LogRateLimiter, redactQuery } from "../../../lib/log.js";
 import type { Distribution } from "../../../proto/gen/streamfront/controller/v1/controller.js";
+import {
+  type AccessLogConnection,
+  type AccessLogEvent,
+  type AccessLogRecord,
+  splitQuery,
+} from "../access-log/w3c-line.js";
 import type { EdgeConfig } from "../config.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import { NoPlayableTrackError } from "../media/media-error.js";
@@ -70,6 +76,13 @@ export interface SessionContext {
   readonly noisy?: LogRateLimiter;
   /** A play of the object leaves these tracks out (metric each time; log once per object). */
   reportSkipped?(bucket: string, key: string, tracks: readonly SkippedTrack[]): void;
+  /**
+   * One access-log event of a connection to a distribution with Logging
+   * enabled (access-log/). Absent: nothing is logged.
+   */
+  accessLog?(distribution: Distribution, record: AccessLogRecord): void;
+  /** The access log's x-edge-location. */
+  readonly edgeLocation?: string;
 }
 
 /**
@@ -169,6 +182,10 @@ export class RtmpSession {
   /** Bytes of replies to the peer's requests since its queue last drained. */
   #replyBytesSinceDrain = 0;
   #onClose: () => void;
+  /** Bytes written to this viewer so far: the access log's sc-bytes. */
+  #bytesSent = 0;
+  /** The connection's access-log fields, set at an accepted connect of a distribution that logs. */
+  #accessLog: AccessLogConnection | null = null;
 
   constructor(socket: ViewerTransport, ctx: SessionContext, onClose: () => void) {
     this.#socket = socket;
@@ -446,6 +463,21 @@ export class RtmpSession {
         this.#ctx.config.outChunkSize,
       ),
     );
+    if (found.logging?.enabled && this.#ctx.accessLog) {
+      const url = splitQuery(typeof request.tcUrl === "string" ? request.tcUrl : "");
+      this.#accessLog = {
+        edgeLocation: this.#ctx.edgeLocation ?? "",
+        clientIp: this.#socket.remoteAddress ?? "",
+        clientId: this.#clientId,
+        uriStem: url.base,
+        uriQuery: url.query,
+        referrer: request.swfUrl,
+        pageUrl: request.pageUrl,
+        userAgent: request.flashVer,
+      };
+      // After the _result went out: sc-bytes counts it, as a running total at the event.
+      this.#logAccess("connect");
+    }
     this.#logger.info(
       {
         distribution: found.id,
@@ -488,6 +520,7 @@ export class RtmpSession {
         stall: { minMs: this.#ctx.config.playStallMinMs, maxMs: this.#ctx.config.playStallMaxMs },
         lookups: this.#lookups,
         onPlayFailed: () => this.#armFailedPlayTimer(),
+        onAccessEvent: (event, name) => this.#logAccess(event, id, name),
       }),
     );
     this.#send([commandMessage(0, "_result", command.transactionId, null, id)]);
@@ -534,7 +567,7 @@ export class RtmpSession {
     }
     const stream = this.#streams.get(streamId);
     if (request.kind === "closeStream") {
-      stream?.player.stop();
+      stream?.stop();
       return;
     }
     // A deleteStream without an id names no stream: ignored, on whichever stream it came.
@@ -676,12 +709,14 @@ export class RtmpSession {
     }
     socket.uncork();
     this.#ctx.metrics.bytesOut[this.#ctx.protocol] += bytes;
+    this.#bytesSent += bytes;
     this.#checkQueue();
   }
 
   #write(bytes: Buffer): void {
     this.#socket.write(bytes);
     this.#ctx.metrics.bytesOut[this.#ctx.protocol] += bytes.length;
+    this.#bytesSent += bytes.length;
     this.#checkQueue();
   }
 
@@ -702,6 +737,7 @@ export class RtmpSession {
     if (!this.#socket.writable) return;
     this.#socket.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending, bytes));
     this.#ctx.metrics.bytesOut[this.#ctx.protocol] += bytes;
+    this.#bytesSent += bytes;
   }
 
   /**
@@ -823,6 +859,27 @@ export class RtmpSession {
     this.#socket.destroy();
   }
 
+  /** One access-log line, when this connection logs; stream events carry fields 14–17 of `name`. */
+  #logAccess(event: AccessLogEvent, streamId?: number, name?: string): void {
+    const connection = this.#accessLog;
+    const distribution = this.#distribution;
+    if (!connection || !distribution || !this.#ctx.accessLog) return;
+    let stream: AccessLogRecord["stream"];
+    if (streamId !== undefined) {
+      const { base, query } = splitQuery(name ?? "");
+      const request = name ? parseStreamName(name, this.#streamPrefix) : null;
+      const ext = request ? /\.([A-Za-z0-9]+)$/.exec(request.key)?.[1]?.toLowerCase() : undefined;
+      stream = { name: base, query, fileExt: ext ?? request?.container ?? "", streamId };
+    }
+    this.#ctx.accessLog(distribution, {
+      timeMs: this.#ctx.scheduler.wallClockMs(),
+      event,
+      scBytes: this.#bytesSent,
+      connection,
+      stream,
+    });
+  }
+
   #closed(): void {
     const wasOpen = this.#state !== SessionState.Closed;
     this.#state = SessionState.Closed;
@@ -836,6 +893,8 @@ export class RtmpSession {
     this.#decoder.close();
     for (const stream of this.#streams.values()) stream.close();
     this.#streams.clear();
+    if (this.#accessLog) this.#logAccess("disconnect");
+    this.#accessLog = null;
     this.#releaseDrainWaiters();
     this.#logger.debug({ wasOpen }, "connection closed");
     this.#onClose();

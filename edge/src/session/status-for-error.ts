@@ -66,6 +66,9 @@ export const viewerStatusByCode = {
   EDGE_ERR_HTTP_TIMEOUT: closed,
   EDGE_ERR_HTTP_INVALID: closed,
   EDGE_ERR_PRE_PLAY_TIMEOUT: closed,
+  // Access-log codes never reach a viewer: a full spool or a failed delivery drops or delays log lines only.
+  EDGE_ERR_ACCESS_LOG_SPOOL_FULL: closed,
+  EDGE_ERR_ACCESS_LOG_DELIVERY_FAILED: closed,
   // A bug while opening or reading a play ends that play; elsewhere it closes the connection.
   EDGE_ERR_INTERNAL: playFailed,
 } as const satisfies Record<EdgeErrorCode, ViewerStatus>;

@@ -7,7 +7,7 @@ import {
   type PublicKey,
 } from "../../../proto/gen/streamfront/controller/v1/controller.js";
 import { loadEdgeConfig } from "../../src/config.js";
-import { EdgeServer } from "../../src/edge-server.js";
+import { type AccessLogDelivery, EdgeServer } from "../../src/edge-server.js";
 import { bufferSource, type RangeSource } from "../../src/media/range-source.js";
 import { type AmfValue, createAmfObject, decodeAmf0 } from "../../src/rtmp/amf0.js";
 import { ChunkDecoder } from "../../src/rtmp/chunk-decoder.js";
@@ -88,6 +88,10 @@ export interface MemoryEdgeOptions {
   readonly publicKeys?: Map<string, PublicKey>;
   /** The viewer's address the sessions see (policies' AWS:SourceIp). */
   readonly remoteAddress?: string;
+  /** The distribution's Logging as pushed; none: off. */
+  readonly logging?: { readonly enabled: boolean; readonly bucket: string; readonly prefix: string };
+  /** How the access log leaves the edge (with env STREAMFRONT_EDGE_ACCESS_LOG_SPOOL_DIR). */
+  readonly accessLogDelivery?: AccessLogDelivery;
 }
 
 /**
@@ -118,7 +122,7 @@ export class MemoryEdge {
       trustedSigners: options.trustedAccounts
         ? { enabled: true, accountIds: [...options.trustedAccounts] }
         : { enabled: false, accountIds: [] },
-      logging: undefined,
+      logging: options.logging,
     };
     const distributions = new Map([[distribution.id, distribution]]);
     const objects = options.objects ?? {};
@@ -144,6 +148,7 @@ export class MemoryEdge {
         },
       },
       scheduler: this.scheduler,
+      ...(options.accessLogDelivery ? { accessLogDelivery: options.accessLogDelivery } : {}),
     });
   }
 

@@ -110,6 +110,24 @@ export interface ReadRangeResponse {
   data: Buffer;
 }
 
+export interface DeliverAccessLogRequest {
+  distributionId: string;
+  /** YYYY-MM-DD-HH, UTC: the hour of the file's lines. */
+  hour: string;
+  /** 8–40 lowercase hex digits, fixed by the edge per spool file. */
+  unique: string;
+  /**
+   * The W3C file (#Version, #Fields, lines), gzipped; the whole request
+   * fits the shield's 64 KiB request bound.
+   */
+  gzipped: Buffer;
+}
+
+export interface DeliverAccessLogResponse {
+  bucket: string;
+  key: string;
+}
+
 function createBaseStatObjectRequest(): StatObjectRequest {
   return { bucket: "", key: "", purpose: undefined };
 }
@@ -574,6 +592,212 @@ export const ReadRangeResponse: MessageFns<ReadRangeResponse> = {
   },
 };
 
+function createBaseDeliverAccessLogRequest(): DeliverAccessLogRequest {
+  return { distributionId: "", hour: "", unique: "", gzipped: Buffer.alloc(0) };
+}
+
+export const DeliverAccessLogRequest: MessageFns<DeliverAccessLogRequest> = {
+  encode(message: DeliverAccessLogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.distributionId !== "") {
+      writer.uint32(10).string(message.distributionId);
+    }
+    if (message.hour !== "") {
+      writer.uint32(18).string(message.hour);
+    }
+    if (message.unique !== "") {
+      writer.uint32(26).string(message.unique);
+    }
+    if (message.gzipped.length !== 0) {
+      writer.uint32(34).bytes(message.gzipped);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeliverAccessLogRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeliverAccessLogRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.distributionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hour = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.unique = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.gzipped = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeliverAccessLogRequest {
+    return {
+      distributionId: isSet(object.distributionId)
+        ? globalThis.String(object.distributionId)
+        : isSet(object.distribution_id)
+        ? globalThis.String(object.distribution_id)
+        : "",
+      hour: isSet(object.hour) ? globalThis.String(object.hour) : "",
+      unique: isSet(object.unique) ? globalThis.String(object.unique) : "",
+      gzipped: isSet(object.gzipped) ? Buffer.from(bytesFromBase64(object.gzipped)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: DeliverAccessLogRequest): unknown {
+    const obj: any = {};
+    if (message.distributionId !== "") {
+      obj.distributionId = message.distributionId;
+    }
+    if (message.hour !== "") {
+      obj.hour = message.hour;
+    }
+    if (message.unique !== "") {
+      obj.unique = message.unique;
+    }
+    if (message.gzipped.length !== 0) {
+      obj.gzipped = base64FromBytes(message.gzipped);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeliverAccessLogRequest>): DeliverAccessLogRequest {
+    return DeliverAccessLogRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeliverAccessLogRequest>): DeliverAccessLogRequest {
+    const message = createBaseDeliverAccessLogRequest();
+    message.distributionId = object.distributionId ?? "";
+    message.hour = object.hour ?? "";
+    message.unique = object.unique ?? "";
+    message.gzipped = object.gzipped ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseDeliverAccessLogResponse(): DeliverAccessLogResponse {
+  return { bucket: "", key: "" };
+}
+
+export const DeliverAccessLogResponse: MessageFns<DeliverAccessLogResponse> = {
+  encode(message: DeliverAccessLogResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bucket !== "") {
+      writer.uint32(10).string(message.bucket);
+    }
+    if (message.key !== "") {
+      writer.uint32(18).string(message.key);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeliverAccessLogResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeliverAccessLogResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bucket = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeliverAccessLogResponse {
+    return {
+      bucket: isSet(object.bucket) ? globalThis.String(object.bucket) : "",
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+    };
+  },
+
+  toJSON(message: DeliverAccessLogResponse): unknown {
+    const obj: any = {};
+    if (message.bucket !== "") {
+      obj.bucket = message.bucket;
+    }
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeliverAccessLogResponse>): DeliverAccessLogResponse {
+    return DeliverAccessLogResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeliverAccessLogResponse>): DeliverAccessLogResponse {
+    const message = createBaseDeliverAccessLogResponse();
+    message.bucket = object.bucket ?? "";
+    message.key = object.key ?? "";
+    return message;
+  },
+};
+
 export type ShieldServiceService = typeof ShieldServiceService;
 export const ShieldServiceService = {
   /**
@@ -605,6 +829,25 @@ export const ShieldServiceService = {
     responseSerialize: (value: ReadRangeResponse): Buffer => Buffer.from(ReadRangeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReadRangeResponse => ReadRangeResponse.decode(value),
   },
+  /**
+   * Writes one gzipped access-log file of a distribution to its logging
+   * bucket, under `<prefix><distribution_id>.<hour>.<unique>.gz` with the
+   * bucket and prefix the shield's own config names for that distribution
+   * (edges hold no S3 credentials). The same request again writes the same
+   * key with the same bytes. FAILED_PRECONDITION when the distribution does
+   * not log (as far as this shield knows); UNAVAILABLE when S3 failed.
+   */
+  deliverAccessLog: {
+    path: "/streamfront.shield.v1.ShieldService/DeliverAccessLog" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeliverAccessLogRequest): Buffer =>
+      Buffer.from(DeliverAccessLogRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeliverAccessLogRequest => DeliverAccessLogRequest.decode(value),
+    responseSerialize: (value: DeliverAccessLogResponse): Buffer =>
+      Buffer.from(DeliverAccessLogResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeliverAccessLogResponse => DeliverAccessLogResponse.decode(value),
+  },
 } as const;
 
 export interface ShieldServiceServer extends UntypedServiceImplementation {
@@ -621,6 +864,15 @@ export interface ShieldServiceServer extends UntypedServiceImplementation {
    * FAILED_PRECONDITION.
    */
   readRange: handleServerStreamingCall<ReadRangeRequest, ReadRangeResponse>;
+  /**
+   * Writes one gzipped access-log file of a distribution to its logging
+   * bucket, under `<prefix><distribution_id>.<hour>.<unique>.gz` with the
+   * bucket and prefix the shield's own config names for that distribution
+   * (edges hold no S3 credentials). The same request again writes the same
+   * key with the same bytes. FAILED_PRECONDITION when the distribution does
+   * not log (as far as this shield knows); UNAVAILABLE when S3 failed.
+   */
+  deliverAccessLog: handleUnaryCall<DeliverAccessLogRequest, DeliverAccessLogResponse>;
 }
 
 export interface ShieldServiceClient extends Client {
@@ -656,6 +908,29 @@ export interface ShieldServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ReadRangeResponse>;
+  /**
+   * Writes one gzipped access-log file of a distribution to its logging
+   * bucket, under `<prefix><distribution_id>.<hour>.<unique>.gz` with the
+   * bucket and prefix the shield's own config names for that distribution
+   * (edges hold no S3 credentials). The same request again writes the same
+   * key with the same bytes. FAILED_PRECONDITION when the distribution does
+   * not log (as far as this shield knows); UNAVAILABLE when S3 failed.
+   */
+  deliverAccessLog(
+    request: DeliverAccessLogRequest,
+    callback: (error: ServiceError | null, response: DeliverAccessLogResponse) => void,
+  ): ClientUnaryCall;
+  deliverAccessLog(
+    request: DeliverAccessLogRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeliverAccessLogResponse) => void,
+  ): ClientUnaryCall;
+  deliverAccessLog(
+    request: DeliverAccessLogRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeliverAccessLogResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ShieldServiceClient = makeGenericClientConstructor(
