@@ -104,6 +104,7 @@ async function main(): Promise<void> {
     `  export AWS_ACCESS_KEY_ID=${cluster.s3.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${cluster.s3.credentials.secretAccessKey}`,
     `  aws s3 cp clip.flv s3://${config.bucket}/videos/clip.flv --endpoint-url ${cluster.s3.endpoint}   # add media`,
     `  aws s3 ls --recursive s3://${config.bucket} --endpoint-url ${cluster.s3.endpoint}                  # list it`,
+    `  aws s3 ls s3://${config.bucket}/logs/ --endpoint-url ${cluster.s3.endpoint}   # access logs, once a distribution's Logging is Bucket ${config.bucket}.s3.amazonaws.com, Prefix logs/`,
     "",
     "Private content (signed URLs): make a key pair, register it (CreatePublicKey), print a signed play URL:",
     `  ${signUrlCommand(config, cluster.stateDir, a.controller?.api ?? "", cluster.rtmpPort)}`,
