@@ -1,7 +1,10 @@
 import { AdminServer } from "../../lib/admin-server.js";
+import { checkInternalTls } from "../../lib/grpc/internal-tls.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { createLogger } from "../../lib/log.js";
 import { createRegistry } from "../../lib/metrics/registry.js";
 import { runComponent } from "../../lib/process/run-component.js";
+import { resolveAccessKeys } from "./api/auth/access-keys.js";
 import { controllerSettings, loadControllerConfig } from "./config.js";
 import { ControllerServer } from "./controller-server.js";
 
@@ -49,4 +52,11 @@ await runComponent(
     }
   },
   controllerSettings,
+  // --check-config: the settings, the internal TLS files and the API access keys, as ControllerServer reads them at start.
+  (sources) => {
+    const config = loadControllerConfig(sources);
+    checkInternalTls(config, PeerRole.Controller);
+    resolveAccessKeys(config);
+    return config;
+  },
 );
