@@ -202,6 +202,19 @@ test("controller --check-config: unreadable API access keys file → exit 2 nami
   assert.match(result.stderr, /^streamfront controller: .*\/nonexistent\/keys/);
 });
 
+test("controller --check-config: a redis-url the store cannot parse → exit 2 naming it, its password redacted", async () => {
+  const result = await run("../../controller/src/main.js", ["--check-config"], {
+    ...testTlsEnv("STREAMFRONT_CONTROLLER", PeerRole.Controller),
+    STREAMFRONT_CONTROLLER_REDIS_URL: `redis-sentinel://user:${secret}@127.0.0.1:1`,
+  });
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(
+    result.stderr,
+    /^streamfront controller: invalid setting redisUrl \(STREAMFRONT_CONTROLLER_REDIS_URL, --redis-url\): "redis-sentinel:\/\/user:REDACTED@127\.0\.0\.1:1"/,
+  );
+  assert.ok(!result.stderr.includes(secret));
+});
+
 test("npm start --check-config: valid → every setting listed, exit 0, nothing started; invalid → exit 2", async () => {
   const ports = ["rtmp-port", "http-port", "api-port"];
   const argv = ["--check-config"];

@@ -76,6 +76,10 @@ test("redactUrlPassword replaces the password of a URL's user info and nothing o
   // Up to the last "@" before the path: a second node's password goes too (with the first host).
   assert.equal(redactUrlPassword("redis-cluster://u:a@h:1,u:b@h:2"), "redis-cluster://u:REDACTED@h:2");
   assert.equal(redactUrlPassword("redis://user@h:1"), "redis://user@h:1");
+  assert.equal(
+    redactUrlPassword("redis-sentinel://h:1,h:2/m?db=1&sentinelPassword=pw&tls=1"),
+    "redis-sentinel://h:1,h:2/m?db=1&sentinelPassword=REDACTED&tls=1",
+  );
   assert.equal(redactUrlPassword("redis://h:1/path:x@y"), "redis://h:1/path:x@y");
   assert.equal(redactUrlPassword("not a url: a@b"), "not a url: a@b");
 });
