@@ -65,6 +65,21 @@ export function redactQuery(text: string, options: { readonly all?: boolean } = 
   return `${text.slice(0, start + 1)}${redactedQuery}`;
 }
 
+/**
+ * A URL with the password of its user info replaced: redis://user:pass@host
+ * → redis://user:REDACTED@host, redis://:pass@host → redis://:REDACTED@host;
+ * a sentinelPassword query parameter's value too.
+ * Everything up to the last "@" before the path goes, so an unescaped "@" in
+ * a password, or a further node's user info in a list
+ * (redis-cluster://u:a@h:1,u:b@h:2), is never shown either. Pure, and safe
+ * on text that is no URL or holds no password: it is returned as it is.
+ */
+export function redactUrlPassword(text: string): string {
+  return text
+    .replace(/(:\/\/[^/@:]*:)[^/]*@/, `$1${redacted}@`)
+    .replace(/([?&;]sentinelPassword=)[^&;]+/gi, `$1${redacted}`);
+}
+
 /** A level a rate-limited line is written at. */
 export type LimitedLevel = "warn" | "info" | "error";
 

@@ -8,6 +8,7 @@ import {
   setting,
 } from "../../lib/config/settings.js";
 import { internalTlsSettings } from "../../lib/grpc/internal-tls.js";
+import { redactUrlPassword } from "../../lib/log.js";
 import { aliasProblem } from "./alias.js";
 import { accessKeySettings } from "./api/auth/access-keys.js";
 
@@ -219,6 +220,8 @@ export const controllerSettings = {
       "redis-cluster://host:port,host:port. Several controller replicas share one Redis.",
     schema: text({ min: 0, max: 4096 }),
     default: "",
+    // A password in the URL (redis://user:pass@host) is never shown.
+    secret: redactUrlPassword,
   }),
   storeFile: setting<string>({
     env: "STREAMFRONT_CONTROLLER_STORE_FILE",

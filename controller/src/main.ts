@@ -1,9 +1,14 @@
 import { AdminServer } from "../../lib/admin-server.js";
-import { createLogger } from "../../lib/log.js";
+import { ConfigError } from "../../lib/config/settings.js";
+import { checkInternalTls } from "../../lib/grpc/internal-tls.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
+import { createLogger, redactUrlPassword } from "../../lib/log.js";
 import { createRegistry } from "../../lib/metrics/registry.js";
 import { runComponent } from "../../lib/process/run-component.js";
+import { resolveAccessKeys } from "./api/auth/access-keys.js";
 import { controllerSettings, loadControllerConfig } from "./config.js";
 import { ControllerServer } from "./controller-server.js";
+import { parseRedisUrl, RedisUrlError } from "./store/redis-connection.js";
 
 await runComponent(
   "controller",
@@ -49,4 +54,28 @@ await runComponent(
     }
   },
   controllerSettings,
+  // --check-config: the settings, the internal TLS files and the API access keys, as ControllerServer reads them at start.
+  (sources) => {
+    const config = loadControllerConfig(sources);
+    checkInternalTls(config, PeerRole.Controller);
+    resolveAccessKeys(config);
+    if (config.redisUrl !== "") checkRedisUrl(config.redisUrl);
+    return config;
+  },
 );
+
+/**
+ * redis-url parsed as the store will parse it at start. RedisUrlError quotes
+ * the URL whole, so here it is quoted with its password redacted, under the
+ * setting's name.
+ */
+function checkRedisUrl(text: string): void {
+  try {
+    parseRedisUrl(text);
+  } catch (error) {
+    if (!(error instanceof RedisUrlError)) throw error;
+    const { redisUrl } = controllerSettings;
+    const message = error.message.replaceAll(JSON.stringify(text), JSON.stringify(redactUrlPassword(text)));
+    throw new ConfigError(`invalid setting redisUrl (${redisUrl.env}, --${redisUrl.flag}): ${message}`);
+  }
+}

@@ -1,6 +1,13 @@
 import { join, resolve } from "node:path";
-import { ConfigError, formatHelp, loadConfig, wantsHelp } from "../../lib/config/settings.js";
+import {
+  ConfigError,
+  formatHelp,
+  loadConfig,
+  wantsCheckConfig,
+  wantsHelp,
+} from "../../lib/config/settings.js";
 import { errorMessage } from "../../lib/errors.js";
+import { checkConfig } from "../../lib/process/run-component.js";
 import { fromRepoRoot, repoRoot } from "../../lib/testing/paths.js";
 import { type ClusterEvent, formatMediaUpdate, LocalCluster } from "./cluster.js";
 import { localSettings } from "./settings.js";
@@ -10,6 +17,11 @@ import { ephemeralStateDir } from "./state-dir.js";
 async function main(): Promise<void> {
   if (wantsHelp(process.argv.slice(2))) {
     process.stdout.write(formatHelp(localSettings, "usage: npm start -- [--setting value]…"));
+    return;
+  }
+  // --check-config: the settings validated and listed; no S3, controller, shield or edge is started.
+  if (wantsCheckConfig(process.argv.slice(2))) {
+    checkConfig("streamfront", localSettings, (sources) => loadConfig(localSettings, sources));
     return;
   }
   let config: ReturnType<typeof loadConfig<typeof localSettings>>;

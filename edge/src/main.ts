@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { AdminServer } from "../../lib/admin-server.js";
 import { ConfigWatcher } from "../../lib/config-watcher.js";
-import { InternalTls } from "../../lib/grpc/internal-tls.js";
+import { checkInternalTls, InternalTls } from "../../lib/grpc/internal-tls.js";
 import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { createLogger } from "../../lib/log.js";
 import { createRegistry } from "../../lib/metrics/registry.js";
@@ -103,4 +103,10 @@ await runComponent(
     };
   },
   edgeSettings,
+  // --check-config: the settings and the internal TLS files, as the start above reads them.
+  ({ env, argv }) => {
+    const config = loadEdgeConfig(env, argv);
+    checkInternalTls(config, PeerRole.Edge);
+    return config;
+  },
 );

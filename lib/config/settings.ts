@@ -18,6 +18,12 @@ export interface Setting<T> {
   readonly schema: z.ZodType<T, string>;
   /** The value used when neither flag nor environment sets it. */
   readonly default: T;
+  /**
+   * The value is (or may hold) a secret: true never shows it (--check-config
+   * prints REDACTED, a refused value is not quoted); a function shows what it
+   * returns for the setting's text instead, e.g. a URL without its password.
+   */
+  readonly secret?: boolean | ((text: string) => string);
 }
 
 export type Settings = Readonly<Record<string, Setting<unknown>>>;
@@ -69,6 +75,41 @@ export interface ConfigSources {
  * message that names the setting, where it came from and the value.
  */
 export function loadConfig<S extends Settings>(settings: S, sources: ConfigSources = {}): ConfigOf<S> {
+  const given = readGiven(settings, sources);
+  const out: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(settings)) {
+    const text = given[name];
+    if (text === undefined) {
+      out[name] = setting.default;
+      continue;
+    }
+    const source = text.origin === "flag" ? `--${setting.flag}` : setting.env;
+    const parsed = setting.schema.safeParse(text.raw);
+    if (!parsed.success) {
+      const reason = parsed.error.issues.map((issue) => issue.message).join("; ");
+      throw new ConfigError(
+        `invalid setting ${name} (${source}): ${quoteGiven(setting, text.raw)}: ${reason}`,
+      );
+    }
+    out[name] = parsed.data;
+  }
+  return Object.freeze(out) as ConfigOf<S>;
+}
+
+/** Where a setting's value came from: its flag, its environment variable, or neither (the default). */
+export type SettingOrigin = "flag" | "environment" | "default";
+
+interface GivenText {
+  readonly raw: string;
+  readonly origin: "flag" | "environment";
+}
+
+/**
+ * The text each setting was given, by name, with where from (a flag wins
+ * over a non-empty environment variable); absent when neither gave one.
+ * An unknown flag is a ConfigError listing the known ones.
+ */
+function readGiven(settings: Settings, sources: ConfigSources): Record<string, GivenText | undefined> {
   const env = sources.env ?? {};
   const options: Record<string, { type: "string" }> = {};
   for (const setting of Object.values(settings)) options[setting.flag] = { type: "string" };
@@ -86,31 +127,25 @@ export function loadConfig<S extends Settings>(settings: S, sources: ConfigSourc
       .join(", ");
     throw new ConfigError(`${(error as Error).message}. Known options: ${known}`);
   }
-  const out: Record<string, unknown> = {};
+  const out: Record<string, GivenText | undefined> = {};
   for (const [name, setting] of Object.entries(settings)) {
     const flagValue = flags[setting.flag];
     const envValue = env[setting.env];
-    let raw: string | undefined;
-    let source: string;
-    if (typeof flagValue === "string") {
-      raw = flagValue;
-      source = `--${setting.flag}`;
-    } else if (envValue !== undefined && envValue !== "") {
-      raw = envValue;
-      source = setting.env;
-    } else {
-      out[name] = setting.default;
-      continue;
-    }
-    const parsed = setting.schema.safeParse(raw);
-    if (!parsed.success) {
-      const reason = parsed.error.issues.map((issue) => issue.message).join("; ");
-      throw new ConfigError(`invalid setting ${name} (${source}): ${JSON.stringify(raw)}: ${reason}`);
-    }
-    out[name] = parsed.data;
+    if (typeof flagValue === "string") out[name] = { raw: flagValue, origin: "flag" };
+    else if (envValue !== undefined && envValue !== "") out[name] = { raw: envValue, origin: "environment" };
   }
-  return Object.freeze(out) as ConfigOf<S>;
+  return out;
 }
+
+/** A refused value as an error quotes it: a secret's never, a partly secret one's as its redaction shows it. */
+function quoteGiven(setting: Setting<unknown>, raw: string): string {
+  if (setting.secret === true) return redactedValue;
+  if (typeof setting.secret === "function") return JSON.stringify(setting.secret(raw));
+  return JSON.stringify(raw);
+}
+
+/** What --check-config shows for a secret setting that has a value. */
+export const redactedValue = "REDACTED";
 
 /**
  * `--name -1` as `--name=-1`. parseArgs reads an argument that starts with a
@@ -170,4 +205,80 @@ export function formatHelp(settings: Settings, usage: string): string {
   }
   lines.push("", "Flags take --name value or --name=value.", "");
   return lines.join("\n");
+}
+
+/** The flag that validates the configuration, prints it and starts nothing (what `nginx -t` is to nginx). */
+export const checkConfigFlag = "--check-config";
+
+/** True when argv asks for a configuration check instead of a run. */
+export function wantsCheckConfig(argv: readonly string[]): boolean {
+  return argv.includes(checkConfigFlag);
+}
+
+/** argv without --check-config: what the settings are read from in a check. */
+export function withoutCheckConfig(argv: readonly string[]): string[] {
+  return argv.filter((arg) => arg !== checkConfigFlag);
+}
+
+/** One row of --check-config's listing: a setting's effective value and where it came from. */
+export interface EffectiveSetting {
+  readonly name: string;
+  readonly flag: string;
+  readonly env: string;
+  /** As printed: secrets REDACTED (an unset secret shows as ""), arrays comma-joined, strings quoted. */
+  readonly value: string;
+  readonly origin: SettingOrigin;
+}
+
+/**
+ * Every setting's effective value in a loaded config, with where it came
+ * from (read again from the same sources the config was loaded from), in
+ * declaration order. A secret's value never appears, only REDACTED — or, for
+ * a redacting function, what it shows of the given text.
+ */
+export function effectiveSettings(
+  settings: Settings,
+  config: Readonly<Record<string, unknown>>,
+  sources: ConfigSources = {},
+): EffectiveSetting[] {
+  const given = readGiven(settings, sources);
+  return Object.entries(settings).map(([name, s]) => {
+    const text = given[name];
+    const value = config[name];
+    let shown: string;
+    if (s.secret === undefined || s.secret === false || isEmpty(value)) shown = formatValue(value);
+    else if (s.secret === true) shown = redactedValue;
+    // The redaction works on the text given (the default when none was): a parsed value may be no string.
+    else shown = JSON.stringify(s.secret(text?.raw ?? String(s.default)));
+    return { name, flag: s.flag, env: s.env, value: shown, origin: text?.origin ?? "default" };
+  });
+}
+
+/** --check-config's output: a header line, then one aligned line per setting. */
+export function formatEffectiveConfig(header: string, rows: readonly EffectiveSetting[]): string {
+  const width = (pick: (row: EffectiveSetting) => string) =>
+    Math.max(0, ...rows.map((row) => pick(row).length));
+  const nameWidth = width((r) => r.name);
+  const flagWidth = width((r) => `--${r.flag}`);
+  const envWidth = width((r) => r.env);
+  const valueWidth = width((r) => r.value);
+  const lines = [header, ""];
+  for (const r of rows) {
+    lines.push(
+      `  ${r.name.padEnd(nameWidth)}  ${`--${r.flag}`.padEnd(flagWidth)}  ${r.env.padEnd(envWidth)}  ` +
+        `${r.value.padEnd(valueWidth)}  (${r.origin})`,
+    );
+  }
+  lines.push("");
+  return lines.join("\n");
+}
+
+function isEmpty(value: unknown): boolean {
+  return value === undefined || value === "" || (Array.isArray(value) && value.length === 0);
+}
+
+function formatValue(value: unknown): string {
+  if (Array.isArray(value)) return JSON.stringify(value.join(","));
+  if (typeof value === "string") return JSON.stringify(value);
+  return String(value);
 }

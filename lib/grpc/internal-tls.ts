@@ -15,7 +15,7 @@ import { Counter, type Registry } from "prom-client";
 import { integer, oneOf, text } from "../config/schemas.js";
 import { type Setting, setting } from "../config/settings.js";
 import { errorMessage } from "../errors.js";
-import { type Logger, LogRateLimiter } from "../log.js";
+import { createLogger, type Logger, LogRateLimiter } from "../log.js";
 import { errorCodeMetadataKey } from "../shield-error-code.js";
 import { checkPeer, type PeerRole, roleOfCertificate, roleUri, TlsError, TlsErrorCode } from "./peer-role.js";
 
@@ -68,6 +68,17 @@ export function internalTlsSettings(envPrefix: string): {
       default: 60_000,
     }),
   };
+}
+
+/**
+ * What a start checks of the internal TLS settings before it binds anything
+ * (--check-config): the files are set unless internal-tls is plaintext, are
+ * readable, and hold a key matching a certificate of this role from the CA.
+ * Throws the TlsError a start would, naming the setting. Nothing is kept:
+ * no reread timer starts until a listener is added, and none is.
+ */
+export function checkInternalTls(config: InternalTlsConfig, role: PeerRole): void {
+  InternalTls.fromConfig(config, role, createLogger({ component: "check-config", level: "silent" }));
 }
 
 export interface InternalTlsConfig {

@@ -1,4 +1,14 @@
-import { ConfigError, formatHelp, type Settings, wantsHelp } from "../config/settings.js";
+import {
+  ConfigError,
+  type ConfigSources,
+  effectiveSettings,
+  formatEffectiveConfig,
+  formatHelp,
+  type Settings,
+  wantsCheckConfig,
+  wantsHelp,
+  withoutCheckConfig,
+} from "../config/settings.js";
 import { errorCode, errorMessage } from "../errors.js";
 
 /** What a started component tells its launcher: where each listener is. */
@@ -26,6 +36,35 @@ export interface RunningComponent {
 }
 
 /**
+ * What --check-config runs: the component's config load with every check a
+ * start makes on the config alone before it binds anything (e.g. that the
+ * internal TLS files are set, readable and match), returning the config.
+ */
+export type ConfigCheck = (sources: Required<ConfigSources>) => Readonly<Record<string, unknown>>;
+
+/**
+ * --check-config: validate as a start would (the same environment and argv,
+ * without the flag itself), print every setting's effective value with its
+ * origin (secrets REDACTED) and exit 0; any refusal exits 2 with the message
+ * naming the setting. Nothing is bound or started.
+ */
+export function checkConfig(prefix: string, settings: Settings, check: ConfigCheck): void {
+  const sources = { env: process.env, argv: withoutCheckConfig(process.argv.slice(2)) };
+  let config: Readonly<Record<string, unknown>>;
+  try {
+    config = check(sources);
+  } catch (error) {
+    // Every refusal here is the configuration's (a check loads and reads files, nothing else).
+    process.stderr.write(`${prefix}: ${errorMessage(error)}\n`, () => process.exit(2));
+    return;
+  }
+  const header = `${prefix}: configuration OK (a flag wins over the environment, which wins over the default)`;
+  process.stdout.write(formatEffectiveConfig(header, effectiveSettings(settings, config, sources)), () =>
+    process.exit(0),
+  );
+}
+
+/**
  * The shared shape of every component's entry point: start it, report where
  * it listens (on stdout as a log line by the component itself, and to a
  * parent process over IPC when there is one), and on SIGINT/SIGTERM close it
@@ -37,10 +76,15 @@ export async function runComponent(
   name: string,
   start: () => Promise<RunningComponent>,
   settings?: Settings,
+  check?: ConfigCheck,
 ): Promise<void> {
   // --help lists the settings and starts nothing (the same text as `npm start -- --help`).
   if (settings && wantsHelp(process.argv.slice(2))) {
     process.stdout.write(formatHelp(settings, `usage: node dist/${name}/src/main.js [--setting value]…`));
+    return;
+  }
+  if (settings && check && wantsCheckConfig(process.argv.slice(2))) {
+    checkConfig(`streamfront ${name}`, settings, check);
     return;
   }
   let running: RunningComponent;

@@ -81,6 +81,7 @@ export const shieldSettings = {
     doc: "Static S3 secret key, paired with s3-access-key-id. Prefer the environment over the flag (flags show in ps).",
     schema: text({ max: 256 }),
     default: "",
+    secret: true,
   }),
   s3MaxAttempts: setting({
     env: "STREAMFRONT_SHIELD_S3_MAX_ATTEMPTS",

@@ -1,4 +1,6 @@
 import { AdminServer } from "../../lib/admin-server.js";
+import { checkInternalTls } from "../../lib/grpc/internal-tls.js";
+import { PeerRole } from "../../lib/grpc/peer-role.js";
 import { createLogger } from "../../lib/log.js";
 import { createRegistry } from "../../lib/metrics/registry.js";
 import { runComponent } from "../../lib/process/run-component.js";
@@ -62,4 +64,10 @@ await runComponent(
     }
   },
   shieldSettings,
+  // --check-config: the settings and the internal TLS files, as ShieldServer reads them at start.
+  (sources) => {
+    const config = loadShieldConfig(sources);
+    checkInternalTls(config, PeerRole.Shield);
+    return config;
+  },
 );

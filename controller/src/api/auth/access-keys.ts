@@ -232,6 +232,7 @@ export const accessKeySettings = {
       "a flag is visible in the process list.",
     schema: z.string(),
     default: "",
+    secret: true,
   }),
 } as const;
 
