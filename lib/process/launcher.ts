@@ -40,6 +40,9 @@ export interface LaunchOptions {
   /** stdio of the child's stdout/stderr; "inherit" by default. */
   readonly stdio?: "inherit" | "pipe" | "ignore";
   readonly startTimeoutMs?: number;
+  /** Run the child as this user and group (as a container's USER does); this process's own by default. */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 /**
@@ -56,6 +59,8 @@ export async function launchComponent(
     env: { ...process.env, ...options.env },
     stdio: [stdio === "inherit" ? "inherit" : "ignore", stdio, stdio, "ipc"],
     execArgv: ["--enable-source-maps"],
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid }),
   });
   const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
   const report = await new Promise<ListeningReport>((resolve, reject) => {

@@ -60,6 +60,13 @@ export interface ProcessClusterOptions {
   readonly edgeEnv?: Readonly<Record<string, string>>;
   /** Put in front of S3 by the shields instead of the embedded S3 itself (a fault proxy). */
   readonly s3EndpointFor?: (s3Endpoint: string) => string | Promise<string>;
+  /**
+   * The folder holding `<component>/src/main.js` to launch (e.g. an assembled
+   * production image's dist); this build by default.
+   */
+  readonly buildRoot?: string;
+  /** Launch every component as this user and group (a non-root image's USER). */
+  readonly runAs?: { readonly uid: number; readonly gid: number };
 }
 
 /**
@@ -104,7 +111,7 @@ export class ProcessCluster {
   }
 
   async startController(index: number): Promise<ClusterProcess> {
-    const launched = await launch("controller", {
+    const launched = await this.#launch("controller", {
       STREAMFRONT_CONTROLLER_HOST: "127.0.0.1",
       ...testTlsEnv("STREAMFRONT_CONTROLLER", PeerRole.Controller),
       STREAMFRONT_CONTROLLER_GRPC_PORT: "0",
@@ -122,7 +129,7 @@ export class ProcessCluster {
 
   async startShield(index: number): Promise<ClusterProcess> {
     const endpoint = (await this.#options.s3EndpointFor?.(this.s3.endpoint)) ?? this.s3.endpoint;
-    const launched = await launch("shield", {
+    const launched = await this.#launch("shield", {
       STREAMFRONT_SHIELD_HOST: "127.0.0.1",
       ...testTlsEnv("STREAMFRONT_SHIELD", PeerRole.Shield),
       STREAMFRONT_SHIELD_GRPC_PORT: "0",
@@ -142,7 +149,7 @@ export class ProcessCluster {
   }
 
   async startEdge(index: number): Promise<ClusterProcess> {
-    const launched = await launch("edge", {
+    const launched = await this.#launch("edge", {
       STREAMFRONT_EDGE_HOST: "127.0.0.1",
       ...testTlsEnv("STREAMFRONT_EDGE", PeerRole.Edge),
       STREAMFRONT_EDGE_RTMP_PORT: "0",
@@ -158,6 +165,18 @@ export class ProcessCluster {
     const process = new ClusterProcess(`edge-${index}`, launched);
     this.edges[index] = process;
     return process;
+  }
+
+  #launch(component: string, env: Record<string, string>): Promise<LaunchedComponent> {
+    const root = this.#options.buildRoot;
+    const entry = root
+      ? join(root, component, "src", "main.js")
+      : fileURLToPath(new URL(`../../${component}/src/main.js`, import.meta.url));
+    return launchComponent(entry, {
+      env,
+      stdio: logLevel === "silent" ? "ignore" : "inherit",
+      ...(this.#options.runAs ?? {}),
+    });
   }
 
   /** The official CloudFront client, pointed at controller `index`'s API with the cluster's keys. */
@@ -185,11 +204,4 @@ export class ProcessCluster {
     await this.s3.close();
     for (const dir of this.#dirs) await rm(dir, { recursive: true, force: true });
   }
-}
-
-function launch(component: string, env: Record<string, string>): Promise<LaunchedComponent> {
-  return launchComponent(fileURLToPath(new URL(`../../${component}/src/main.js`, import.meta.url)), {
-    env,
-    stdio: logLevel === "silent" ? "ignore" : "inherit",
-  });
 }
