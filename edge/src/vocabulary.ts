@@ -54,5 +54,7 @@ export const RtmptResult = {
   BadSequence: "bad_sequence",
   TooLarge: "too_large",
   TooManySessions: "too_many_sessions",
+  /** An open while the edge drains (README: Draining). */
+  ShuttingDown: "shutting_down",
 } as const;
 export type RtmptResult = (typeof RtmptResult)[keyof typeof RtmptResult];

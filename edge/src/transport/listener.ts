@@ -43,6 +43,8 @@ export class RtmpListener {
   readonly #options: ListenerOptions;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
+  /** Set once the server stops accepting: resolves when its last connection is gone. */
+  #closed: Promise<void> | undefined;
 
   constructor(options: ListenerOptions) {
     this.#options = options;
@@ -123,10 +125,18 @@ export class RtmpListener {
     return listen(this.#server, this.#options.port, this.#options.host, this.#options.portSetting);
   }
 
+  /**
+   * Stops accepting: the port is closed, so a new connection is refused by
+   * the kernel at once; open connections go on (a drain).
+   */
+  stopAccepting(): void {
+    this.#closed ??= new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
   /** Stops accepting and closes every open connection. */
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.stopAccepting();
     for (const socket of this.#sockets) socket.destroy();
-    await closed;
+    await this.#closed;
   }
 }
