@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { assertSamePackets, probePackets, rtmpdump } from "../../lib/testing/ffprobe.js";
+import { fromRepoRoot } from "../../lib/testing/paths.js";
+import { eventually } from "../../lib/testing/wait.js";
+import { type EdgeProcess, type EdgeProcessRig, startEdgeProcess } from "./support/edge-process-rig.js";
+
+/**
+ * Issue 12 item 4, edges that drain (README: Draining), with real edge
+ * processes (main.js, in front of a real controller, shield and embedded
+ * S3) and rtmpdump: a play running across the edge's SIGTERM completes
+ * whole and the edge exits 0; right after the signal /readyz is 503 and a
+ * new connection to either port is refused; a play that outlasts
+ * drain-timeout-ms gets NetStream.Play.Stop "the edge is shutting down"
+ * and the edge exits 0.
+ */
+const bucket = "drain-media";
+const sample = fromRepoRoot("deploy", "local", "media", "videos", "sample.flv");
+const work = mkdtempSync(join(tmpdir(), "streamfront-edge-drain-"));
+let rig: EdgeProcessRig;
+let source: Awaited<ReturnType<typeof probePackets>>;
+
+before(async () => {
+  rig = await startEdgeProcess({ bucket, objects: { "videos/sample.flv": readFileSync(sample) } });
+  source = await probePackets(sample);
+});
+
+after(async () => {
+  await rig?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/**
+ * rtmpdump playing the 6 s sample with a 500 ms buffer: the edge sends at
+ * most that far ahead of real time, so the play lasts about 5.5 s.
+ */
+function pacedPlay(edge: EdgeProcess, out: string): Promise<string> {
+  return rtmpdump([
+    "-r",
+    `rtmp://127.0.0.1:${edge.rtmpPort}/cfx/st/`,
+    "-t",
+    `rtmp://${rig.domainName}/cfx/st`,
+    "-y",
+    "videos/sample",
+    "-b",
+    "500",
+    "-o",
+    out,
+  ]);
+}
+
+/** Resolves with the error code of a TCP connect to port (ECONNREFUSED when nothing listens). */
+function connectError(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
+  });
+}
+
+async function readyStatus(edge: EdgeProcess): Promise<number> {
+  const response = await fetch(`http://${edge.launched.addresses.admin}/readyz`);
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/** Until rtmpdump has written media: the play runs. */
+async function playing(out: string): Promise<void> {
+  await eventually(() => existsSync(out) && statSync(out).size > 20_000, 20_000, "the play to be under way");
+}
+
+test("a play running across SIGTERM completes whole; new connections are refused; the edge exits 0", async () => {
+  const out = join(work, "across.flv");
+  const play = pacedPlay(rig, out);
+  await playing(out);
+  const signalledAt = performance.now();
+  const exited = rig.launched.stop();
+  // /readyz fails at once (the admin port is up until the edge has drained).
+  await eventually(async () => (await readyStatus(rig)) === 503, 5_000, "/readyz to answer 503");
+  const notReadyMs = performance.now() - signalledAt;
+  assert.equal(await connectError(rig.rtmpPort), "ECONNREFUSED", "the RTMP port refuses");
+  assert.equal(await connectError(rig.httpPort), "ECONNREFUSED", "the shared RTMP/HTTP port refuses");
+  const stderr = await play;
+  // The item's own end (playComplete's Play.Stop), not the shutdown's.
+  assert.match(stderr, /Stopped playing videos\/sample\./, "the play ended at the item's end");
+  assert.doesNotMatch(stderr, /the edge is shutting down/);
+  assertSamePackets(await probePackets(out), source);
+  assert.equal(await exited, 0, "the edge exits 0");
+  const exitMs = performance.now() - signalledAt;
+  assert.ok(
+    rig.logLines.some((line) => line.msg === "drained" && line.endedPlays === false),
+    "the drain waited for the play",
+  );
+  console.log(
+    `  /readyz 503 after ${Math.round(notReadyMs)} ms; exit 0 ${Math.round(exitMs)} ms after SIGTERM`,
+  );
+});
+
+test("a play that outlasts drain-timeout-ms is stopped with the shutdown status; the edge exits 0", async () => {
+  const drainTimeoutMs = 1500;
+  const edge = await rig.startEdge({ STREAMFRONT_EDGE_DRAIN_TIMEOUT_MS: String(drainTimeoutMs) });
+  const out = join(work, "outlasting.flv");
+  const play = pacedPlay(edge, out);
+  await playing(out);
+  const signalledAt = performance.now();
+  const exited = edge.launched.stop();
+  const stderr = await play;
+  const stoppedMs = performance.now() - signalledAt;
+  assert.match(stderr, /NetStream\.Play\.Stop/);
+  assert.match(stderr, /the edge is shutting down/);
+  assert.doesNotMatch(stderr, /Stopped playing videos\/sample\./, "not the item's end");
+  const played = await probePackets(out);
+  assert.ok(
+    played.length > 0 && played.length < source.length,
+    `part of the sample (${played.length} packets)`,
+  );
+  assert.equal(await exited, 0, "the edge exits 0");
+  assert.ok(
+    edge.logLines.some((line) => line.msg === "drained" && line.endedPlays === true),
+    "the drain ended the play",
+  );
+  console.log(
+    `  play stopped ${Math.round(stoppedMs)} ms after SIGTERM (drain-timeout-ms ${drainTimeoutMs}); ${played.length}/${source.length} packets`,
+  );
+});
