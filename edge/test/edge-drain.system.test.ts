@@ -13,8 +13,9 @@ import { type EdgeProcess, type EdgeProcessRig, startEdgeProcess } from "./suppo
  * Issue 12 item 4, edges that drain (README: Draining), with real edge
  * processes (main.js, in front of a real controller, shield and embedded
  * S3) and rtmpdump: a play running across the edge's SIGTERM completes
- * whole and the edge exits 0; right after the signal /readyz is 503 and a
- * new connection to either port is refused; a play that outlasts
+ * whole and the edge exits 0; right after the signal /readyz is 503, the
+ * RTMP port refuses connections, and on the shared port an RTMP
+ * connection is closed at its C0 and an RTMPT open is 503; a play that outlasts
  * drain-timeout-ms gets NetStream.Play.Stop "the edge is shutting down"
  * and the edge exits 0.
  */
@@ -65,6 +66,23 @@ function connectError(port: number): Promise<string> {
   });
 }
 
+/** Sends C0+C1 and resolves with the bytes received when the edge closes the connection. */
+function rtmpOnSharedPort(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let received = 0;
+    const socket = connect(port, "127.0.0.1", () =>
+      socket.write(Buffer.concat([Buffer.from([3]), Buffer.alloc(1536)])),
+    );
+    socket.on("data", (bytes: Buffer) => {
+      received += bytes.length;
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "ECONNRESET") reject(error);
+    });
+    socket.once("close", () => resolve(received));
+  });
+}
+
 async function readyStatus(edge: EdgeProcess): Promise<number> {
   const response = await fetch(`http://${edge.launched.addresses.admin}/readyz`);
   await response.arrayBuffer();
@@ -86,7 +104,11 @@ test("a play running across SIGTERM completes whole; new connections are refused
   await eventually(async () => (await readyStatus(rig)) === 503, 5_000, "/readyz to answer 503");
   const notReadyMs = performance.now() - signalledAt;
   assert.equal(await connectError(rig.rtmpPort), "ECONNREFUSED", "the RTMP port refuses");
-  assert.equal(await connectError(rig.httpPort), "ECONNREFUSED", "the shared RTMP/HTTP port refuses");
+  // The shared port stays open for RTMPT tunnels under way: RTMP there is closed at its C0, a new tunnel is 503.
+  assert.equal(await rtmpOnSharedPort(rig.httpPort), 0, "RTMP on the shared port: closed, no S0 sent");
+  const open = await fetch(`http://127.0.0.1:${rig.httpPort}/open/1`, { method: "POST" });
+  assert.equal(open.status, 503, "a new RTMPT tunnel");
+  assert.match(await open.text(), /the edge is shutting down/);
   const stderr = await play;
   // The item's own end (playComplete's Play.Stop), not the shutdown's.
   assert.match(stderr, /Stopped playing videos\/sample\./, "the play ended at the item's end");

@@ -167,7 +167,8 @@ export class RtmptGateway {
     const ip = req.socket.remoteAddress ?? "unknown";
     if (this.#draining) {
       this.#count("open", RtmptResult.ShuttingDown);
-      this.#fail(res, 503, "the edge is shutting down", { Connection: "close" });
+      // The connection stays: it may carry another tunnel's polls.
+      this.#fail(res, 503, "the edge is shutting down");
       return;
     }
     const { maxSessions, maxSessionsPerIp } = this.#limits;
