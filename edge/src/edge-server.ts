@@ -108,6 +108,7 @@ export class EdgeServer {
   #table: DistributionTable = new DistributionTable([]);
   #tableSource: ReadonlyMap<string, Distribution> | null = null;
   #draining = false;
+  #closing = false;
   /** While a drain runs: told when a session closes, so the last one ends the drain at once. */
   #onSessionGone: (() => void) | null = null;
 
@@ -389,10 +390,14 @@ export class EdgeServer {
       check();
     });
     this.#onSessionGone = null;
-    logger.info({ ms: Math.round(scheduler.now() - startedAt), endedPlays: stopped }, "drained");
+    const ms = Math.round(scheduler.now() - startedAt);
+    // close() came first (a second signal): it destroyed what was left.
+    if (this.#closing) logger.info({ ms }, "drain cut short by close");
+    else logger.info({ ms, endedPlays: stopped }, "drained");
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     clearInterval(this.#noisyFlush);
     this.#noisy.flush(true);
     this.#rtmpt.close();

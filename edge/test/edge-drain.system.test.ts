@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -151,4 +152,32 @@ test("a play that outlasts drain-timeout-ms is stopped with the shutdown status;
   console.log(
     `  play stopped ${Math.round(stoppedMs)} ms after SIGTERM (drain-timeout-ms ${drainTimeoutMs}); ${played.length}/${source.length} packets`,
   );
+});
+
+test("a second SIGTERM ends the drain at once: the play is cut, the edge exits 0", async () => {
+  // The default drain-timeout-ms (30 s) would let the play finish.
+  const edge = await rig.startEdge({});
+  let stderr = "";
+  edge.launched.child.stderr?.on("data", (bytes: Buffer) => {
+    stderr += bytes.toString();
+  });
+  const out = join(work, "forced.flv");
+  const play = pacedPlay(edge, out).then(
+    () => "completed",
+    () => "cut",
+  );
+  await playing(out);
+  const exited = once(edge.launched.child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
+  edge.launched.child.kill("SIGTERM");
+  await eventually(async () => (await readyStatus(edge)) === 503, 5_000, "/readyz to answer 503");
+  const secondAt = performance.now();
+  edge.launched.child.kill("SIGTERM");
+  const [code] = await exited;
+  const exitMs = performance.now() - secondAt;
+  assert.equal(code, 0, "the edge exits 0");
+  assert.match(stderr, /SIGTERM again, closing at once/);
+  assert.ok(!edge.logLines.some((line) => line.msg === "drained"), "the drain did not run to its end");
+  assert.ok(edge.logLines.some((line) => line.msg === "drain cut short by close"));
+  assert.equal(await play, "cut", "rtmpdump saw the connection end without the item's end");
+  console.log(`  exit 0 ${Math.round(exitMs)} ms after the second SIGTERM`);
 });
