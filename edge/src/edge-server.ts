@@ -330,10 +330,11 @@ export class EdgeServer {
   }
 
   /**
-   * The first half of a shutdown (README: Draining): the ports stop
-   * accepting at once (a new connection is refused by the kernel, a new
-   * RTMPT tunnel on a kept-alive HTTP connection gets 503), connections
-   * with nothing playing are ended, and plays under way go on until they
+   * The first half of a shutdown (README: Draining): new connections are
+   * refused at once (the RTMP port closes; on the shared port, kept open
+   * for RTMPT tunnels under way, RTMP is closed at its C0 and a new
+   * tunnel's open is 503), connections with nothing playing are ended,
+   * and plays under way go on until they
    * end or timeoutMs passes; then each gets NetStream.Play.Stop "the edge is
    * shutting down" and its connection is ended. Resolves when no connection
    * is left, or closeGraceMs after it ended the last ones (close() then
