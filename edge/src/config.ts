@@ -190,6 +190,13 @@ export const edgeSettings = {
     schema: integer(100, 3_600_000),
     default: 60_000,
   }),
+  drainTimeoutMs: setting({
+    env: "STREAMFRONT_EDGE_DRAIN_TIMEOUT_MS",
+    flag: "drain-timeout-ms",
+    doc: "On SIGTERM, how long plays under way may go on (no new connections are taken) before they are ended with NetStream.Play.Stop and the edge exits; 0 ends them at once.",
+    schema: integer(0, 3_600_000),
+    default: 30_000,
+  }),
   httpHeadersTimeoutMs: setting({
     env: "STREAMFRONT_EDGE_HTTP_HEADERS_TIMEOUT_MS",
     flag: "http-headers-timeout-ms",

@@ -16,7 +16,7 @@ import { DistributionTable, type LookupFailure } from "./routing/distribution-ta
 import { ReassemblyBudget } from "./rtmp/reassembly-budget.js";
 import { prepareDiffieHellman } from "./rtmp/rtmpe/diffie-hellman.js";
 import { RtmpSession, type SessionContext, type ViewerTransport } from "./session/rtmp-session.js";
-import { realScheduler, type Scheduler } from "./session/scheduler.js";
+import { realScheduler, type Scheduler, type TimerHandle } from "./session/scheduler.js";
 import { SharedEncoder } from "./session/shared-encoder.js";
 import type { OpenPurpose } from "./shield-client/object-opener.js";
 import type { ShieldPool } from "./shield-client/shield-pool.js";
@@ -29,6 +29,15 @@ import { createHttpResponder } from "./transport/http-responder.js";
 import { RtmpListener } from "./transport/listener.js";
 import { RtmptGateway } from "./transport/rtmpt/rtmpt-gateway.js";
 import type { Protocol } from "./vocabulary.js";
+
+/**
+ * How often a drain looks for connections whose plays ended (a session has
+ * no "play ended" event; a Play.Complete'd viewer that keeps its connection
+ * waits at most this long to be ended).
+ */
+const drainPollMs = 250;
+/** An ended connection's time to take its last bytes and close before it is destroyed. */
+const closeGraceMs = 2000;
 
 /** The distributions this edge knows, as the controller last pushed them. */
 export interface DistributionSource {
@@ -98,6 +107,10 @@ export class EdgeServer {
   readonly #edgeLocation: string;
   #table: DistributionTable = new DistributionTable([]);
   #tableSource: ReadonlyMap<string, Distribution> | null = null;
+  #draining = false;
+  #closing = false;
+  /** While a drain runs: told when a session closes, so the last one ends the drain at once. */
+  #onSessionGone: (() => void) | null = null;
 
   constructor(deps: EdgeServerDeps) {
     this.#deps = deps;
@@ -271,6 +284,7 @@ export class EdgeServer {
       () => {
         this.#sessions.delete(session);
         this.#metrics.openConnections[protocol]--;
+        this.#onSessionGone?.();
       },
     );
     this.#sessions.add(session);
@@ -310,7 +324,81 @@ export class EdgeServer {
     return this.#table.lookup(host);
   }
 
+  /** A drain began (SIGTERM): /readyz answers 503 from then on. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * The first half of a shutdown (README: Draining): new connections are
+   * refused at once (the RTMP port closes; on the shared port, kept open
+   * for RTMPT tunnels under way, RTMP is closed at its C0 and a new
+   * tunnel's open is 503), connections with nothing playing are ended,
+   * and plays under way go on until they
+   * end or timeoutMs passes; then each gets NetStream.Play.Stop "the edge is
+   * shutting down" and its connection is ended. Resolves when no connection
+   * is left, or closeGraceMs after it ended the last ones (close() then
+   * destroys what is still open).
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    for (const listener of this.#listeners) listener.stopAccepting();
+    this.#rtmpt.stopOpening();
+    const scheduler = this.#deps.scheduler ?? realScheduler;
+    const startedAt = scheduler.now();
+    const { logger } = this.#deps;
+    logger.info({ sessions: this.#sessions.size, timeoutMs }, "draining");
+    /** Connections ended by the drain, and when: an ended one that does not close is dropped closeGraceMs later. */
+    const ended = new Map<RtmpSession, number>();
+    let stopped = false;
+    await new Promise<void>((resolve) => {
+      let poll: TimerHandle | null = null;
+      const check = () => {
+        poll = null;
+        const now = scheduler.now();
+        const late = now - startedAt >= timeoutMs;
+        if (late && !stopped) {
+          stopped = true;
+          const playing = [...this.#sessions].filter((session) => session.playing).length;
+          if (playing > 0) logger.info({ playing }, "drain timeout: ending the plays under way");
+        }
+        for (const session of this.#sessions) {
+          const at = ended.get(session);
+          if (at === undefined) {
+            if (!late && session.playing) continue;
+            session.endForShutdown();
+            ended.set(session, now);
+          } else if (now - at >= closeGraceMs) {
+            session.close();
+          }
+        }
+        if (this.#sessions.size === 0) {
+          resolve();
+          return;
+        }
+        const untilTimeout = startedAt + timeoutMs - now;
+        poll = scheduler.setTimer(
+          untilTimeout > 0 ? Math.min(drainPollMs, untilTimeout) : drainPollMs,
+          check,
+        );
+      };
+      this.#onSessionGone = () => {
+        if (this.#sessions.size > 0 || poll === null) return;
+        poll.cancel();
+        check();
+      };
+      check();
+    });
+    this.#onSessionGone = null;
+    const ms = Math.round(scheduler.now() - startedAt);
+    // close() came first (a second signal): it destroyed what was left.
+    if (this.#closing) logger.info({ ms }, "drain cut short by close");
+    else logger.info({ ms, endedPlays: stopped }, "drained");
+  }
+
   async close(): Promise<void> {
+    this.#closing = true;
     clearInterval(this.#noisyFlush);
     this.#noisy.flush(true);
     this.#rtmpt.close();

@@ -82,7 +82,8 @@ await runComponent(
       registry,
       logger,
       // Not ready until the controller's config is in and at least one shield replica is known (dns: names resolved).
-      isReady: () => watcher.isSynced() && shieldPool.replicas.length > 0,
+      // Draining (after SIGTERM): not ready at once, so the load balancer sends new viewers elsewhere.
+      isReady: () => !edge.draining && watcher.isSynced() && shieldPool.replicas.length > 0,
     });
     watcher.start();
     const addresses = await edge.start();
@@ -91,6 +92,8 @@ await runComponent(
     logger.info({ addresses, nodeId }, "listening");
     return {
       addresses,
+      drainMs: config.drainTimeoutMs,
+      drain: () => edge.drain(config.drainTimeoutMs),
       async close() {
         await edge.close();
         watcher.stop();

@@ -41,6 +41,8 @@ export const Rejection = {
   /** The address already holds max-pre-play-connections-per-ip connections that have not started a play. */
   TooManyPrePlayConnectionsPerIp: "TooManyPrePlayConnectionsPerIp",
   ProtocolError: "ProtocolError",
+  /** A new connection while the edge drains (README: Draining). */
+  ShuttingDown: "ShuttingDown",
 } as const;
 export type Rejection = (typeof Rejection)[keyof typeof Rejection];
 
@@ -54,5 +56,7 @@ export const RtmptResult = {
   BadSequence: "bad_sequence",
   TooLarge: "too_large",
   TooManySessions: "too_many_sessions",
+  /** An open while the edge drains (README: Draining). */
+  ShuttingDown: "shutting_down",
 } as const;
 export type RtmptResult = (typeof RtmptResult)[keyof typeof RtmptResult];

@@ -336,6 +336,21 @@ describe("bounds", () => {
     assert.equal((await s.post("/open/1")).status, 503, "total cap");
   });
 
+  test("draining (stopOpening): an open is 503 on the same keep-alive connection, a tunnel under way goes on", async () => {
+    const rig = await startRig();
+    const c = await connection(rig);
+    const session = await RtmptTestSession.open(c);
+    rig.gateway.stopOpening();
+    const refused = await c.post("/open/1");
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.toString(), "the edge is shutting down\n");
+    assert.equal(rig.gateway.sessionCount, 1);
+    await session.close();
+    assert.equal(rig.gateway.sessionCount, 0, "the tunnel under way still answered on the same connection");
+    const counted = await rig.registry.getSingleMetricAsString("streamfront_edge_rtmpt_requests_total");
+    assert.match(counted, /command="open",result="shutting_down"\} 1/);
+  });
+
   test("server bytes wait in the tunnel with socket backpressure: write() turns false, polls empty it, then 'drain'", async () => {
     const rig = await startRig({ maxResponseBytes: 64 * 1024, highWaterMark: 256 * 1024 });
     const c = await connection(rig);

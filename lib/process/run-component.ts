@@ -33,7 +33,20 @@ export interface RunningComponent {
   readonly addresses: Readonly<Record<string, string>>;
   /** Stops accepting work, ends what is open, and resolves when all is closed. */
   close(): Promise<void>;
+  /**
+   * Before close() at a signal: stops taking new work and lets work under
+   * way finish (the edge's drain). Resolves within drainMs plus a few
+   * seconds; a second signal skips the rest of it.
+   */
+  drain?(): Promise<void>;
+  /** The most drain() takes by its settings: the shutdown watchdog waits that much longer. */
+  readonly drainMs?: number;
 }
+
+/** What close() may take after the drain before the process gives up on it and exits 1. */
+const closeWatchdogMs = 4000;
+/** What drain() may take past drainMs (its connections' last bytes, its polling). */
+const drainSlackMs = 3000;
 
 /**
  * What --check-config runs: the component's config load with every check a
@@ -67,8 +80,8 @@ export function checkConfig(prefix: string, settings: Settings, check: ConfigChe
 /**
  * The shared shape of every component's entry point: start it, report where
  * it listens (on stdout as a log line by the component itself, and to a
- * parent process over IPC when there is one), and on SIGINT/SIGTERM close it
- * and exit 0. A bad setting exits 2 with a one-line message naming it; any
+ * parent process over IPC when there is one), and on SIGINT/SIGTERM drain it
+ * (when it drains), close it and exit 0; a second signal ends the drain. A bad setting exits 2 with a one-line message naming it; any
  * other start-up failure exits 1 — at once, with a FailedReport to the
  * parent, so nothing waits on a component that has no listener.
  */
@@ -105,28 +118,50 @@ export async function runComponent(
   const report: ListeningReport = { type: "listening", component: name, addresses: running.addresses };
   if (process.send) process.send(report);
   let closing = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (closing) return;
-    closing = true;
-    // A second signal, or a close that hangs, must not keep the pod around.
+  let forceClose = () => {};
+  const forced = new Promise<void>((resolve) => {
+    forceClose = resolve;
+  });
+  const watchdog = (signal: NodeJS.Signals, ms: number) => {
+    // A close that hangs must not keep the pod around.
     const timer = setTimeout(() => {
       process.stderr.write(`streamfront ${name}: shutdown after ${signal} took too long, exiting\n`);
       process.exit(1);
-    }, 4000);
+    }, ms);
     timer.unref();
-    running.close().then(
-      () => {
-        process.disconnect?.();
-        process.exitCode = 0;
-      },
-      (error: unknown) => {
-        process.stderr.write(`streamfront ${name}: shutdown failed: ${errorMessage(error)}\n`);
-        process.exit(1);
-      },
-    );
+    return timer;
   };
-  process.once("SIGINT", shutdown);
-  process.once("SIGTERM", shutdown);
+  let timer: NodeJS.Timeout | undefined;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) {
+      // A second signal: what the drain still waits for is ended now.
+      process.stderr.write(`streamfront ${name}: ${signal} again, closing at once\n`);
+      clearTimeout(timer);
+      timer = watchdog(signal, closeWatchdogMs);
+      forceClose();
+      return;
+    }
+    closing = true;
+    timer = watchdog(signal, (running.drain ? (running.drainMs ?? 0) + drainSlackMs : 0) + closeWatchdogMs);
+    const drained = running.drain ? Promise.race([running.drain(), forced]) : Promise.resolve();
+    drained
+      .then(() => running.close())
+      .then(
+        () => {
+          process.disconnect?.();
+          process.exitCode = 0;
+        },
+        (error: unknown) => {
+          process.stderr.write(`streamfront ${name}: shutdown failed: ${errorMessage(error)}\n`);
+          process.exit(1);
+        },
+      );
+  };
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
   // Launched as a child: when the parent goes away, go with it.
-  process.once("disconnect", () => shutdown("SIGTERM"));
+  // A drain under way goes on (its viewers are not the parent's).
+  process.once("disconnect", () => {
+    if (!closing) shutdown("SIGTERM");
+  });
 }

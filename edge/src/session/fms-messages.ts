@@ -245,3 +245,22 @@ export function playComplete(
     userControl(UserControlEvent.StreamEOF, target.streamId),
   ];
 }
+
+/** What a play ended by the edge's shutdown is told (README: Draining). */
+export const shutdownDescription = "the edge is shutting down";
+
+/**
+ * A play the edge ends because it shuts down: NetStream.Play.Stop (what FMS
+ * sends when a play stops before its end) with no onPlayStatus
+ * NetStream.Play.Complete, so a player can tell it from the end of the
+ * item and play on from another edge; then StreamEOF.
+ */
+export function playStoppedForShutdown(target: PlayStatusTarget): RtmpMessage[] {
+  return [
+    onStatus(target.streamId, "status", "NetStream.Play.Stop", shutdownDescription, {
+      details: target.name,
+      clientid: target.clientId,
+    }),
+    userControl(UserControlEvent.StreamEOF, target.streamId),
+  ];
+}

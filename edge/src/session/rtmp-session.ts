@@ -37,6 +37,7 @@ import {
   connectAccepted,
   connectRejected,
   fcSubscribeStarted,
+  playStoppedForShutdown,
   publishRefused,
 } from "./fms-messages.js";
 import { LookupBudget } from "./lookup-budget.js";
@@ -236,6 +237,29 @@ export class RtmpSession {
   /** Closes the connection (server shutdown). */
   close(): void {
     this.#socket.destroy();
+  }
+
+  /** Something plays on this connection, or is about to (an object opening). */
+  get playing(): boolean {
+    for (const stream of this.#streams.values()) if (stream.busy) return true;
+    return false;
+  }
+
+  /**
+   * The edge's drain ran out with this connection still playing: every play
+   * stops with NetStream.Play.Stop "the edge is shutting down", then the
+   * connection is ended once those bytes are out (close() still destroys it).
+   */
+  endForShutdown(): void {
+    if (this.#isClosed()) return;
+    for (const [streamId, stream] of this.#streams) {
+      const name = stream.player.current?.name;
+      if (!stream.busy) continue;
+      stream.stop();
+      if (name !== undefined)
+        this.#send(playStoppedForShutdown({ streamId, name, clientId: this.#clientId }));
+    }
+    this.#socket.end();
   }
 
   /** Starts the session on bytes already read from the socket (port sniffing). */

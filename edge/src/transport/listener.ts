@@ -5,7 +5,7 @@ import type { Logger, LogRateLimiter } from "../../../lib/log.js";
 import { listen, type PortSetting } from "../../../lib/net/listen.js";
 import { EdgeErrorCode } from "../errors.js";
 import type { EdgeMetrics } from "../metrics.js";
-import type { Protocol } from "../vocabulary.js";
+import { type Protocol, Rejection } from "../vocabulary.js";
 import type { Admission, ConnectionLimits } from "./connection-limits.js";
 import { isRtmpC0, isRtmpeC0 } from "./first-byte.js";
 import type { HttpDeadlines } from "./http-deadlines.js";
@@ -43,6 +43,10 @@ export class RtmpListener {
   readonly #options: ListenerOptions;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
+  /** Set once the server stops accepting: resolves when its last connection is gone. */
+  #closed: Promise<void> | undefined;
+  /** The edge drains: new RTMP connections are refused (stopAccepting). */
+  #draining = false;
 
   constructor(options: ListenerOptions) {
     this.#options = options;
@@ -93,6 +97,12 @@ export class RtmpListener {
     socket.once("data", (head: Buffer) => {
       clearTimeout(silent);
       const c0 = head[0]!;
+      if (this.#draining && (isRtmpeC0(c0) || isRtmpC0(c0) || !http)) {
+        metrics.rejections.inc({ rejection: Rejection.ShuttingDown });
+        noisy.warn(logger, `refused:${Rejection.ShuttingDown}`, { remote }, "connection refused: draining");
+        socket.destroy();
+        return;
+      }
       if (isRtmpeC0(c0)) {
         this.#options.acceptRtmp(socket, head, "rtmpe", admission);
         return;
@@ -123,10 +133,26 @@ export class RtmpListener {
     return listen(this.#server, this.#options.port, this.#options.host, this.#options.portSetting);
   }
 
+  /**
+   * The edge drains: open connections go on, new ones are refused. The
+   * RTMP port closes, so the kernel refuses them at once. The shared port
+   * stays open, since an RTMPT tunnel under way may need a new HTTP
+   * connection for its next poll: there a new RTMP connection is closed at
+   * its first byte, and the RTMPT gateway answers a new tunnel's open 503.
+   */
+  stopAccepting(): void {
+    this.#draining = true;
+    if (!this.#options.http) this.#stopListening();
+  }
+
+  #stopListening(): void {
+    this.#closed ??= new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
   /** Stops accepting and closes every open connection. */
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#stopListening();
     for (const socket of this.#sockets) socket.destroy();
-    await closed;
+    await this.#closed;
   }
 }

@@ -100,6 +100,8 @@ export class RtmptGateway {
   readonly #admissions = new Map<string, Admission>();
   readonly #noisy: LogRateLimiter;
   readonly #sweep: NodeJS.Timeout;
+  /** Set when the edge drains: opens are refused. */
+  #draining = false;
 
   constructor(deps: RtmptGatewayDeps) {
     this.#deps = deps;
@@ -150,6 +152,11 @@ export class RtmptGateway {
     }
   }
 
+  /** The edge drains: no new tunnel opens (503), the open ones go on. */
+  stopOpening(): void {
+    this.#draining = true;
+  }
+
   /** Ends every tunnel and its RTMP session (edge shutdown). */
   close(): void {
     clearInterval(this.#sweep);
@@ -158,6 +165,12 @@ export class RtmptGateway {
 
   #open(req: IncomingMessage, res: ServerResponse): void {
     const ip = req.socket.remoteAddress ?? "unknown";
+    if (this.#draining) {
+      this.#count("open", RtmptResult.ShuttingDown);
+      // The connection stays: it may carry another tunnel's polls.
+      this.#fail(res, 503, "the edge is shutting down");
+      return;
+    }
     const { maxSessions, maxSessionsPerIp } = this.#limits;
     const fromIp = this.#perIp.get(ip) ?? 0;
     if (this.#sessions.size >= maxSessions || fromIp >= maxSessionsPerIp) {
