@@ -240,6 +240,8 @@ export class LocalCluster {
         STREAMFRONT_EDGE_SHIELD: shield.grpc!,
         STREAMFRONT_EDGE_NODE_ID: "local-edge",
         STREAMFRONT_EDGE_ACCESS_LOG_SPOOL_DIR: state.accessLogSpoolDir,
+        // Ctrl-C stops the demo in a moment: plays under way get 2 s, not a pod's 30 s drain.
+        STREAMFRONT_EDGE_DRAIN_TIMEOUT_MS: "2000",
         STREAMFRONT_EDGE_LOG_LEVEL: o.logLevel,
       });
       await waitReady([controller.admin!, shield.admin!, edge.admin!]);
