@@ -13,6 +13,8 @@ const requiredTools = [
   { command: "rtmpdump", debianPackage: "rtmpdump" },
   // The Redis store tests run a real server (lib/testing/redis-server.ts).
   { command: "redis-server", debianPackage: "redis-server" },
+  // The test PKI and npm start's development CA (lib/grpc/dev-pki.ts); the signed-URL tests sign with it too.
+  { command: "openssl", debianPackage: "openssl" },
   // GStreamer players (the viewer-clients test in edge/test).
   { command: "gst-launch-1.0", debianPackage: "gstreamer1.0-tools" },
   { command: "gst-inspect-1.0", debianPackage: "gstreamer1.0-tools" },

@@ -122,8 +122,29 @@ describe("DeliverAccessLog", () => {
       deliver({ gzipped: gzipSync("<html>not a log</html>") }),
       refused(status.INVALID_ARGUMENT, ShieldErrorCode.InvalidArgument),
     );
-    const keys = (await readDeliveredLogs(s3.s3.endpoint, "logs")).map((l) => l.key);
-    assert.deepEqual(keys, ["rtmp/ELOGS.2026-12-03-07.0123456789abcdef.gz"]);
+    // A gzip bomb: 100 MiB of log text in a few hundred KiB would not pass the request bound; one that fits
+    // (64 MiB of one repeated line, ~60 KiB gzipped) is cut off at the bound on decompressed text, not inflated.
+    const bomb = gzipSync(header + "x".repeat(64 * 1024 * 1024), { level: 9 });
+    assert.ok(bomb.length < 64 * 1024, `the bomb is ${bomb.length} bytes`);
+    await assert.rejects(
+      deliver({ gzipped: bomb }),
+      refused(status.INVALID_ARGUMENT, ShieldErrorCode.InvalidArgument),
+    );
+    // A body just over the shield's request bound is refused by gRPC before anything reads it.
+    await assert.rejects(
+      deliver({ gzipped: Buffer.alloc(64 * 1024 + 1, 1) }),
+      (error: ServiceError) => error.code === status.RESOURCE_EXHAUSTED,
+    );
+    // The shield keeps serving after all of it.
+    assert.deepEqual(await deliver({ unique: "fedcba9876543210" }), {
+      bucket: "logs",
+      key: "rtmp/ELOGS.2026-12-03-07.fedcba9876543210.gz",
+    });
+    const keys = (await readDeliveredLogs(s3.s3.endpoint, "logs")).map((l) => l.key).sort();
+    assert.deepEqual(keys, [
+      "rtmp/ELOGS.2026-12-03-07.0123456789abcdef.gz",
+      "rtmp/ELOGS.2026-12-03-07.fedcba9876543210.gz",
+    ]);
     assert.deepEqual(await readDeliveredLogs(s3.s3.endpoint, "media"), []);
   });
 });
