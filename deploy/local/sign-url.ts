@@ -107,8 +107,8 @@ export async function signUrl(config: SignUrlConfig): Promise<SignedPlay> {
     const madePrivate = config.private && (await makePrivate(client, distributionId));
     const expires = new Date(Date.now() + config.minutes * 60_000);
     // The official signer's RTMP form: rtmp://<host>/<stream name> gives the name with its query. The
-    // Resource is the name without mp4:/mp3: (CloudFront's rule), and the signer would percent-encode
-    // the colon, so the prefix goes back on after signing.
+    // Resource signed is the name without mp4:/mp3: (CloudFront's documented rule), so the prefix goes
+    // back on after signing, readable as it was given.
     const prefix = /^(mp4|mp3|flv):/i.exec(config.name)?.[0] ?? "";
     const playName = `${prefix}${getSignedUrl({
       url: `rtmp://${config.host}/${config.name.slice(prefix.length)}`,

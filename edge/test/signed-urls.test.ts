@@ -211,6 +211,10 @@ describe("signed URLs: the verifier with the official signer's URLs", () => {
     assert.deepEqual(verdict, { ok: true, keyPairId: own.signer.id, expiresAtSeconds: nowSeconds + 3600 });
     const mp4 = officialSigned("videos/sample").replace(/^videos\/sample/, "mp4:videos/sample.mp4");
     assert.equal(v.verify(play(mp4)).ok, true);
+    // Signed as the official signer makes it for mp4:videos/sample.mp4 itself: the colon percent-encoded.
+    const encoded = officialSigned("mp4:videos/sample.mp4");
+    assert.match(encoded, /^mp4%3Avideos\/sample\.mp4\?/);
+    assert.equal(v.verify(play(encoded)).ok, true);
   });
 
   test("custom with an IP range: the right address plays, another is refused ip_mismatch", () => {

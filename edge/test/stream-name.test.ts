@@ -65,6 +65,16 @@ test("names that would leave the bucket root or are empty are refused", () => {
   assert.equal(parseStreamName(`${"a".repeat(1025)}?x=1`), null);
 });
 
+test("mp4%3A (the colon percent-encoded, as the official signer writes it) is mp4:", () => {
+  assert.deepEqual(parseStreamName("mp4%3Avideos/clip.mp4?Expires=1"), {
+    key: "videos/clip.mp4",
+    container: "mp4",
+    query: "Expires=1",
+    name: "mp4%3Avideos/clip.mp4?Expires=1",
+  });
+  assert.equal(parseStreamName("MP3%3aaudio/song")?.key, "audio/song.mp3");
+});
+
 test("the connect's app prefix is the front of the key; mp4:/mp3: may stand on either part", () => {
   assert.equal(parseStreamName("sample", "videos")?.key, "videos/sample.flv");
   assert.equal(parseStreamName("sample.mp4", "mp4:videos")?.key, "videos/sample.mp4");

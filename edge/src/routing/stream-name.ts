@@ -72,9 +72,13 @@ export function parseStreamName(raw: string, appPrefix = ""): StreamRequest | nu
   return { key, container, query, name: appPrefix.length > 0 ? `${appPrefix}/${raw}` : raw };
 }
 
-/** A leading `mp4:`, `mp3:` or `flv:` and the path after it. */
+/**
+ * A leading `mp4:`, `mp3:` or `flv:` and the path after it; also written
+ * `mp4%3A` — the official CloudFront signer percent-encodes the colon of
+ * the name it signs, and players send what they are given.
+ */
 function splitContainer(text: string): { container: ContainerKind | null; path: string } {
-  const prefix = /^(mp4|mp3|flv):/i.exec(text);
+  const prefix = /^(mp4|mp3|flv)(?::|%3a)/i.exec(text);
   if (!prefix) return { container: null, path: text };
   return { container: prefix[1]!.toLowerCase() as ContainerKind, path: text.slice(prefix[0].length) };
 }

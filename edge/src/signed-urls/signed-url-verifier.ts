@@ -186,16 +186,19 @@ export class SignedUrlVerifier {
 
 /**
  * The names a signer may have signed for a play, as CloudFront read an
- * RTMP Resource: the stream name after `cfx/st/`, without `mp4:`/`mp3:`,
- * with and without its extension, as sent and percent-decoded (the
+ * RTMP Resource: the stream name after `cfx/st/`, without `mp4:`/`mp3:`
+ * (or, as the official signer writes it, with `mp4%3A`), with and without its extension, as sent and percent-decoded (the
  * official signer percent-encodes path segments), and with the operator's
  * own query parameters when there are any (the signer signs the URL it is
  * given, query included).
  */
 export function resourceCandidates(nameWithoutQuery: string, ownQuery: string): string[] {
-  const withoutContainer = nameWithoutQuery.replace(/^(mp4|mp3|flv):/i, "");
+  const strip = (name: string) => name.replace(/^(mp4|mp3|flv)(?::|%3a)/i, "");
+  const forms = [strip(nameWithoutQuery), strip(safeDecode(nameWithoutQuery))];
+  // The official signer, given an mp4:… name, signs it prefix and all with the colon encoded (mp4%3A…).
+  if (/^(mp4|mp3|flv)%3a/i.test(nameWithoutQuery)) forms.push(nameWithoutQuery);
   const names = new Set<string>();
-  for (const name of [withoutContainer, safeDecode(withoutContainer)]) {
+  for (const name of forms) {
     names.add(name);
     const slash = name.lastIndexOf("/");
     const dot = name.lastIndexOf(".");
