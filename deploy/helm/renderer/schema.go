@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/xeipuuv/gojsonschema"
@@ -34,8 +35,15 @@ func validateSchema(c *chart, values map[string]interface{}) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "values don't meet the specifications of the schema(s) in the following chart(s):\n%s:\n", c.Metadata.Name)
+	// gojsonschema reports in Go map order, which changes from run to run;
+	// sorted, the same values always give the same message.
+	lines := make([]string, 0, len(result.Errors()))
 	for _, e := range result.Errors() {
-		fmt.Fprintf(&b, "- %s\n", e)
+		lines = append(lines, fmt.Sprintf("- %s\n", e))
+	}
+	sort.Strings(lines)
+	for _, line := range lines {
+		b.WriteString(line)
 	}
 	return fmt.Errorf("%s", b.String())
 }
