@@ -24,7 +24,7 @@ import { fromRepoRoot } from "../../lib/testing/paths.js";
 const run = promisify(execFile);
 
 /** Where Debian installs Go library sources (GOPATH layout). */
-const debianGoPath = "/usr/share/gocode";
+const defaultDebianGoPath = "/usr/share/gocode";
 
 /** What the build needs, and the Debian package each comes in. */
 export const rendererBuildNeeds = [
@@ -76,7 +76,7 @@ export interface RenderedDocument {
 }
 
 const sourceDir = fromRepoRoot("deploy", "helm", "renderer");
-const cacheRoot = fromRepoRoot("node_modules", ".cache", "streamfront-helm-renderer");
+const defaultCacheRoot = fromRepoRoot("node_modules", ".cache", "streamfront-helm-renderer");
 const binaryName = "streamfront-helm-template";
 
 /** The Go sources, by name, which both the build and its cache key use. */
@@ -109,7 +109,21 @@ export function rendererBinary(): Promise<string> {
   return built;
 }
 
-async function buildRenderer(): Promise<string> {
+export interface BuildOptions {
+  /** Where built binaries are kept, one folder per hash of the Go sources. */
+  readonly cacheRoot?: string;
+  /** Where the Debian Go library sources are. */
+  readonly debianGoPath?: string;
+}
+
+/**
+ * Builds the renderer unless this version of its sources is already built,
+ * and returns the binary's path. rendererBinary() is this, once per process,
+ * with the defaults.
+ */
+export async function buildRenderer(options: BuildOptions = {}): Promise<string> {
+  const cacheRoot = options.cacheRoot ?? defaultCacheRoot;
+  const debianGoPath = options.debianGoPath ?? defaultDebianGoPath;
   const sources = goSources();
   const hash = createHash("sha256");
   for (const source of sources) hash.update(`${source.name}\0${source.text}\0`);
@@ -153,7 +167,9 @@ async function buildRenderer(): Promise<string> {
         // No C compiler is needed (or installed): sprig reaches net, which
         // would otherwise build with cgo.
         CGO_ENABLED: "0",
-        GOCACHE: join(cacheRoot, "go-build"),
+        // One compile cache for every build folder (go keeps it safe for
+        // concurrent builds), so a new source hash rebuilds only this package.
+        GOCACHE: join(defaultCacheRoot, "go-build"),
       },
       maxBuffer: 16 * 1024 * 1024,
     });

@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import {
+  buildRenderer,
   RenderError,
   type RenderedDocument,
+  RendererBuildError,
   type RenderOptions,
   renderChart,
   rendererBinary,
@@ -173,6 +175,18 @@ describe("template functions and objects", () => {
     assert.deepEqual([other.kubeVersion, other.kubeMinor, other.hasMonitoring], ["v1.29.4", "29", "true"]);
   });
 
+  test("Helm's data functions: .Files.Get, .AsSecrets, toJson/fromJson/toYaml/fromYaml, fromYamlArray, fail", async () => {
+    const info = data(await render(), "streamfront-web-info");
+    assert.equal(info.fileGet, "listen 1935\n");
+    assert.equal(info.secrets, `lines.txt: ${Buffer.from("line one\nline two\n").toString("base64")}`);
+    assert.equal(info.roundTrip, '{"team":"media","tier":"edge"}');
+    assert.equal(info.yamlArray, '[1,"two"]');
+    assert.equal(info.badYaml, "true", "fromYaml reports a parse failure under Error");
+    const { code, stderr } = await cli(["--set", "failWith=stop here", chartDir]);
+    assert.equal(code, 1);
+    assert.equal(stderr, "Error: execution error at (helm-fixture/templates/broken.yaml:13:4): stop here\n");
+  });
+
   test("env is not a template function (as in Helm), and a parse error names file and line", async () => {
     const chart = join(work, "parse-chart");
     mkdirSync(join(chart, "templates"), { recursive: true });
@@ -309,6 +323,38 @@ describe("refusals", () => {
     const { code, stderr } = await cli(["--set", "breakYaml=true", chartDir]);
     assert.equal(code, 1);
     assert.match(stderr, /^Error: YAML parse error on helm-fixture\/templates\/broken\.yaml: yaml: line 6: /);
+  });
+});
+
+describe("building", () => {
+  test("two builds at once into an empty cache both end with the same whole binary, and leave nothing else", async () => {
+    const cacheRoot = join(work, "cache");
+    const [a, b] = await Promise.all([buildRenderer({ cacheRoot }), buildRenderer({ cacheRoot })]);
+    assert.equal(a, b);
+    assert.match(a, /[/][0-9a-f]{64}[/]streamfront-helm-template$/);
+    assert.deepEqual(readdirSync(dirname(a)), ["streamfront-helm-template"], "no partial binary is left");
+    assert.deepEqual(readdirSync(cacheRoot), [basename(dirname(a))], "no temporary GOPATH is left");
+    const help = await new Promise<string>((resolve, reject) =>
+      execFile(a, ["--help"], (error, stdout) => (error ? reject(error) : resolve(stdout))),
+    );
+    assert.match(help, /^streamfront-helm-template: render a Helm chart offline/);
+    assert.equal(await buildRenderer({ cacheRoot }), a, "a built version is reused");
+  });
+
+  test("a missing Debian Go library is named with the package to install", async () => {
+    const empty = join(work, "no-gocode");
+    mkdirSync(empty, { recursive: true });
+    await assert.rejects(
+      buildRenderer({ cacheRoot: join(work, "cache-2"), debianGoPath: empty }),
+      (error: unknown) => {
+        assert.ok(error instanceof RendererBuildError);
+        assert.match(
+          error.message,
+          /apt-get install golang-github-masterminds-sprig-dev golang-github-masterminds-semver-dev golang-k8s-sigs-yaml-dev golang-github-xeipuuv-gojsonschema-dev$/,
+        );
+        return true;
+      },
+    );
   });
 });
 
