@@ -19,6 +19,29 @@ const requiredTools = [
   { command: "gst-launch-1.0", debianPackage: "gstreamer1.0-tools" },
   { command: "gst-inspect-1.0", debianPackage: "gstreamer1.0-tools" },
   { command: "gst-discoverer-1.0", debianPackage: "gstreamer1.0-plugins-base-apps" },
+  // The offline chart renderer (deploy/helm/renderer) is Go, built on first use.
+  { command: "go", debianPackage: "golang-go" },
+] as const;
+
+/**
+ * Library sources the chart renderer builds against (Debian's GOPATH
+ * layout under /usr/share/gocode), checked by presence: a Go library
+ * package installs files, not a command.
+ */
+const requiredFiles = [
+  {
+    path: "/usr/share/gocode/src/github.com/Masterminds/sprig",
+    debianPackage: "golang-github-masterminds-sprig-dev",
+  },
+  {
+    path: "/usr/share/gocode/src/github.com/Masterminds/semver",
+    debianPackage: "golang-github-masterminds-semver-dev",
+  },
+  { path: "/usr/share/gocode/src/sigs.k8s.io/yaml", debianPackage: "golang-k8s-sigs-yaml-dev" },
+  {
+    path: "/usr/share/gocode/src/github.com/xeipuuv/gojsonschema",
+    debianPackage: "golang-github-xeipuuv-gojsonschema-dev",
+  },
 ] as const;
 
 /**
@@ -57,8 +80,9 @@ function ensureSystemTools(): void {
     ...(has("gst-inspect-1.0")
       ? requiredGstElements.filter((e) => !hasElement(e.element))
       : requiredGstElements),
+    ...requiredFiles.filter((f) => !existsSync(f.path)),
   ].map((t) => ({
-    name: "command" in t ? t.command : `GStreamer element ${t.element}`,
+    name: "command" in t ? t.command : "element" in t ? `GStreamer element ${t.element}` : t.path,
     debianPackage: t.debianPackage,
   }));
   if (missing.length === 0) return;
@@ -75,6 +99,7 @@ function ensureSystemTools(): void {
   const still = [
     ...requiredTools.filter((tool) => !has(tool.command)).map((t) => t.command),
     ...requiredGstElements.filter((e) => !hasElement(e.element)).map((e) => `GStreamer element ${e.element}`),
+    ...requiredFiles.filter((f) => !existsSync(f.path)).map((f) => f.path),
   ];
   if (still.length > 0) throw new Error(`still missing after apt-get: ${still.join(", ")}`);
 }
