@@ -21,6 +21,13 @@ const requiredTools = [
   { command: "gst-discoverer-1.0", debianPackage: "gstreamer1.0-plugins-base-apps" },
   // The offline chart renderer (deploy/helm/renderer) is Go, built on first use.
   { command: "go", debianPackage: "golang-go" },
+  // The chart-against-code test (deploy/test/helm-against-code) runs the rendered pods in a network
+  // namespace of its own (ip, unshare, setpriv) with a cluster DNS (dnsmasq) and the image's init (tini).
+  { command: "ip", debianPackage: "iproute2" },
+  { command: "unshare", debianPackage: "util-linux" },
+  { command: "setpriv", debianPackage: "util-linux" },
+  { command: "dnsmasq", debianPackage: "dnsmasq-base" },
+  { command: "tini", debianPackage: "tini" },
 ] as const;
 
 /**
