@@ -287,7 +287,7 @@ export class EdgeMetrics {
       },
     });
     new Counter({
-      name: "streamfront_edge_cache_bytes_total",
+      name: "streamfront_edge_cache_read_bytes_total",
       help: "Bytes of the slices looked up in the edge cache, by result: hit, miss (fetched from the shield), collapsed (joined a fetch in flight).",
       labelNames: ["result"] as const,
       registers,
