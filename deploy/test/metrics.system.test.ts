@@ -225,6 +225,12 @@ describe("metrics of a cluster that played two distributions", () => {
   });
 
   test("edge: plays, viewers, egress, time to first frame and a not-found play, per distribution", async () => {
+    // rtmpdump has exited; the edge sees each connection close a moment later.
+    await eventually(
+      async () => sum(await cluster.metricsText(cluster.edges[0]!), "streamfront_edge_viewers") === 0,
+      30_000,
+      "the viewers gone",
+    );
     const text = await cluster.metricsText(cluster.edges[0]!);
     for (const d of [a, b]) {
       const distribution = d.id;
@@ -306,7 +312,7 @@ describe("metrics of a cluster that played two distributions", () => {
     );
   });
 
-  test("a deleted distribution's series leave the edge's /metrics", async () => {
+  test("a disabled distribution's refused connect counts under it; once deleted, its series leave the edge's /metrics", async () => {
     const api = cluster.cloudfront(0);
     const current = await api.send(new GetStreamingDistributionConfigCommand({ Id: b.id }));
     const disabled = await api.send(
@@ -317,6 +323,15 @@ describe("metrics of a cluster that played two distributions", () => {
       }),
     );
     await deployed(api, b.id);
+    // A play on the disabled distribution: its connect is refused, counted under it.
+    await assert.rejects(play(b.domain, "videos/clip", "disabled"), "rtmpdump fails on a refused connect");
+    assert.equal(
+      sum(await cluster.metricsText(cluster.edges[0]!), "streamfront_edge_rejections_total", {
+        distribution: b.id,
+        rejection: "DistributionDisabled",
+      }),
+      1,
+    );
     await api.send(new DeleteStreamingDistributionCommand({ Id: b.id, IfMatch: disabled.ETag! }));
     await eventually(
       async () => !(await cluster.metricsText(cluster.edges[0]!)).includes(`distribution="${b.id}"`),
