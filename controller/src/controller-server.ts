@@ -19,13 +19,14 @@ import { StreamingApi } from "./api/streaming-api.js";
 import { type ControllerConfig, controllerSettings } from "./config.js";
 import { ConfigService } from "./config-service.js";
 import { DeploymentTracker } from "./deployment.js";
+import { DeploymentLatency } from "./deployment-latency.js";
 import {
   type Distribution,
   type DistributionInput,
   DistributionKind,
   newDistribution,
 } from "./distribution.js";
-import { registerApiMetrics, registerControllerMetrics } from "./metrics.js";
+import { registerApiMetrics, registerControllerMetrics, registerDeploymentHistogram } from "./metrics.js";
 import { type DistributionStore, isPublicKeyStore } from "./store/distribution-store.js";
 import { FileStore } from "./store/file-store.js";
 import { MemoryStore } from "./store/memory-store.js";
@@ -80,6 +81,8 @@ export class ControllerServer {
   readonly #config: ControllerConfig;
   readonly #logger: Logger;
   readonly #server: Server;
+  /** Times this replica's changes from InProgress to Deployed. */
+  readonly #deploymentLatency: DeploymentLatency;
   readonly #apiServer: ApiServer;
   /** A store passed in belongs to the caller, who closes it. */
   readonly #ownsStore: boolean;
@@ -116,9 +119,16 @@ export class ControllerServer {
       ...(deps.maxWatchers === undefined ? {} : { maxWatchers: deps.maxWatchers }),
     });
     this.deployment = new DeploymentTracker({ store: this.store });
+    const deploymentSeconds = registerDeploymentHistogram(deps.registry);
+    this.#deploymentLatency = new DeploymentLatency({
+      deployment: this.deployment,
+      observe: (seconds) => deploymentSeconds.observe(seconds),
+    });
+    const latency = this.#deploymentLatency;
     this.api = new StreamingApi({
       store: this.store,
       deployment: this.deployment,
+      onChange: (id, version) => (version === null ? latency.deleted(id) : latency.changed(id, version)),
       baseDomain: deps.config.baseDomain,
       accountId: deps.config.accountId,
       maxDistributions: deps.config.maxDistributions,
@@ -158,7 +168,7 @@ export class ControllerServer {
       ...(deps.config.apiPublicUrl ? { publicBaseUrl: deps.config.apiPublicUrl } : {}),
       observer: registerApiMetrics(deps.registry),
     });
-    registerControllerMetrics(deps.registry, this.store, this.configService);
+    registerControllerMetrics(deps.registry, this.store, this.configService, this.deployment);
     this.tls.publishMetrics(deps.registry, "controller");
     this.#server = new Server({
       // Watch streams live for hours; keepalive pings find dead watchers.
@@ -261,6 +271,7 @@ export class ControllerServer {
   /** Ends the watch streams (watchers keep their config and reconnect), then the server. */
   async close(deadlineMs = 2_000): Promise<void> {
     await this.#apiServer.close();
+    this.#deploymentLatency.close();
     this.configService.closeAll();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {

@@ -1,17 +1,58 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { ApiObserver } from "./api/api-server.js";
 import { type ConfigService, watcherRoles } from "./config-service.js";
+import { DeploymentStatus, type DeploymentTracker, statusFor } from "./deployment.js";
 import type { DistributionStore } from "./store/distribution-store.js";
 
 /**
  * The controller's metrics, all read at scrape time from the store and the
  * config service, so neither imports prom-client.
+ *
+ * Metrics read from the store (distribution status, live watchers, config
+ * version, distributions) say the same on every replica sharing it:
+ * aggregate them with max by (…), not sum. Those of this replica's own
+ * connections and requests (watchers, API, deployment seconds) add up.
  */
 export function registerControllerMetrics(
   registry: Registry,
   store: DistributionStore,
   configService: ConfigService,
+  deployment: DeploymentTracker,
 ): void {
+  new Gauge({
+    name: "streamfront_controller_distribution_status",
+    help:
+      "1 for each distribution's current deployment status (InProgress: some live edge has not applied its config yet; " +
+      "Deployed), 0 for the other; read from the store, so the same on every replica (aggregate with max by (distribution, status)).",
+    labelNames: ["distribution", "status"] as const,
+    registers: [registry],
+    async collect() {
+      const all = await store.list().catch(() => undefined);
+      const minApplied = await deployment.minAppliedVersion().catch(() => undefined);
+      // The store is down: keep the last values (store_up says so).
+      if (all === undefined || minApplied === undefined) return;
+      this.reset();
+      for (const d of all) {
+        const current = statusFor(d, minApplied);
+        for (const status of Object.values(DeploymentStatus))
+          this.set({ distribution: d.id, status }, current === status ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: "streamfront_controller_live_watchers",
+    help:
+      "Live edges and shields (heartbeating within watcher-ttl-ms, through any replica), by role and the config version " +
+      "they last applied; only versions some watcher is on. Read from the store: aggregate with max.",
+    labelNames: ["role", "config_version"] as const,
+    registers: [registry],
+    async collect() {
+      const live = await store.liveWatchers().catch(() => undefined);
+      if (live === undefined) return;
+      this.reset();
+      for (const w of live) this.inc({ role: w.role, config_version: String(w.appliedVersion) });
+    },
+  });
   new Gauge({
     name: "streamfront_controller_watchers",
     help: "Open WatchConfig streams, by watcher role.",
@@ -78,6 +119,18 @@ export function registerControllerMetrics(
       this.reset();
       this.inc(configService.counts.resyncs);
     },
+  });
+}
+
+/** Seconds from a change this replica stored until every live edge applied it (deployment-latency.ts). */
+export function registerDeploymentHistogram(registry: Registry): Histogram {
+  return new Histogram({
+    name: "streamfront_controller_deployment_seconds",
+    help:
+      "From a create or update this replica stored (InProgress) until every live edge applied it (Deployed); " +
+      "each change is observed once, by the replica that stored it, so sums over replicas count each deployment once.",
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    registers: [registry],
   });
 }
 

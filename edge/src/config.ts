@@ -158,6 +158,13 @@ export const edgeSettings = {
     schema: integer(64 * 1024, 64 * 1024 * 1024 * 1024),
     default: 64 * 1024 * 1024,
   }),
+  maxDistributionLabels: setting({
+    env: "STREAMFRONT_EDGE_MAX_DISTRIBUTION_LABELS",
+    flag: "max-distribution-labels",
+    doc: 'Most distributions that get their own value of the metrics\' distribution label (in the order the config lists them); the rest share distribution="other".',
+    schema: integer(1, 100_000),
+    default: 1000,
+  }),
   maxConnections: setting({
     env: "STREAMFRONT_EDGE_MAX_CONNECTIONS",
     flag: "max-connections",

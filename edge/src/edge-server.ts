@@ -114,7 +114,9 @@ export class EdgeServer {
 
   constructor(deps: EdgeServerDeps) {
     this.#deps = deps;
-    this.#metrics = new EdgeMetrics(deps.registry);
+    this.#metrics = new EdgeMetrics(deps.registry, deps.config.maxDistributionLabels);
+    // A scrape follows the table too, so a deleted distribution's series go even when no viewer connects.
+    this.#metrics.distributions.syncOnScrape(() => deps.distributions.current());
     const noKeys: ReadonlyMap<string, PublicKey> = new Map();
     const keys = new SignerKeyRegistry(
       { publicKeys: () => deps.distributions.publicKeys?.() ?? noKeys },
@@ -315,13 +317,14 @@ export class EdgeServer {
     );
   }
 
-  #resolve(host: string): Distribution | LookupFailure {
+  #resolve(host: string): Distribution | { readonly failure: LookupFailure; readonly id?: string } {
     const current = this.#deps.distributions.current();
     if (current !== this.#tableSource) {
       this.#table = new DistributionTable(current.values());
       this.#tableSource = current;
+      this.#metrics.distributions.sync(current);
     }
-    return this.#table.lookup(host);
+    return this.#table.resolve(host);
   }
 
   /** A drain began (SIGTERM): /readyz answers 503 from then on. */

@@ -1,27 +1,33 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { type DistributionCell, DistributionLabels } from "./distribution-labels.js";
 import type { MetadataCache } from "./edge-cache/metadata-cache.js";
 import type { SliceCache } from "./edge-cache/slice-cache.js";
 import { EdgeErrorCode } from "./errors.js";
 import type { ReassemblyBudget } from "./rtmp/reassembly-budget.js";
 import type { SharedEncoder } from "./session/shared-encoder.js";
 import { type ShieldPool, ShieldResult } from "./shield-client/shield-pool.js";
-import { LookupCommand, Protocol, Rejection } from "./vocabulary.js";
+import { LookupCommand, type PlayResult, Protocol, Rejection } from "./vocabulary.js";
 
 /**
  * The edge's metrics. Hot-path counts (bytes out) are plain numbers that
  * prom-client reads at scrape time, so a media message costs an addition,
  * not a prom-client call.
+ *
+ * Metrics of viewers carry a `distribution` label: the distribution id,
+ * "none" for connections not routed to one (distribution-labels.ts), or
+ * "other" past max-distribution-labels. The labelled children are made
+ * once per play or connection, never per message.
  */
 export class EdgeMetrics {
-  /** Bytes written to viewers, by protocol; read at scrape. */
-  readonly bytesOut: Record<Protocol, number> = { rtmp: 0, rtmpe: 0, rtmpt: 0, rtmpte: 0, http: 0 };
+  /** The distribution label values and their live numbers (egress bytes, viewers). */
+  readonly distributions: DistributionLabels;
   readonly openConnections: Record<Protocol, number> = { rtmp: 0, rtmpe: 0, rtmpt: 0, rtmpte: 0, http: 0 };
   readonly connections: Counter<"protocol">;
-  readonly rejections: Counter<"rejection">;
-  readonly plays: Counter<"container" | "result">;
+  readonly #rejections: Counter<"distribution" | "rejection">;
+  readonly #plays: Counter<"distribution" | "container" | "result">;
   /** Play events refused by a signed-URL distribution, by reason (signed-urls/signed-url-verifier.ts SignatureRefusal). */
-  readonly signedUrlRefusals: Counter<"reason">;
-  readonly timeToFirstFrame: Histogram<"container">;
+  readonly #signedUrlRefusals: Counter<"distribution" | "reason">;
+  readonly #timeToFirstFrame: Histogram<"distribution" | "container">;
   readonly sessionErrors: Counter<"code">;
   readonly slowViewerDrops: Counter;
   /** Admitted connections by class (pre_play, playing); set by the edge, read at scrape. */
@@ -33,7 +39,7 @@ export class EdgeMetrics {
   /** Reads of a play retried because no shield replica answered, or S3 failed behind them, by error code. */
   readonly playReadRetries: Counter<"code">;
   /** Plays that ended with NetStream.Play.Failed or FileStructureInvalid, by error code. */
-  readonly playFailures: Counter<"code">;
+  readonly #playFailures: Counter<"distribution" | "code">;
   /** Open RTMPT sessions; kept by the RTMPT gateway, read at scrape. */
   rtmptSessions = 0;
   /** RTMPT requests by command (ident, open, send, idle, close, invalid) and result. */
@@ -50,18 +56,50 @@ export class EdgeMetrics {
 
   readonly #registry: Registry;
 
-  constructor(registry: Registry) {
+  /** `maxDistributionLabels`: max-distribution-labels (distribution-labels.ts). */
+  constructor(registry: Registry, maxDistributionLabels = 1000) {
     this.#registry = registry;
-    const bytesOut = this.bytesOut;
     const open = this.openConnections;
+    const distributions = new DistributionLabels(maxDistributionLabels);
+    this.distributions = distributions;
     new Counter({
       name: "streamfront_edge_egress_bytes_total",
-      help: "Bytes written to viewers.",
-      labelNames: ["protocol"] as const,
+      help: 'Bytes written to viewers (every byte: handshake, replies, media), by distribution and protocol; distribution="none" before a connect was accepted.',
+      labelNames: ["distribution", "protocol"] as const,
       registers: [registry],
       collect() {
         this.reset();
-        for (const [protocol, bytes] of Object.entries(bytesOut)) this.inc({ protocol }, bytes);
+        for (const cell of distributions.cells()) {
+          for (const protocol of Object.values(Protocol)) {
+            const bytes = cell.egress[protocol];
+            // "none" keeps a series per protocol, so a sum by protocol always exists.
+            if (bytes > 0 || cell === distributions.none)
+              this.inc({ distribution: cell.label, protocol }, bytes);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: "streamfront_edge_viewers",
+      help: "Open connections that started a play (counted from their first play until they close), by distribution and protocol.",
+      labelNames: ["distribution", "protocol"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const cell of distributions.cells()) {
+          for (const protocol of Object.values(Protocol)) {
+            if (cell.viewers[protocol] > 0 || cell.egress[protocol] > 0)
+              this.set({ distribution: cell.label, protocol }, cell.viewers[protocol]);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: "streamfront_edge_distribution_labels",
+      help: "Distributions with their own value of the distribution label now (at most max-distribution-labels; the rest are other).",
+      registers: [registry],
+      collect() {
+        this.set(distributions.labelled);
       },
     });
     new Gauge({
@@ -91,28 +129,30 @@ export class EdgeMetrics {
       labelNames: ["protocol"] as const,
       registers: [registry],
     });
-    this.rejections = new Counter({
+    this.#rejections = new Counter({
       name: "streamfront_edge_rejections_total",
-      help: "Connections or connects refused, by rejection (the reason NetConnection.Connect.Rejected names).",
-      labelNames: ["rejection"] as const,
+      help:
+        "Connections or connects refused, by rejection (the reason NetConnection.Connect.Rejected names) and distribution " +
+        '(the disabled or web distribution the host named; "none" when the connection named none).',
+      labelNames: ["distribution", "rejection"] as const,
       registers: [registry],
     });
-    this.plays = new Counter({
+    this.#plays = new Counter({
       name: "streamfront_edge_plays_total",
-      help: "Play requests by container and result.",
-      labelNames: ["container", "result"] as const,
+      help: "Play requests by distribution, container and result (started, completed, not_found, failed, denied).",
+      labelNames: ["distribution", "container", "result"] as const,
       registers: [registry],
     });
-    this.signedUrlRefusals = new Counter({
+    this.#signedUrlRefusals = new Counter({
       name: "streamfront_edge_signed_url_refusals_total",
-      help: "Play events (play, play2, seek, unpause, getStreamLength) a distribution with trusted signers refused, by reason.",
-      labelNames: ["reason"] as const,
+      help: "Play events (play, play2, seek, unpause, getStreamLength) a distribution with trusted signers refused, by distribution and reason.",
+      labelNames: ["distribution", "reason"] as const,
       registers: [registry],
     });
-    this.timeToFirstFrame = new Histogram({
+    this.#timeToFirstFrame = new Histogram({
       name: "streamfront_edge_time_to_first_frame_seconds",
-      help: "From the play command to the first media message written.",
-      labelNames: ["container"] as const,
+      help: "From the play command to the first media message written, by distribution and container.",
+      labelNames: ["distribution", "container"] as const,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
       registers: [registry],
     });
@@ -185,18 +225,49 @@ export class EdgeMetrics {
       labelNames: ["code"] as const,
       registers: [registry],
     });
-    this.playFailures = new Counter({
+    this.#playFailures = new Counter({
       name: "streamfront_edge_play_failures_total",
-      help: "Plays that failed (NetStream.Play.Failed, FileStructureInvalid), by error code (README: Error codes).",
-      labelNames: ["code"] as const,
+      help: "Plays that failed (NetStream.Play.Failed, FileStructureInvalid), by distribution and error code (README: Error codes).",
+      labelNames: ["distribution", "code"] as const,
       registers: [registry],
     });
     for (const code of [EdgeErrorCode.ShieldUnavailable, EdgeErrorCode.OriginUnavailable]) {
       this.playReadRetries.inc({ code }, 0);
-      this.playFailures.inc({ code }, 0);
     }
     for (const protocol of Object.values(Protocol)) this.connections.inc({ protocol }, 0);
-    for (const rejection of Object.values(Rejection)) this.rejections.inc({ rejection }, 0);
+    for (const rejection of Object.values(Rejection))
+      this.#rejections.inc({ distribution: distributions.none.label, rejection }, 0);
+  }
+
+  /** A connection or connect refused; `cell` is the distribution it named, or none. */
+  countRejection(rejection: string, cell: DistributionCell = this.distributions.none): void {
+    const labels = { distribution: cell.label, rejection };
+    this.#rejections.inc(labels);
+    cell.track(`rejection\u0000${rejection}`, () => this.#rejections.remove(labels));
+  }
+
+  countPlay(cell: DistributionCell, container: string, result: PlayResult): void {
+    const labels = { distribution: cell.label, container, result };
+    this.#plays.inc(labels);
+    cell.track(`play\u0000${container}\u0000${result}`, () => this.#plays.remove(labels));
+  }
+
+  countPlayFailure(cell: DistributionCell, code: string): void {
+    const labels = { distribution: cell.label, code };
+    this.#playFailures.inc(labels);
+    cell.track(`failure\u0000${code}`, () => this.#playFailures.remove(labels));
+  }
+
+  countSignedUrlRefusal(cell: DistributionCell, reason: string): void {
+    const labels = { distribution: cell.label, reason };
+    this.#signedUrlRefusals.inc(labels);
+    cell.track(`refusal\u0000${reason}`, () => this.#signedUrlRefusals.remove(labels));
+  }
+
+  observeFirstFrame(cell: DistributionCell, container: string, seconds: number): void {
+    const labels = { distribution: cell.label, container };
+    this.#timeToFirstFrame.observe(labels, seconds);
+    cell.track(`ttff\u0000${container}`, () => this.#timeToFirstFrame.remove(labels));
   }
 
   /** Publishes the slice cache's counters, read at scrape time. */
@@ -213,6 +284,18 @@ export class EdgeMetrics {
         this.inc({ result: "hit" }, stats.hits);
         this.inc({ result: "miss" }, stats.misses);
         this.inc({ result: "collapsed" }, stats.collapsed);
+      },
+    });
+    new Counter({
+      name: "streamfront_edge_cache_read_bytes_total",
+      help: "Bytes of the slices looked up in the edge cache, by result: hit, miss (fetched from the shield), collapsed (joined a fetch in flight).",
+      labelNames: ["result"] as const,
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ result: "hit" }, stats.hitBytes);
+        this.inc({ result: "miss" }, stats.missBytes);
+        this.inc({ result: "collapsed" }, stats.collapsedBytes);
       },
     });
     new Counter({

@@ -140,7 +140,10 @@ describe("npm start's cluster: S3 → shield → edge → RTMP players", () => {
       "the shield served the FLV",
     );
     const edgeMetrics = await (await fetch(`http://${cluster.addresses.edge!.admin}/metrics`)).text();
-    assert.match(edgeMetrics, /^streamfront_edge_plays_total\{container="flv",result="completed"\} [1-9]/m);
+    assert.match(
+      edgeMetrics,
+      /^streamfront_edge_plays_total\{distribution="[^"]+",container="flv",result="completed"\} [1-9]/m,
+    );
   });
 
   test("a missing object answers StreamNotFound at once", async () => {

@@ -111,7 +111,12 @@ async function ffmpegPlay(playName: string): Promise<{ ok: boolean; stderr: stri
 async function refusals(reason: string): Promise<number> {
   const line = (await edge.metricsText())
     .split("\n")
-    .find((l) => l.startsWith(`streamfront_edge_signed_url_refusals_total{reason="${reason}"}`));
+    .find(
+      (l) =>
+        /^streamfront_edge_signed_url_refusals_total\{distribution="[^"]+",reason="([^"]+)"\}/.exec(
+          l,
+        )?.[1] === reason,
+    );
   return line ? Number(line.split(" ").pop()) : 0;
 }
 

@@ -24,11 +24,15 @@ export type CallCode = (typeof CallCode)[keyof typeof CallCode];
  * and prom-client reads at scrape time, so a piece costs an addition, not a
  * prom-client call; per-request counters and the latency histogram are
  * updated once per request.
+ *
+ * S3 metrics carry a `bucket` label: only buckets the shield reads, which
+ * are its allowlist (and the logging buckets of access logs) — a refused
+ * bucket is never asked for, so it never becomes a label value.
  */
 export class ShieldMetrics implements OriginObserver {
   readonly #accessLogDeliveries: Counter<"grpc_status">;
-  /** Body bytes read from S3. */
-  originBytes = 0;
+  /** Body bytes read from S3, by bucket. */
+  readonly #originBytes = new Map<string, number>();
   /** Data bytes sent to edges in ReadRange responses. */
   servedBytes = 0;
   /** ReadRange calls streaming right now. */
@@ -39,27 +43,26 @@ export class ShieldMetrics implements OriginObserver {
   readonly cache: CacheStats = newCacheStats();
   /** Live sizes of the cache, once the shield has one (all zero without). */
   #cacheReadout: CacheReadout | undefined;
-  readonly #originRequests: Counter<"operation" | "result">;
-  readonly #originLatency: Histogram<"operation">;
+  readonly #originRequests: Counter<"bucket" | "operation" | "result">;
+  readonly #originLatency: Histogram<"bucket" | "operation">;
+  /** Buckets whose request series were set to zero already. */
+  readonly #bucketsSeen = new Set<string>();
   readonly #rangeReads: Counter<"grpc_status">;
   readonly #statRequests: Counter<"grpc_status">;
-  readonly #originRefused: Counter<"operation">;
+  readonly #originRefused: Counter<"bucket" | "operation">;
   #queueReadout: (() => Readonly<Record<Lane, number>>) | undefined;
 
   constructor(registry: Registry) {
     this.#originRequests = new Counter({
       name: "streamfront_shield_origin_requests_total",
-      help: "Requests the shield made to S3, by operation (head, get) and result.",
-      labelNames: ["operation", "result"] as const,
+      help: "Requests the shield made to S3 (each retry counts), by bucket, operation (head, get) and result.",
+      labelNames: ["bucket", "operation", "result"] as const,
       registers: [registry],
     });
-    for (const operation of Object.values(OriginOperation)) {
-      for (const result of Object.values(OriginResult)) this.#originRequests.inc({ operation, result }, 0);
-    }
     this.#originLatency = new Histogram({
       name: "streamfront_shield_origin_request_duration_seconds",
-      help: "Time until S3 answered a request (headers; the body streams afterwards).",
-      labelNames: ["operation"] as const,
+      help: "Time until S3 answered a request (headers; the body streams afterwards), by bucket and operation.",
+      labelNames: ["bucket", "operation"] as const,
       buckets: exponentialBuckets(0.005, 2, 12),
       registers: [registry],
     });
@@ -67,11 +70,10 @@ export class ShieldMetrics implements OriginObserver {
       name: "streamfront_shield_origin_refused_total",
       help:
         "S3 requests the shield refused before asking S3 because the bucket's lane was full: " +
-        "head (lookups shed, SHIELD_ERR_LOOKUPS_SHED) or get (read queue full, SHIELD_ERR_OVERLOADED).",
-      labelNames: ["operation"] as const,
+        "head (lookups shed, SHIELD_ERR_LOOKUPS_SHED) or get (read queue full, SHIELD_ERR_OVERLOADED), by bucket.",
+      labelNames: ["bucket", "operation"] as const,
       registers: [registry],
     });
-    for (const operation of Object.values(OriginOperation)) this.#originRefused.inc({ operation }, 0);
     this.#rangeReads = new Counter({
       name: "streamfront_shield_range_reads_total",
       help: "ReadRange calls finished, by gRPC status.",
@@ -96,12 +98,16 @@ export class ShieldMetrics implements OriginObserver {
       this.#statRequests.inc({ grpc_status: code }, 0);
     }
     const self = this;
-    publishTotal(
-      registry,
-      "streamfront_shield_origin_bytes_total",
-      "Body bytes read from S3.",
-      () => self.originBytes,
-    );
+    new Counter({
+      name: "streamfront_shield_origin_bytes_total",
+      help: "Body bytes read from S3, by bucket.",
+      labelNames: ["bucket"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [bucket, bytes] of self.#originBytes) this.inc({ bucket }, bytes);
+      },
+    });
     publishTotal(
       registry,
       "streamfront_shield_served_bytes_total",
@@ -159,6 +165,21 @@ export class ShieldMetrics implements OriginObserver {
         this.reset();
         this.inc({ tier: "memory" }, stats.memoryHits);
         this.inc({ tier: "disk" }, stats.diskHits);
+      },
+    });
+    new Counter({
+      name: "streamfront_shield_cache_read_bytes_total",
+      help:
+        "Bytes of the slices readers used, by where each came from: memory_hit, disk_hit, collapsed " +
+        "(joined a fetch in flight), miss (the reader's own S3 GET).",
+      labelNames: ["result"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ result: "memory_hit" }, stats.memoryHitBytes);
+        this.inc({ result: "disk_hit" }, stats.diskHitBytes);
+        this.inc({ result: "collapsed" }, stats.collapsedBytes);
+        this.inc({ result: "miss" }, stats.missBytes);
       },
     });
     publishTotal(
@@ -246,17 +267,37 @@ export class ShieldMetrics implements OriginObserver {
     });
   }
 
-  request(operation: OriginOperation, result: OriginResult, seconds: number): void {
-    this.#originRequests.inc({ operation, result });
-    this.#originLatency.observe({ operation }, seconds);
+  request(operation: OriginOperation, result: OriginResult, seconds: number, bucket: string): void {
+    this.#seeBucket(bucket);
+    this.#originRequests.inc({ bucket, operation, result });
+    this.#originLatency.observe({ bucket, operation }, seconds);
   }
 
-  bytes(count: number): void {
-    this.originBytes += count;
+  bytes(count: number, bucket: string): void {
+    this.#originBytes.set(bucket, (this.#originBytes.get(bucket) ?? 0) + count);
   }
 
-  refused(operation: OriginOperation): void {
-    this.#originRefused.inc({ operation });
+  /** Body bytes read from S3, all buckets. */
+  get originBytes(): number {
+    let total = 0;
+    for (const bytes of this.#originBytes.values()) total += bytes;
+    return total;
+  }
+
+  refused(operation: OriginOperation, bucket: string): void {
+    this.#seeBucket(bucket);
+    this.#originRefused.inc({ bucket, operation });
+  }
+
+  /** A bucket's first request: every result starts at zero, so ratios over it have their series. */
+  #seeBucket(bucket: string): void {
+    if (this.#bucketsSeen.has(bucket)) return;
+    this.#bucketsSeen.add(bucket);
+    for (const operation of Object.values(OriginOperation)) {
+      this.#originRefused.inc({ bucket, operation }, 0);
+      for (const result of Object.values(OriginResult))
+        this.#originRequests.inc({ bucket, operation, result }, 0);
+    }
   }
 
   rangeReadDone(code: CallCode): void {

@@ -175,7 +175,8 @@ export class S3Origin implements Origin {
       maxAttempts: this.#maxAttempts,
       backoff: this.#backoff,
       random: this.#random,
-      observer: this.#observer,
+      // Each body binds its own (with its bucket); see readRange.
+      observer: { bytes() {} },
     };
   }
 
@@ -306,7 +307,15 @@ export class S3Origin implements Origin {
       length: total,
       objectSize: first.objectSize,
       etag: first.etag,
-      [Symbol.asyncIterator]: () => resumableBody(read, this.#resumePolicy, cleanup),
+      [Symbol.asyncIterator]: () => {
+        const observer = this.#observer;
+        // Bound once per body, so a chunk costs the observer's addition only.
+        const policy = {
+          ...this.#resumePolicy,
+          observer: { bytes: (n: number) => observer.bytes(n, bucket) },
+        };
+        return resumableBody(read, policy, cleanup);
+      },
     };
   }
 
@@ -388,7 +397,7 @@ export class S3Origin implements Origin {
         ) {
           // Counted, logged at debug only: under a flood a line per refusal
           // would be a second flood, into the logs.
-          this.#observer.refused(operation);
+          this.#observer.refused(operation, bucket);
           log.debug(
             { inFlight: this.#limiter.inFlight(bucket), lane },
             "S3 request refused: bucket lane full",
@@ -407,7 +416,7 @@ export class S3Origin implements Origin {
         const seconds = elapsed(started);
         const failure = classify(error, deadline.timedOut && !signal?.aborted);
         const result = signal?.aborted ? OriginResult.Aborted : failure.result;
-        this.#observer.request(operation, result, seconds);
+        this.#observer.request(operation, result, seconds, bucket);
         if (signal?.aborted) {
           log.debug("S3 request aborted");
           throw new ShieldError(ShieldErrorCode.Aborted, `${what}: aborted`, { cause: error });
@@ -433,7 +442,7 @@ export class S3Origin implements Origin {
           if (finished) return;
           finished = true;
           release();
-          this.#observer.request(operation, result, seconds);
+          this.#observer.request(operation, result, seconds, bucket);
         },
       };
     }

@@ -174,14 +174,14 @@ export async function startShieldBehindProxy(
 
 /** The value of one labelled sample in Prometheus text, 0 when absent. */
 export function sampleValue(text: string, name: string, labels: Readonly<Record<string, string>>): number {
-  const wanted = Object.entries(labels)
-    .map(([k, v]) => `${k}="${v}"`)
-    .sort();
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  // Summed over the labels not named (the S3 metrics' bucket, for one).
+  let sum = 0;
   for (const line of text.split("\n")) {
     const match = /^([a-zA-Z_:][\w:]*)\{([^}]*)\} (\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
-    const have = (match[2] ?? "").split(",").sort();
-    if (have.length === wanted.length && have.every((pair, i) => pair === wanted[i])) return Number(match[3]);
+    const have = new Set((match[2] ?? "").split(","));
+    if (wanted.every((pair) => have.has(pair))) sum += Number(match[3]);
   }
-  return 0;
+  return sum;
 }

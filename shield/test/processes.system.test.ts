@@ -153,7 +153,7 @@ describe("shield and controller as processes", () => {
     const shieldMetrics = (await get(shield.addresses.admin ?? "", "/metrics")).body;
     assert.match(
       shieldMetrics,
-      /^streamfront_shield_origin_requests_total\{operation="head",result="ok"\} 1$/m,
+      /^streamfront_shield_origin_requests_total\{bucket="[^"]+",operation="head",result="ok"\} 1$/m,
     );
   });
 

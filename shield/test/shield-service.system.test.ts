@@ -276,7 +276,10 @@ describe("ShieldService against s3rver", () => {
     ]) {
       assert.match(text, new RegExp(`^${name}`, "m"), name);
     }
-    assert.match(text, /^streamfront_shield_origin_requests_total\{operation="get",result="ok"\} [1-9]/m);
+    assert.match(
+      text,
+      /^streamfront_shield_origin_requests_total\{bucket="[^"]+",operation="get",result="ok"\} [1-9]/m,
+    );
     assert.match(text, /^streamfront_shield_range_reads_total\{grpc_status="cancelled"\} [1-9]/m);
     assert.match(text, /^streamfront_shield_range_reads_total\{grpc_status="invalid_argument"\} [1-9]/m);
     const served = /^streamfront_shield_served_bytes_total (\d+)/m.exec(text);

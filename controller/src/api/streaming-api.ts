@@ -27,6 +27,8 @@ export interface StreamingApiOptions {
   /** Tags per distribution. */
   readonly maxTags: number;
   readonly clock?: () => number;
+  /** Told of each change this API stored (create, update: the id and its config version; delete: version null), for the deployment metrics. */
+  readonly onChange?: (id: string, configVersion: number | null) => void;
   /**
    * The key ids each trusted-signer account signs with ("self" and the
    * account numbers), for ActiveTrustedSigners. @default none
@@ -79,6 +81,7 @@ export class StreamingApi {
       try {
         const created = await this.#o.store.create(fresh, { maxDistributions: this.#o.maxDistributions });
         this.#o.deployment.invalidate();
+        this.#o.onChange?.(created.id, created.configVersion);
         return { view: await this.#view(created), created: true };
       } catch (error) {
         if (!(error instanceof ControllerError)) throw error;
@@ -115,6 +118,7 @@ export class StreamingApi {
     // The store checks the ETag again, atomically: a concurrent update wins once.
     const updated = await this.#o.store.update(id, toDistributionPatch(config), { ifMatch: etag });
     this.#o.deployment.invalidate();
+    this.#o.onChange?.(updated.id, updated.configVersion);
     return this.#view(updated);
   }
 
@@ -124,6 +128,7 @@ export class StreamingApi {
     await this.#require(id);
     await this.#o.store.delete(id, { ifMatch: etag, requireDisabled: true });
     this.#o.deployment.invalidate();
+    this.#o.onChange?.(id, null);
   }
 
   /** ListStreamingDistributions: ordered by id; marker is the last id of the previous page. */

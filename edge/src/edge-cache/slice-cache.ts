@@ -27,6 +27,10 @@ export interface SliceCacheStats {
   collapsed: number;
   evictions: number;
   fetchedBytes: number;
+  /** Bytes of the slices behind hits, misses and collapsed reads (whole slices, as counted above). */
+  hitBytes: number;
+  missBytes: number;
+  collapsedBytes: number;
 }
 
 interface Slice {
@@ -70,7 +74,16 @@ export class SliceCache {
   /** Map order is recency: a hit moves the slice to the end; eviction takes from the front. */
   readonly #slices = new Map<string, Slice>();
   #bytes = 0;
-  readonly stats: SliceCacheStats = { hits: 0, misses: 0, collapsed: 0, evictions: 0, fetchedBytes: 0 };
+  readonly stats: SliceCacheStats = {
+    hits: 0,
+    misses: 0,
+    collapsed: 0,
+    evictions: 0,
+    fetchedBytes: 0,
+    hitBytes: 0,
+    missBytes: 0,
+    collapsedBytes: 0,
+  };
 
   constructor(options: SliceCacheOptions) {
     if (!Number.isSafeInteger(options.sliceBytes) || options.sliceBytes < 4096) {
@@ -158,6 +171,7 @@ export class SliceCache {
     this.#slices.delete(slice.id);
     this.#slices.set(slice.id, slice);
     this.stats.hits++;
+    this.stats.hitBytes += slice.bytes;
   }
 
   async #read(
@@ -196,14 +210,20 @@ export class SliceCache {
     if (cached) {
       this.#slices.delete(id);
       this.#slices.set(id, cached);
-      if (cached.data) this.stats.hits++;
-      else this.stats.collapsed++;
+      if (cached.data) {
+        this.stats.hits++;
+        this.stats.hitBytes += cached.bytes;
+      } else {
+        this.stats.collapsed++;
+        this.stats.collapsedBytes += cached.bytes;
+      }
       held.byIndex.set(index, cached);
       return cached.promise;
     }
     this.stats.misses++;
     const offset = index * this.#sliceBytes;
     const bytes = Math.min(this.#sliceBytes, version.size - offset);
+    this.stats.missBytes += bytes;
     const slice: Slice = {
       id,
       bytes,

@@ -71,6 +71,15 @@ export class DistributionTable {
     return d;
   }
 
+  /** As lookup, with the id of the distribution a failure found (a disabled or web one), for the metrics. */
+  resolve(host: string): Distribution | { readonly failure: LookupFailure; readonly id?: string } {
+    const d = this.#find(host.toLowerCase());
+    if (!d) return { failure: LookupFailure.DistributionNotFound };
+    if (d.kind !== streamingKind) return { failure: LookupFailure.DistributionTypeMismatch, id: d.id };
+    if (!d.enabled) return { failure: LookupFailure.DistributionDisabled, id: d.id };
+    return d;
+  }
+
   #find(host: string): Distribution | undefined {
     if (host.length > maxHostChars) return undefined;
     const exact = this.#byHost.get(host);

@@ -1,6 +1,7 @@
 import { errorCode, errorMessage } from "../../../lib/errors.js";
 import { type Logger, redactQuery } from "../../../lib/log.js";
 import type { AccessLogEvent } from "../access-log/w3c-line.js";
+import type { DistributionCell } from "../distribution-labels.js";
 import { EdgeErrorCode } from "../errors.js";
 import type { MediaReader } from "../media/media-tag.js";
 import type { ContainerKind } from "../media/open-media.js";
@@ -43,6 +44,8 @@ export interface NetStreamContext {
   readonly sink: PlayerSink;
   readonly logger: Logger;
   readonly metrics: EdgeMetrics;
+  /** The distribution the connection plays from, for the metrics' distribution label. */
+  readonly distribution: DistributionCell;
   /** The clock of time to first frame, and the player's pacing and timers. */
   readonly scheduler: Scheduler;
   readonly marginMs: number;
@@ -133,7 +136,7 @@ export class NetStream {
         const container = this.#containers.get(item) ?? "flv";
         const now = ctx.scheduler.now();
         const started = this.#started.get(item) ?? now;
-        ctx.metrics.timeToFirstFrame.observe({ container }, (now - started) / 1000);
+        ctx.metrics.observeFirstFrame(ctx.distribution, container, (now - started) / 1000);
       },
       onItemFailed: (item, error) => {
         // The player stopped: what was logged as playing or queued ends here.
@@ -165,10 +168,7 @@ export class NetStream {
       onItemComplete: (item) => {
         const at = this.#logged.indexOf(item.name);
         if (at >= 0) this.#logStop(at);
-        ctx.metrics.plays.inc({
-          container: this.#containers.get(item) ?? "flv",
-          result: PlayResult.Completed,
-        });
+        ctx.metrics.countPlay(ctx.distribution, this.#containers.get(item) ?? "flv", PlayResult.Completed);
         ctx.logger.info({ stream: redactQuery(item.name) }, "play complete");
       },
     });
@@ -339,7 +339,7 @@ export class NetStream {
     const access = this.#ctx.authorize?.(name);
     if (access && !access.allowed) {
       settleAppend(false);
-      this.#ctx.metrics.plays.inc({ container: "flv", result: PlayResult.Denied });
+      this.#ctx.metrics.countPlay(this.#ctx.distribution, "flv", PlayResult.Denied);
       this.#status("error", "NetStream.Play.Failed", access.description, name);
       this.#ctx.onPlayFailed?.();
       return;
@@ -349,7 +349,7 @@ export class NetStream {
       // This connection's plays kept naming objects that do not exist: refused unasked until the budget refills.
       settleAppend(false);
       this.#ctx.metrics.lookupsRefused.inc({ command: LookupCommand.Play });
-      this.#ctx.metrics.playFailures.inc({ code: EdgeErrorCode.LookupRateLimited });
+      this.#ctx.metrics.countPlayFailure(this.#ctx.distribution, EdgeErrorCode.LookupRateLimited);
       this.#ctx.logger.debug({ stream: redactQuery(name) }, "play refused: lookup budget spent");
       this.#status(
         "error",
@@ -379,7 +379,7 @@ export class NetStream {
     const item: PlayItem = { name, reader: opened.reader, startMs, lengthMs };
     this.#containers.set(item, opened.container);
     this.#started.set(item, requested);
-    this.#ctx.metrics.plays.inc({ container: opened.container, result: PlayResult.Started });
+    this.#ctx.metrics.countPlay(this.#ctx.distribution, opened.container, PlayResult.Started);
     this.#ctx.logger.info({ stream: redactQuery(name), key: opened.key, how }, "play");
     // An append plays after what plays now; a reset or switch replaces it, which the log shows as its stop.
     if (how !== "append") {
@@ -393,7 +393,7 @@ export class NetStream {
   }
 
   #answerNotFound(name: string, container: ContainerKind | null, why: string): void {
-    this.#ctx.metrics.plays.inc({ container: container ?? "flv", result: PlayResult.NotFound });
+    this.#ctx.metrics.countPlay(this.#ctx.distribution, container ?? "flv", PlayResult.NotFound);
     this.#ctx.logger.info({ stream: redactQuery(name), why }, "stream not found");
     this.#status("error", "NetStream.Play.StreamNotFound", `Failed to play ${name}; stream not found.`, name);
     this.#ctx.onPlayFailed?.();
@@ -401,8 +401,8 @@ export class NetStream {
 
   #failed(name: string, error: unknown): void {
     const code = playFailureCode(error);
-    this.#ctx.metrics.plays.inc({ container: "flv", result: PlayResult.Failed });
-    this.#ctx.metrics.playFailures.inc({ code });
+    this.#ctx.metrics.countPlay(this.#ctx.distribution, "flv", PlayResult.Failed);
+    this.#ctx.metrics.countPlayFailure(this.#ctx.distribution, code);
     this.#ctx.logger.warn({ stream: redactQuery(name), code, err: errorMessage(error) }, "play failed");
     const status = playFailureStatus(name, error);
     this.#status(status.level, status.code, status.description, name);

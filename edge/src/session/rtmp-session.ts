@@ -9,6 +9,7 @@ import {
   splitQuery,
 } from "../access-log/w3c-line.js";
 import type { EdgeConfig } from "../config.js";
+import type { DistributionCell } from "../distribution-labels.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import { NoPlayableTrackError } from "../media/media-error.js";
 import type { SkippedTrack } from "../media/media-tag.js";
@@ -58,7 +59,8 @@ export interface SessionContext {
   readonly encoder: SharedEncoder;
   /** The edge-wide bound on bytes of partly received messages, shared by every session. */
   readonly reassemblyBudget: ReassemblyBudget;
-  resolveDistribution(host: string): Distribution | LookupFailure;
+  /** The distribution a host names; a failure carries the distribution it found, if any (a disabled or web one). */
+  resolveDistribution(host: string): Distribution | { readonly failure: LookupFailure; readonly id?: string };
   /** null when the object does not exist. */
   openObject(bucket: string, key: string, purpose?: OpenPurpose): Promise<RangeSource | null>;
   /**
@@ -187,11 +189,17 @@ export class RtmpSession {
   #bytesSent = 0;
   /** The connection's access-log fields, set at an accepted connect of a distribution that logs. */
   #accessLog: AccessLogConnection | null = null;
+  /** The metrics' distribution cell this connection counts against: none until a connect is accepted. */
+  #cell: DistributionCell;
+  /** This connection counts as a viewer (a play started); undone when it closes. */
+  #viewer = false;
 
   constructor(socket: ViewerTransport, ctx: SessionContext, onClose: () => void) {
     this.#socket = socket;
     this.#ctx = ctx;
     this.#onClose = onClose;
+    this.#cell = ctx.metrics.distributions.none;
+    ctx.metrics.distributions.attach(this.#cell);
     const scheduler = ctx.scheduler;
     // Unguessable: it is logged and echoed to the client as `clientid`.
     this.#clientId = scheduler.randomBytes(12).toString("base64url");
@@ -469,11 +477,14 @@ export class RtmpSession {
       return;
     }
     const found = this.#ctx.resolveDistribution(target.host);
-    if (typeof found === "string") {
-      this.#reject(command.transactionId, found, lookupFailureDetail(found, target.host));
+    if ("failure" in found) {
+      const { failure, id } = found;
+      if (id !== undefined) this.#moveTo(this.#ctx.metrics.distributions.cell(id));
+      this.#reject(command.transactionId, failure, lookupFailureDetail(failure, target.host));
       return;
     }
     this.#distribution = found;
+    this.#moveTo(this.#ctx.metrics.distributions.cell(found.id));
     this.#streamPrefix = target.streamPrefix;
     this.#state = SessionState.Connected;
     this.#decoder.setLimits(decoderLimits(this.#ctx.config));
@@ -512,8 +523,16 @@ export class RtmpSession {
     );
   }
 
+  /** Counts this connection against another distribution's cell (at connect; bytes before stay with none). */
+  #moveTo(cell: DistributionCell): void {
+    const labels = this.#ctx.metrics.distributions;
+    labels.attach(cell);
+    labels.detach(this.#cell);
+    this.#cell = cell;
+  }
+
   #reject(txn: number, reason: string, detail: string): void {
-    this.#ctx.metrics.rejections.inc({ rejection: reason });
+    this.#ctx.metrics.countRejection(reason, this.#cell);
     this.#logger.info({ reason }, `connect rejected: ${detail}`);
     this.#send([connectRejected(txn, reason, detail)]);
     this.#state = SessionState.Closed;
@@ -535,6 +554,7 @@ export class RtmpSession {
         sink: this.#sink,
         logger: this.#logger,
         metrics: this.#ctx.metrics,
+        distribution: this.#cell,
         scheduler: this.#ctx.scheduler,
         marginMs: this.#ctx.config.sendAheadMarginMs,
         fmsDataStart: this.#ctx.config.fmsDataStart,
@@ -623,7 +643,7 @@ export class RtmpSession {
     if (!gate || !request || !this.#distribution) return { allowed: true, signed: false };
     const access = gate(this.#distribution, request, this.#socket.remoteAddress ?? "");
     if (!access.allowed) {
-      this.#ctx.metrics.signedUrlRefusals.inc({ reason: access.reason });
+      this.#ctx.metrics.countSignedUrlRefusal(this.#cell, access.reason);
       this.#logger.info(
         { stream: redactQuery(name), reason: access.reason, detail: access.detail },
         "play refused",
@@ -648,6 +668,10 @@ export class RtmpSession {
       throw error;
     }
     this.#ctx.onPlaying?.();
+    if (!this.#viewer) {
+      this.#viewer = true;
+      this.#cell.viewers[this.#ctx.protocol]++;
+    }
     if (reader.skippedTracks && reader.skippedTracks.length > 0)
       this.#ctx.reportSkipped?.(this.#distribution!.originBucket, request.key, reader.skippedTracks);
     return { ok: true, reader, container: request.container, key: request.key };
@@ -732,14 +756,14 @@ export class RtmpSession {
       socket.write(this.#rtmpe ? this.#rtmpe.encrypt.update(encoded) : encoded);
     }
     socket.uncork();
-    this.#ctx.metrics.bytesOut[this.#ctx.protocol] += bytes;
+    this.#cell.egress[this.#ctx.protocol] += bytes;
     this.#bytesSent += bytes;
     this.#checkQueue();
   }
 
   #write(bytes: Buffer): void {
     this.#socket.write(bytes);
-    this.#ctx.metrics.bytesOut[this.#ctx.protocol] += bytes.length;
+    this.#cell.egress[this.#ctx.protocol] += bytes.length;
     this.#bytesSent += bytes.length;
     this.#checkQueue();
   }
@@ -760,7 +784,7 @@ export class RtmpSession {
     this.#pendingBytes = 0;
     if (!this.#socket.writable) return;
     this.#socket.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending, bytes));
-    this.#ctx.metrics.bytesOut[this.#ctx.protocol] += bytes;
+    this.#cell.egress[this.#ctx.protocol] += bytes;
     this.#bytesSent += bytes;
   }
 
@@ -920,6 +944,11 @@ export class RtmpSession {
     if (this.#accessLog) this.#logAccess("disconnect");
     this.#accessLog = null;
     this.#releaseDrainWaiters();
+    if (this.#viewer) {
+      this.#viewer = false;
+      this.#cell.viewers[this.#ctx.protocol]--;
+    }
+    this.#ctx.metrics.distributions.detach(this.#cell);
     this.#logger.debug({ wasOpen }, "connection closed");
     this.#onClose();
   }

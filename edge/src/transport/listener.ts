@@ -69,7 +69,7 @@ export class RtmpListener {
       socket.destroy();
     });
     if (typeof admission === "string") {
-      metrics.rejections.inc({ rejection: admission });
+      metrics.countRejection(admission);
       noisy.warn(logger, `refused:${admission}`, { remote, reason: admission }, "connection refused");
       socket.destroy();
       return;
@@ -98,7 +98,7 @@ export class RtmpListener {
       clearTimeout(silent);
       const c0 = head[0]!;
       if (this.#draining && (isRtmpeC0(c0) || isRtmpC0(c0) || !http)) {
-        metrics.rejections.inc({ rejection: Rejection.ShuttingDown });
+        metrics.countRejection(Rejection.ShuttingDown);
         noisy.warn(logger, `refused:${Rejection.ShuttingDown}`, { remote }, "connection refused: draining");
         socket.destroy();
         return;

@@ -11,6 +11,11 @@ export interface CacheStats {
   misses: number;
   /** Slices a reader took from a fetch already in flight (one GET, several readers). */
   collapsed: number;
+  /** Bytes of the slices readers used, by where each came from (as the four counts above). */
+  memoryHitBytes: number;
+  diskHitBytes: number;
+  missBytes: number;
+  collapsedBytes: number;
   /** Slices read-ahead started fetching before anyone asked. */
   readAhead: number;
   /** Fetches aborted because no reader was left and too little had arrived to be worth finishing. */
@@ -40,6 +45,10 @@ export function newCacheStats(): CacheStats {
     diskHits: 0,
     misses: 0,
     collapsed: 0,
+    memoryHitBytes: 0,
+    diskHitBytes: 0,
+    missBytes: 0,
+    collapsedBytes: 0,
     readAhead: 0,
     abandoned: 0,
     diskCorrupt: 0,

@@ -52,7 +52,11 @@ export interface CachingOriginOptions {
 }
 
 /** A slice a reader holds: complete in the memory tier, or a fetch it is attached to. */
-type Held = { readonly slice: CachedSlice; readonly fetch?: undefined } | { readonly fetch: SliceFetch };
+/** Where a reader's slice came from, for the byte counters (CacheStats). */
+type HeldFrom = "memoryHit" | "collapsed" | "diskHit" | "miss";
+type Held = ({ readonly slice: CachedSlice; readonly fetch?: undefined } | { readonly fetch: SliceFetch }) & {
+  readonly from: HeldFrom;
+};
 
 /** One readRange's iteration state. */
 interface ReadState {
@@ -299,6 +303,7 @@ export class CachingOrigin implements Origin, CacheReadout {
               `disagrees on the object (${length} bytes of ${objectSize}, expected ${expected} of ${state.objectSize})`,
           );
         }
+        this.#countBytes(held.from, length);
         const base = index * size;
         const from = Math.max(state.offset, base) - base;
         const to = Math.min(state.end, base + length) - base;
@@ -343,13 +348,13 @@ export class CachingOrigin implements Origin, CacheReadout {
     const slice = this.memory.get(id);
     if (slice) {
       this.stats.memoryHits += 1;
-      return { slice };
+      return { slice, from: "memoryHit" };
     }
     const fetch = this.#liveFetch(id);
     if (fetch) {
       fetch.ref(true);
       this.stats.collapsed += 1;
-      return { fetch };
+      return { fetch, from: "collapsed" };
     }
     return undefined;
   }
@@ -372,7 +377,16 @@ export class CachingOrigin implements Origin, CacheReadout {
     else this.stats.misses += 1;
     const fetch = this.#start(version, index, id, fromDisk).fetch;
     fetch.ref(true);
-    return { fetch };
+    return { fetch, from: fromDisk ? "diskHit" : "miss" };
+  }
+
+  /** Bytes of the slices readers used, by where each came from (once per slice a reader reads). */
+  #countBytes(from: HeldFrom, length: number): void {
+    const stats = this.stats;
+    if (from === "memoryHit") stats.memoryHitBytes += length;
+    else if (from === "diskHit") stats.diskHitBytes += length;
+    else if (from === "collapsed") stats.collapsedBytes += length;
+    else stats.missBytes += length;
   }
 
   /** Holds the slices after `index` inside the reader's range, up to its window, without waiting. */

@@ -39,14 +39,14 @@ export interface OriginObserver {
    * cut it), so each request counts exactly once. `seconds` is always the
    * time until S3 answered or failed (headers, not the whole body).
    */
-  request(operation: OriginOperation, result: OriginResult, seconds: number): void;
-  /** Body bytes read from S3. Called per chunk, so implementations only add. */
-  bytes(count: number): void;
+  request(operation: OriginOperation, result: OriginResult, seconds: number, bucket: string): void;
+  /** Body bytes read from S3 (of `bucket`). Called per chunk, so implementations only add. */
+  bytes(count: number, bucket: string): void;
   /**
    * A request refused before S3 was asked because its bucket's lane was
    * full: a lookup shed (LookupsShed) or a read over the queue bound.
    */
-  refused(operation: OriginOperation): void;
+  refused(operation: OriginOperation, bucket: string): void;
 }
 
 /** An observer that counts nothing (tests, tools). */

@@ -4,7 +4,7 @@ import type { Logger } from "../../../lib/log.js";
 import { ShieldError, ShieldErrorCode } from "../errors.js";
 import { type BackoffPolicy, backoffDelayMs, sleep } from "../retry.js";
 import { IdleTimer } from "./attempt-deadline.js";
-import { classify, type OriginObserver, OriginResult, TransportError } from "./outcome.js";
+import { classify, OriginResult, TransportError } from "./outcome.js";
 
 /**
  * The body of a ranged read that survives a broken connection: when S3's
@@ -48,7 +48,8 @@ export interface ResumePolicy {
   readonly maxAttempts: number;
   readonly backoff: BackoffPolicy;
   readonly random: () => number;
-  readonly observer: Pick<OriginObserver, "bytes">;
+  /** Told of every body chunk; bound to the body's bucket by S3Origin. */
+  readonly observer: { bytes(count: number): void };
 }
 
 /**

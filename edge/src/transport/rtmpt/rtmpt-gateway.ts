@@ -192,7 +192,7 @@ export class RtmptGateway {
       const admitted = this.#deps.admit(ip, () => this.#prePlayTimeout(id));
       if (typeof admitted === "string") {
         this.#count("open", RtmptResult.TooManySessions);
-        this.#deps.metrics?.rejections.inc({ rejection: admitted });
+        this.#deps.metrics?.countRejection(admitted);
         this.#noisy.warn(
           this.#deps.logger,
           `refused:${admitted}`,
