@@ -9,7 +9,10 @@ import { settingsEnvText, valuesSchemaText } from "./values-schema.js";
  * deploy/test/helm-chart.system.test.ts fails when a committed file is stale.
  */
 const chart = new URL("../../../deploy/helm/streamfront/", import.meta.url);
-const alertRules = readFileSync(new URL("../../../deploy/alerts/streamfront.rules.yaml", import.meta.url), "utf8");
+const alertRules = readFileSync(
+  new URL("../../../deploy/alerts/streamfront.rules.yaml", import.meta.url),
+  "utf8",
+);
 for (const [file, text] of [
   ["values.schema.json", valuesSchemaText()],
   ["files/settings.json", settingsEnvText()],

@@ -39,7 +39,9 @@ import { validateManifest } from "./helm-manifests.js";
 
 const chartDir = fileURLToPath(new URL("../../../deploy/helm/streamfront", import.meta.url));
 const ciDir = join(chartDir, "ci");
-const alertRulesFile = fileURLToPath(new URL("../../../deploy/alerts/streamfront.rules.yaml", import.meta.url));
+const alertRulesFile = fileURLToPath(
+  new URL("../../../deploy/alerts/streamfront.rules.yaml", import.meta.url),
+);
 const ciFiles = readdirSync(ciDir)
   .filter((name) => name.endsWith("-values.yaml"))
   .sort();
@@ -60,7 +62,10 @@ type Kinds = {
   Certificate: ICertificate;
   ServiceMonitor: { metadata?: { name?: string } };
   PodMonitor: { metadata?: { name?: string } };
-  PrometheusRule: { metadata?: { name?: string; labels?: Record<string, string> }; spec?: { groups?: unknown } };
+  PrometheusRule: {
+    metadata?: { name?: string; labels?: Record<string, string> };
+    spec?: { groups?: unknown };
+  };
 };
 
 function isObject(value: unknown): value is Values {
@@ -438,7 +443,10 @@ describe("what each ci values file is for", () => {
     for (const r of expected.flatMap((g) => g.rules)) {
       const url = r.annotations?.runbook_url;
       if (r.annotations && url)
-        r.annotations.runbook_url = url.replace(/^README\.md/, "https://git.example.com/streamfront/blob/main/README.md");
+        r.annotations.runbook_url = url.replace(
+          /^README\.md/,
+          "https://git.example.com/streamfront/blob/main/README.md",
+        );
     }
     assert.deepEqual(rule.spec?.groups, expected);
     assert.match(JSON.stringify(rule.spec?.groups), /\{\{ \$labels\.namespace \}\}/);
