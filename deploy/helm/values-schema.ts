@@ -383,7 +383,11 @@ export function buildValuesSchema(): Schema {
         cidrs: array(cidr),
         ports: array(port),
       }),
-      metrics: object({ serviceMonitor: monitor, podMonitor: monitor }),
+      metrics: object({
+        serviceMonitor: monitor,
+        podMonitor: monitor,
+        prometheusRule: object({ enabled: boolean, additionalLabels: stringMap, runbookBaseUrl: string() }),
+      }),
       networkPolicy: object({
         enabled: boolean,
         metricsNamespaceSelector: labelSelector,

@@ -39,6 +39,9 @@ import { validateManifest } from "./helm-manifests.js";
 
 const chartDir = fileURLToPath(new URL("../../../deploy/helm/streamfront", import.meta.url));
 const ciDir = join(chartDir, "ci");
+const alertRulesFile = fileURLToPath(
+  new URL("../../../deploy/alerts/streamfront.rules.yaml", import.meta.url),
+);
 const ciFiles = readdirSync(ciDir)
   .filter((name) => name.endsWith("-values.yaml"))
   .sort();
@@ -59,6 +62,10 @@ type Kinds = {
   Certificate: ICertificate;
   ServiceMonitor: { metadata?: { name?: string } };
   PodMonitor: { metadata?: { name?: string } };
+  PrometheusRule: {
+    metadata?: { name?: string; labels?: Record<string, string> };
+    spec?: { groups?: unknown };
+  };
 };
 
 function isObject(value: unknown): value is Values {
@@ -137,6 +144,11 @@ describe("the chart's values schema", () => {
       readFileSync(join(chartDir, "files", "settings.json"), "utf8"),
       settingsEnvText(),
       "files/settings.json is stale: run npm run helm:schema",
+    );
+    assert.equal(
+      readFileSync(join(chartDir, "files", "streamfront.rules.yaml"), "utf8"),
+      readFileSync(alertRulesFile, "utf8"),
+      "files/streamfront.rules.yaml is not deploy/alerts/streamfront.rules.yaml: run npm run helm:schema",
     );
   });
 
@@ -243,6 +255,10 @@ describe("what the defaults render", () => {
   let documents: RenderedDocument[];
   before(async () => {
     ({ documents } = await renderChart({ chartDir }));
+  });
+
+  it("no PrometheusRule (metrics.prometheusRule.enabled is false)", () => {
+    assert.equal(find(documents, "PrometheusRule").length, 0);
   });
 
   it("every streamfront container runs restricted: non-root, read-only root, no capabilities, RuntimeDefault seccomp", () => {
@@ -405,7 +421,7 @@ describe("what each ci values file is for", () => {
     assert.equal(find(documents, "PodMonitor").length, 3);
   });
 
-  it("deployment-loadbalancer-hpa: an HPA that scales down slowly, no fixed replicas, ServiceMonitors", async () => {
+  it("deployment-loadbalancer-hpa: an HPA that scales down slowly, no fixed replicas, ServiceMonitors, the PrometheusRule", async () => {
     const documents = await render("deployment-loadbalancer-hpa-values.yaml");
     const hpa = one(documents, "HorizontalPodAutoscaler", "streamfront-edge");
     assert.equal(hpa.apiVersion, "autoscaling/v2");
@@ -418,6 +434,22 @@ describe("what each ci values file is for", () => {
     assert.equal(one(documents, "Service", "streamfront-edge").spec?.loadBalancerIP, "203.0.113.10");
     assert.equal(find(documents, "ServiceMonitor").length, 3);
     assert.equal(find(documents, "Service", "streamfront-edge-metrics").length, 1);
+    // The rules file's groups, unevaluated ({{ $labels }} reaches Prometheus as text), with the runbook
+    // links moved to runbookBaseUrl.
+    const rule = one(documents, "PrometheusRule", "streamfront");
+    assert.equal(rule.metadata?.labels?.release, "kube-prometheus-stack");
+    type Group = { rules: { annotations?: Record<string, string> }[] };
+    const expected = (parse(readFileSync(alertRulesFile, "utf8")) as { groups: Group[] }).groups;
+    for (const r of expected.flatMap((g) => g.rules)) {
+      const url = r.annotations?.runbook_url;
+      if (r.annotations && url)
+        r.annotations.runbook_url = url.replace(
+          /^README\.md/,
+          "https://git.example.com/streamfront/blob/main/README.md",
+        );
+    }
+    assert.deepEqual(rule.spec?.groups, expected);
+    assert.match(JSON.stringify(rule.spec?.groups), /\{\{ \$labels\.namespace \}\}/);
   });
 
   it("external-redis-sentinel: no Redis of the chart's, the URL from a Secret, egress to the Redis addresses", async () => {

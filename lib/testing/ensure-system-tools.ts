@@ -13,6 +13,8 @@ const requiredTools = [
   { command: "rtmpdump", debianPackage: "rtmpdump" },
   // The Redis store tests run a real server (lib/testing/redis-server.ts).
   { command: "redis-server", debianPackage: "redis-server" },
+  // The alert rules' checks and unit tests (deploy/test/alert-rules); the package ships prometheus too.
+  { command: "promtool", debianPackage: "prometheus" },
   // The test PKI and npm start's development CA (lib/grpc/dev-pki.ts); the signed-URL tests sign with it too.
   { command: "openssl", debianPackage: "openssl" },
   // GStreamer players (the viewer-clients test in edge/test).
