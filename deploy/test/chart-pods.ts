@@ -339,6 +339,8 @@ export function startContainer(c: ResolvedContainer, options: StartOptions): Chi
       // The container's environment only, as a kubelet gives it (plus PATH and HOME, as images have).
       env: { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", HOME: "/tmp", ...c.env },
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group: tini and the node it runs end together (stopContainer).
+      detached: true,
     },
   );
   const log: Buffer[] = [];
@@ -347,6 +349,33 @@ export function startContainer(c: ResolvedContainer, options: StartOptions): Chi
   child.once("exit", () => writeFileSync(join(options.podRoot, `${c.container}.log`), Buffer.concat(log)));
   Object.defineProperty(child, "output", { get: () => Buffer.concat(log).toString("utf8") });
   return child;
+}
+
+/**
+ * Stops a started container as the kubelet does: SIGTERM (tini forwards it), then after the grace
+ * period SIGKILL to its whole process group, so nothing it started outlives the test.
+ */
+export async function stopContainer(child: ChildProcess, graceMs = 10_000): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return child.exitCode;
+  const pid = child.pid;
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  process.kill(-pid, "SIGTERM");
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }, graceMs);
+  const code = await exited;
+  clearTimeout(timer);
+  try {
+    // Whatever of the group is left (an orphan of tini's child) goes too.
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // The group is empty.
+  }
+  return code;
 }
 
 /** What a started container has written so far (stdout and stderr). */
@@ -361,8 +390,9 @@ export async function runContainer(
   timeoutMs = 30_000,
 ): Promise<{ code: number | null; output: string }> {
   const child = startContainer(c, options);
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  const code = await new Promise<number | null>((resolve) => child.once("exit", (status) => resolve(status)));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (status) => resolve(status)));
+  const timer = setTimeout(() => void stopContainer(child, 0), timeoutMs);
+  const code = await exited;
   clearTimeout(timer);
   return { code, output: outputOf(child) };
 }
