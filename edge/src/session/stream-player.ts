@@ -34,6 +34,8 @@ export interface PlayItem {
   readonly startMs: number;
   /** How much to play in ms; -1 for all of it, 0 for a single frame. */
   readonly lengthMs: number;
+  /** When present, the player adds the body bytes of every tag it writes for this item (a play's bytes). */
+  readonly sent?: { bytes: number };
 }
 
 export interface StreamPlayerOptions {
@@ -595,6 +597,7 @@ export class StreamPlayer {
     }
     this.#batch.push(tagMessage(this.#o.streamId, tag, outMs));
     this.#batchBytes += tag.body.length;
+    if (item.sent) item.sent.bytes += tag.body.length;
     if (!this.#firstFrameSeen) {
       this.#firstFrameSeen = true;
       this.#flush();
