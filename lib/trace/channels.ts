@@ -22,6 +22,7 @@ export const TraceChannelName = {
   EdgeCacheFetch: "streamfront:edge:cache:fetch",
   ShieldFetchStart: "streamfront:shield:fetch:start",
   ShieldFetchEnd: "streamfront:shield:fetch:end",
+  ShieldCacheFetch: "streamfront:shield:cache:fetch",
   ShieldS3Request: "streamfront:shield:s3:request",
   ShieldS3Response: "streamfront:shield:s3:response",
 } as const;
@@ -135,7 +136,23 @@ export interface ShieldFetchEndMessage extends ShieldFetchStartMessage {
   /** Bytes of the range sent to the edge (0 for StatObject). */
   readonly bytes: number;
   readonly durationMs: number;
-  /** The error code the call failed with (SHIELD_ERR_*), or null. */
+  /** The error code the call failed with (SHIELD_ERR_*; internal for an unexpected error), or null. */
+  readonly code: string | null;
+}
+
+/** A slice fetch of the shield's cache (a miss of the memory tier, loaded from disk or S3) settled. */
+export interface ShieldCacheFetchMessage {
+  readonly bucket: string;
+  readonly key: string;
+  readonly slice: number;
+  /** Where it was loaded from. */
+  readonly source: "disk" | "s3";
+  /** Bytes that arrived (the slice's length when it completed). */
+  readonly bytes: number;
+  /** Readers that shared the fetch (0: a read-ahead nobody waited for). */
+  readonly readers: number;
+  readonly durationMs: number;
+  /** The error code the fetch failed with (SHIELD_ERR_ABORTED for one abandoned), or null. */
   readonly code: string | null;
 }
 
@@ -170,6 +187,7 @@ export interface TraceMessages {
   readonly [TraceChannelName.EdgeCacheFetch]: CacheFetchMessage;
   readonly [TraceChannelName.ShieldFetchStart]: ShieldFetchStartMessage;
   readonly [TraceChannelName.ShieldFetchEnd]: ShieldFetchEndMessage;
+  readonly [TraceChannelName.ShieldCacheFetch]: ShieldCacheFetchMessage;
   readonly [TraceChannelName.ShieldS3Request]: S3RequestMessage;
   readonly [TraceChannelName.ShieldS3Response]: S3ResponseMessage;
 }
@@ -197,6 +215,7 @@ export const traces = {
   cacheFetch: traced(TraceChannelName.EdgeCacheFetch),
   shieldFetchStart: traced(TraceChannelName.ShieldFetchStart),
   shieldFetchEnd: traced(TraceChannelName.ShieldFetchEnd),
+  shieldCacheFetch: traced(TraceChannelName.ShieldCacheFetch),
   s3Request: traced(TraceChannelName.ShieldS3Request),
   s3Response: traced(TraceChannelName.ShieldS3Response),
 } as const;
@@ -215,9 +234,14 @@ export const tracerChannels = {
   ],
   "edge:cache": [TraceChannelName.EdgeCacheLookup, TraceChannelName.EdgeCacheFetch],
   "shield:fetch": [TraceChannelName.ShieldFetchStart, TraceChannelName.ShieldFetchEnd],
+  "shield:cache": [TraceChannelName.ShieldCacheFetch],
   "shield:s3": [TraceChannelName.ShieldS3Request, TraceChannelName.ShieldS3Response],
 } as const satisfies Record<string, readonly TraceChannelName[]>;
 export type TracerName = keyof typeof tracerChannels;
 
 export const edgeTracers = ["edge:session", "edge:cache"] as const satisfies readonly TracerName[];
-export const shieldTracers = ["shield:fetch", "shield:s3"] as const satisfies readonly TracerName[];
+export const shieldTracers = [
+  "shield:fetch",
+  "shield:cache",
+  "shield:s3",
+] as const satisfies readonly TracerName[];
