@@ -396,7 +396,11 @@ export class NetStream {
   /** Opens a play's object (in command order, after the plays before it) and hands it to the player. */
   async #open(play: PendingPlay): Promise<void> {
     const { name, generation, startMs, lengthMs, how, requested, settleAppend } = play;
-    if (this.#closed || generation !== this.#generation) return;
+    if (this.#closed || generation !== this.#generation) {
+      // Replaced by a later play (or the stream closed) before its object opened.
+      this.#ended(this.#keyOf(name), requested, 0, PlayEndResult.Stopped, null);
+      return;
+    }
     // Before anything is looked up: a refusal must not tell whether the object exists.
     const access = this.#ctx.authorize?.(name);
     if (access && !access.allowed) {
@@ -432,7 +436,11 @@ export class NetStream {
       this.#failed(name, error, requested);
       return;
     }
-    if (this.#closed || generation !== this.#generation) return;
+    if (this.#closed || generation !== this.#generation) {
+      // Replaced by a later play (or the stream closed) before its object opened.
+      this.#ended(this.#keyOf(name), requested, 0, PlayEndResult.Stopped, null);
+      return;
+    }
     if (!opened.ok) {
       settleAppend(false);
       lookups?.charge();
