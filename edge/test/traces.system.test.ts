@@ -32,7 +32,10 @@ const onShieldEvent = (message: unknown, name: string | symbol) =>
   shieldEvents.push({ channel: String(name), message: message as Record<string, unknown> });
 
 before(async () => {
-  backend = await startMediaBackend(bucket);
+  // The shield's slice cache on (64 MiB), so its shield:cache events come too.
+  backend = await startMediaBackend(bucket, {
+    STREAMFRONT_SHIELD_CACHE_MEMORY_BYTES: String(64 * 1024 * 1024),
+  });
   dir = await mkdtemp(join(tmpdir(), "streamfront-traces-"));
   for (const name of shieldChannels) subscribe(name, onShieldEvent);
 });
@@ -119,6 +122,13 @@ describe("STREAMFRONT_EDGE_TRACE", () => {
         reads.length > 0 &&
           reads.every((e) => e.message.code === null && e.message.key === "videos/sample.flv"),
       );
+      const sliceFetches = shieldEvents.filter((e) => e.channel === TraceChannelName.ShieldCacheFetch);
+      assert.ok(sliceFetches.length > 0, "the shield's cache fetched slices");
+      for (const e of sliceFetches) {
+        assert.equal(e.message.key, "videos/sample.flv");
+        assert.equal(e.message.source, "s3", "a cold cache loads from S3");
+        assert.equal(e.message.code, null);
+      }
       const s3 = shieldEvents.filter((e) => e.channel.startsWith("streamfront:shield:s3:"));
       const request = s3.find((e) => e.channel === TraceChannelName.ShieldS3Request);
       assert.ok(request, "an S3 request");
