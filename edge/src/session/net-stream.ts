@@ -157,7 +157,7 @@ export class NetStream {
             streamId: ctx.streamId,
             distribution: ctx.distributionId ?? "",
             key: this.#logged.find((play) => play.item === item)?.key ?? "",
-            ttffMs: now - started,
+            ttffMs: Math.round(now - started),
           });
       },
       onItemFailed: (item, error) => {
@@ -245,7 +245,7 @@ export class NetStream {
     code: string | null,
   ): void {
     const ctx = this.#ctx;
-    const durationMs = ctx.scheduler.now() - requested;
+    const durationMs = Math.round(ctx.scheduler.now() - requested);
     const distribution = ctx.distributionId ?? "";
     ctx.logger.info(
       { distribution, key, bytes, durationMs, result, ...(code === null ? {} : { code }) },

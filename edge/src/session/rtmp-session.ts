@@ -968,7 +968,7 @@ export class RtmpSession {
         protocol: this.#ctx.protocol,
         distribution: this.#distribution?.id ?? null,
         bytes: this.#bytesSent,
-        durationMs: this.#ctx.scheduler.now() - this.#openedAt,
+        durationMs: Math.round(this.#ctx.scheduler.now() - this.#openedAt),
       });
     this.#onClose();
   }
