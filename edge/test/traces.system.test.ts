@@ -142,6 +142,44 @@ describe("STREAMFRONT_EDGE_TRACE", () => {
     }
   });
 
+  test("a play of an object that does not exist: the edge's play ends not_found, the shield's stat and S3 HEAD say why", async () => {
+    const edge = await EdgeProcess.start(backend, { STREAMFRONT_EDGE_TRACE: "edge:session" });
+    try {
+      // rtmpdump gives up on NetStream.Play.StreamNotFound with a non-zero exit.
+      await assert.rejects(
+        rtmpdump(
+          ["-r", `rtmp://127.0.0.1:${edge.rtmpPort}/cfx/st/`, "-y", "videos/missing", "-o", "/dev/null"],
+          30_000,
+        ),
+      );
+      await eventually(
+        () => edge.logLines.some((l) => l.msg === "play ended"),
+        10_000,
+        "the play's end line",
+      );
+      const ended = edge.logLines.find((l) => l.msg === "play ended")!;
+      assert.equal(ended.result, "not_found");
+      assert.equal(ended.key, "videos/missing.flv");
+      assert.equal(ended.bytes, 0);
+      const traced = edge.logLines.find((l) => l.channel === TraceChannelName.EdgePlayEnd);
+      assert.equal(traced?.result, "not_found");
+      const stat = shieldEvents.find(
+        (e) =>
+          e.channel === TraceChannelName.ShieldFetchEnd &&
+          e.message.rpc === "StatObject" &&
+          e.message.key === "videos/missing.flv",
+      );
+      assert.equal(stat?.message.code, "SHIELD_ERR_OBJECT_NOT_FOUND");
+      const head = shieldEvents.find(
+        (e) => e.channel === TraceChannelName.ShieldS3Response && e.message.key === "videos/missing.flv",
+      );
+      assert.equal(head?.message.range, null, "a HEAD has no range");
+      assert.equal(head?.message.result, "not_found");
+    } finally {
+      await edge.stop();
+    }
+  });
+
   test("a tracer name the edge does not have: the start fails with exit 2, naming the setting", async () => {
     await assert.rejects(
       EdgeProcess.start(backend, { STREAMFRONT_EDGE_TRACE: "edge:session,shield:s3" }),
