@@ -8,6 +8,8 @@ import {
   setting,
 } from "../../lib/config/settings.js";
 import { internalTlsSettings } from "../../lib/grpc/internal-tls.js";
+import { edgeTracers } from "../../lib/trace/channels.js";
+import { traceSetting } from "../../lib/trace/trace-log.js";
 import { parseShieldTargets, targetId } from "./shield-client/shield-targets.js";
 
 /** Every setting of an edge pod. The README's table repeats these docs. */
@@ -109,6 +111,7 @@ export const edgeSettings = {
   }),
   ...internalTlsSettings("STREAMFRONT_EDGE"),
   logLevel: logLevelSetting("STREAMFRONT_EDGE"),
+  trace: traceSetting("STREAMFRONT_EDGE", edgeTracers),
   outChunkSize: setting({
     env: "STREAMFRONT_EDGE_OUT_CHUNK_SIZE",
     flag: "out-chunk-size",

@@ -7,6 +7,7 @@ import { createLogger } from "../../lib/log.js";
 import { createRegistry } from "../../lib/metrics/registry.js";
 import { formatAddress } from "../../lib/net/listen.js";
 import { runComponent } from "../../lib/process/run-component.js";
+import { startTraceLog } from "../../lib/trace/trace-log.js";
 import { shieldLogDelivery } from "./access-log/shield-delivery.js";
 import { edgeSettings, loadEdgeConfig } from "./config.js";
 import { metadataCacheOf } from "./edge-cache/metadata-cache.js";
@@ -22,6 +23,8 @@ await runComponent(
   async () => {
     const config = loadEdgeConfig(process.env, process.argv.slice(2));
     const logger = createLogger({ component: "edge", level: config.logLevel });
+    // STREAMFRONT_*_TRACE: the named tracers' events as log lines; none subscribed otherwise.
+    const stopTraceLog = startTraceLog(logger, config.trace);
     const registry = createRegistry("edge");
     const nodeId = config.nodeId || hostname();
     // Before anything connects: no tls-* files (and no plaintext opt-out) stops the start here.
@@ -101,6 +104,7 @@ await runComponent(
         shieldPool.close();
         await admin.close();
         logger.info("stopped");
+        stopTraceLog();
         logger.flush();
       },
     };

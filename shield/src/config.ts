@@ -8,6 +8,8 @@ import {
   setting,
 } from "../../lib/config/settings.js";
 import { internalTlsSettings } from "../../lib/grpc/internal-tls.js";
+import { shieldTracers } from "../../lib/trace/channels.js";
+import { traceSetting } from "../../lib/trace/trace-log.js";
 
 /** S3 bucket names as AWS allows them for new buckets. */
 const bucketName = text({
@@ -255,6 +257,7 @@ export const shieldSettings = {
   }),
   ...internalTlsSettings("STREAMFRONT_SHIELD"),
   logLevel: logLevelSetting("STREAMFRONT_SHIELD"),
+  trace: traceSetting("STREAMFRONT_SHIELD", shieldTracers),
 } as const;
 
 export type ShieldConfig = ConfigOf<typeof shieldSettings>;

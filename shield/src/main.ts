@@ -5,6 +5,7 @@ import { createLogger } from "../../lib/log.js";
 import { createRegistry } from "../../lib/metrics/registry.js";
 import { runComponent } from "../../lib/process/run-component.js";
 import { createS3Client } from "../../lib/s3-client.js";
+import { startTraceLog } from "../../lib/trace/trace-log.js";
 import { loadShieldConfig, shieldSettings } from "./config.js";
 import { ShieldServer } from "./shield-server.js";
 
@@ -13,6 +14,8 @@ await runComponent(
   async () => {
     const config = loadShieldConfig({ env: process.env, argv: process.argv.slice(2) });
     const logger = createLogger({ component: "shield", level: config.logLevel });
+    // STREAMFRONT_*_TRACE: the named tracers' events as log lines; none subscribed otherwise.
+    const stopTraceLog = startTraceLog(logger, config.trace);
     const registry = createRegistry("shield");
     const s3Client = createS3Client({
       endpoint: config.s3Endpoint,
@@ -34,6 +37,7 @@ await runComponent(
       await admin.close();
       await shield.close();
       s3Client.destroy();
+      stopTraceLog();
       logger.flush();
     };
     try {

@@ -8,6 +8,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import type { Logger } from "../../lib/log.js";
+import { traces } from "../../lib/trace/channels.js";
 import { BucketLimiter, bucketLimiterDefaults, Lane } from "./bucket-limiter.js";
 import { ShieldError, ShieldErrorCode } from "./errors.js";
 import { bucketProblem, keyProblem } from "./object-key.js";
@@ -94,6 +95,9 @@ interface S3Request {
   readonly bucket: string;
   /** bucket/key (and range), for messages. */
   readonly what: string;
+  /** The object key and the GET's Range header (null for a HEAD), for the S3 trace events. */
+  readonly key: string;
+  readonly range: string | null;
   readonly log: Logger;
   readonly signal: AbortSignal | undefined;
   /** The attempt number of the first try: a resume continues its read's count. */
@@ -209,6 +213,8 @@ export class S3Origin implements Origin {
       lane: options?.kind === StatKind.Play ? Lane.Open : Lane.Lookup,
       bucket,
       what: `${bucket}/${key}`,
+      key,
+      range: null,
       log,
       signal,
       firstAttempt: 1,
@@ -329,6 +335,8 @@ export class S3Origin implements Origin {
         lane: Lane.Read,
         bucket,
         what: `${bucket}/${key} ${range}`,
+        key,
+        range,
         log,
         signal: get.signal,
         firstAttempt: get.firstAttempt,
@@ -406,6 +414,8 @@ export class S3Origin implements Origin {
         throw error;
       });
       const started = performance.now();
+      if (traces.s3Request.hasSubscribers)
+        traces.s3Request.publish({ operation, bucket, key: request.key, range: request.range, attempt });
       const deadline = new Deadline(signal, this.#timeoutMs);
       let output: T;
       try {
@@ -417,6 +427,16 @@ export class S3Origin implements Origin {
         const failure = classify(error, deadline.timedOut && !signal?.aborted);
         const result = signal?.aborted ? OriginResult.Aborted : failure.result;
         this.#observer.request(operation, result, seconds, bucket);
+        if (traces.s3Response.hasSubscribers)
+          traces.s3Response.publish({
+            operation,
+            bucket,
+            key: request.key,
+            range: request.range,
+            attempt,
+            result,
+            durationMs: seconds * 1000,
+          });
         if (signal?.aborted) {
           log.debug("S3 request aborted");
           throw new ShieldError(ShieldErrorCode.Aborted, `${what}: aborted`, { cause: error });
@@ -443,6 +463,16 @@ export class S3Origin implements Origin {
           finished = true;
           release();
           this.#observer.request(operation, result, seconds, bucket);
+          if (traces.s3Response.hasSubscribers)
+            traces.s3Response.publish({
+              operation,
+              bucket,
+              key: request.key,
+              range: request.range,
+              attempt,
+              result,
+              durationMs: seconds * 1000,
+            });
         },
       };
     }

@@ -5,7 +5,9 @@ import {
   type sendUnaryData,
   status,
 } from "@grpc/grpc-js";
+import { errorCode } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
+import { traces } from "../../lib/trace/channels.js";
 import {
   type DeliverAccessLogRequest,
   type DeliverAccessLogResponse,
@@ -143,6 +145,10 @@ export class ShieldService {
     call.once("cancelled", onCancel);
     this.#calls.add(controller);
     const log = this.#logger.child({ rpc: "StatObject", bucket, key });
+    const started = performance.now();
+    if (traces.shieldFetchStart.hasSubscribers)
+      traces.shieldFetchStart.publish({ rpc: "StatObject", bucket, key, offset: 0, length: 0 });
+    let failedWith: string | null = null;
     try {
       this.#checkObject(bucket, key);
       const info = await this.#origin.stat(bucket, key, controller.signal, { kind });
@@ -158,12 +164,24 @@ export class ShieldService {
       const closing = this.#closing && controller.signal.aborted && !call.cancelled;
       const answer = closing ? new ShieldError(ShieldErrorCode.ShuttingDown, "the shield is closing") : error;
       const serviceError = toServiceError(answer);
+      failedWith = errorCode(answer) ?? "internal";
       this.#metrics.statDone(callCodeOf(serviceError.code));
       this.#logOutcome(log, answer);
       callback(serviceError as ServiceError);
     } finally {
       call.off("cancelled", onCancel);
       this.#callDone(controller);
+      if (traces.shieldFetchEnd.hasSubscribers)
+        traces.shieldFetchEnd.publish({
+          rpc: "StatObject",
+          bucket,
+          key,
+          offset: 0,
+          length: 0,
+          bytes: 0,
+          durationMs: performance.now() - started,
+          code: failedWith,
+        });
     }
   }
 
@@ -211,6 +229,10 @@ export class ShieldService {
     const state: WriteState = { inFlight: 0, queuedBytes: 0, done: false, wake: undefined };
     const log = this.#logger.child({ rpc: "ReadRange", bucket, key, offset, length });
     let sent = 0;
+    const started = performance.now();
+    if (traces.shieldFetchStart.hasSubscribers)
+      traces.shieldFetchStart.publish({ rpc: "ReadRange", bucket, key, offset, length });
+    let failedWith: string | null = null;
     try {
       this.#checkObject(bucket, key);
       checkRange(offset, length);
@@ -247,6 +269,7 @@ export class ShieldService {
       if (call.cancelled || signal.aborted) {
         // The edge went away (or the shield is closing): nobody reads a status.
         this.#metrics.rangeReadDone(CallCode.Cancelled);
+        failedWith = ShieldErrorCode.Aborted;
         log.debug({ sent }, "range read cancelled");
         if (!call.cancelled) {
           call.emit(
@@ -257,6 +280,7 @@ export class ShieldService {
         return;
       }
       const serviceError = toServiceError(error);
+      failedWith = errorCode(error) ?? "internal";
       this.#metrics.rangeReadDone(callCodeOf(serviceError.code));
       this.#logOutcome(log, error, sent);
       // A status after some pieces were sent is still a clean failure: the
@@ -268,6 +292,17 @@ export class ShieldService {
       this.#metrics.activeRangeReads -= 1;
       call.off("cancelled", onCancel);
       this.#callDone(controller);
+      if (traces.shieldFetchEnd.hasSubscribers)
+        traces.shieldFetchEnd.publish({
+          rpc: "ReadRange",
+          bucket,
+          key,
+          offset,
+          length,
+          bytes: sent,
+          durationMs: performance.now() - started,
+          code: failedWith,
+        });
     }
   }
 

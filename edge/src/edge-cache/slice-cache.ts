@@ -1,3 +1,5 @@
+import { errorCode } from "../../../lib/errors.js";
+import { traces } from "../../../lib/trace/channels.js";
 import { EdgeError, EdgeErrorCode } from "../errors.js";
 import type { RangeSource } from "../media/range-source.js";
 
@@ -217,6 +219,13 @@ export class SliceCache {
         this.stats.collapsed++;
         this.stats.collapsedBytes += cached.bytes;
       }
+      if (traces.cacheLookup.hasSubscribers)
+        traces.cacheLookup.publish({
+          bucket: version.bucket,
+          key: version.key,
+          slice: index,
+          outcome: cached.data ? "hit" : "collapsed",
+        });
       held.byIndex.set(index, cached);
       return cached.promise;
     }
@@ -224,6 +233,9 @@ export class SliceCache {
     const offset = index * this.#sliceBytes;
     const bytes = Math.min(this.#sliceBytes, version.size - offset);
     this.stats.missBytes += bytes;
+    if (traces.cacheLookup.hasSubscribers)
+      traces.cacheLookup.publish({ bucket: version.bucket, key: version.key, slice: index, outcome: "miss" });
+    const fetchStarted = traces.cacheFetch.hasSubscribers ? performance.now() : 0;
     const slice: Slice = {
       id,
       bytes,
@@ -241,9 +253,29 @@ export class SliceCache {
           }
           slice.data = data;
           this.stats.fetchedBytes += data.length;
+          if (traces.cacheFetch.hasSubscribers)
+            traces.cacheFetch.publish({
+              bucket: version.bucket,
+              key: version.key,
+              slice: index,
+              offset,
+              bytes,
+              durationMs: performance.now() - fetchStarted,
+              code: null,
+            });
           return data;
         })
         .catch((error: unknown) => {
+          if (traces.cacheFetch.hasSubscribers)
+            traces.cacheFetch.publish({
+              bucket: version.bucket,
+              key: version.key,
+              slice: index,
+              offset,
+              bytes,
+              durationMs: performance.now() - fetchStarted,
+              code: errorCode(error) ?? EdgeErrorCode.Internal,
+            });
           // A failed fetch is not cached: the next read tries again.
           if (this.#slices.get(id) === slice) {
             this.#slices.delete(id);

@@ -1,5 +1,6 @@
 import { errorCode, errorMessage } from "../../../lib/errors.js";
 import { type Logger, redactQuery } from "../../../lib/log.js";
+import { PlayEndResult, traces } from "../../../lib/trace/channels.js";
 import type { AccessLogEvent } from "../access-log/w3c-line.js";
 import type { DistributionCell } from "../distribution-labels.js";
 import { EdgeErrorCode } from "../errors.js";
@@ -46,6 +47,10 @@ export interface NetStreamContext {
   readonly metrics: EdgeMetrics;
   /** The distribution the connection plays from, for the metrics' distribution label. */
   readonly distribution: DistributionCell;
+  /** The id of that distribution, for the "play ended" log line and the play trace events. */
+  readonly distributionId?: string;
+  /** The object key a play name maps to (null when none), for the plays that never opened one. */
+  keyOf?(name: string): string | null;
   /** The clock of time to first frame, and the player's pacing and timers. */
   readonly scheduler: Scheduler;
   readonly marginMs: number;
@@ -78,6 +83,14 @@ export interface NetStreamContext {
 export type NetStreamRequest =
   | Exclude<StreamRequest, { readonly kind: "closeStream" | "deleteStream" }>
   | CommandRejection;
+
+/** A play whose object opened and that has not ended yet. */
+interface OpenPlay {
+  readonly item: PlayItem & { readonly sent: { bytes: number } };
+  readonly key: string;
+  /** scheduler.now() at the command. */
+  readonly requested: number;
+}
 
 /** A play command waiting for its turn to open its object. */
 interface PendingPlay {
@@ -115,10 +128,11 @@ export class NetStream {
   readonly #containers = new WeakMap<PlayItem, ContainerKind>();
   readonly #started = new WeakMap<PlayItem, number>();
   /**
-   * The plays the access log has a play and no stop for, in playlist order:
-   * the one playing first, then appends waiting their turn.
+   * The plays the access log has a play and no stop for (and that have not
+   * ended), in playlist order: the one playing first, then appends waiting
+   * their turn.
    */
-  readonly #logged: string[] = [];
+  readonly #logged: OpenPlay[] = [];
   /** The access log's last pause event for the logged play was a pause (not an unpause). */
   #loggedPaused = false;
 
@@ -137,11 +151,21 @@ export class NetStream {
         const now = ctx.scheduler.now();
         const started = this.#started.get(item) ?? now;
         ctx.metrics.observeFirstFrame(ctx.distribution, container, (now - started) / 1000);
+        if (traces.playFirstFrame.hasSubscribers)
+          traces.playFirstFrame.publish({
+            session: ctx.clientId,
+            streamId: ctx.streamId,
+            distribution: ctx.distributionId ?? "",
+            key: this.#logged.find((play) => play.item === item)?.key ?? "",
+            ttffMs: Math.round(now - started),
+          });
       },
       onItemFailed: (item, error) => {
-        // The player stopped: what was logged as playing or queued ends here.
+        // The player stopped: the failed play ends with its code, what was queued after it as stopped.
+        const at = this.#logged.findIndex((play) => play.item === item);
+        if (at >= 0) this.#logStop(at, PlayEndResult.Failed, playFailureCode(error));
         this.#logStopAll();
-        this.#failed(item.name, error);
+        this.#failed(item.name, error, null);
       },
       ...(ctx.stall
         ? {
@@ -166,10 +190,9 @@ export class NetStream {
           }
         : {}),
       onItemComplete: (item) => {
-        const at = this.#logged.indexOf(item.name);
-        if (at >= 0) this.#logStop(at);
+        const at = this.#logged.findIndex((play) => play.item === item);
+        if (at >= 0) this.#logStop(at, PlayEndResult.Completed);
         ctx.metrics.countPlay(ctx.distribution, this.#containers.get(item) ?? "flv", PlayResult.Completed);
-        ctx.logger.info({ stream: redactQuery(item.name) }, "play complete");
       },
     });
   }
@@ -195,21 +218,60 @@ export class NetStream {
     this.#player.stop();
   }
 
-  /** The access log's stop for the logged play at `index`, once. */
-  #logStop(index: number): void {
-    const [name] = this.#logged.splice(index, 1);
-    if (name === undefined) return;
+  /** The end of the logged play at `index`, once: the access log's stop, the "play ended" line and event. */
+  #logStop(index: number, result: PlayEndResult = PlayEndResult.Stopped, code: string | null = null): void {
+    const [play] = this.#logged.splice(index, 1);
+    if (play === undefined) return;
     if (index === 0) this.#loggedPaused = false;
-    this.#ctx.onAccessEvent?.("stop", name);
+    this.#ctx.onAccessEvent?.("stop", play.item.name);
+    this.#ended(play.key, play.requested, play.item.sent.bytes, result, code);
   }
 
   #logStopAll(): void {
     while (this.#logged.length > 0) this.#logStop(0);
   }
 
+  /**
+   * One info line per play, however it ended (README: Traces and logs), and
+   * its play:end event. The object key is the operator's own, as in
+   * CloudFront's access logs; the play name is not logged here, so no
+   * signed-URL query can be.
+   */
+  #ended(
+    key: string | null,
+    requested: number,
+    bytes: number,
+    result: PlayEndResult,
+    code: string | null,
+  ): void {
+    const ctx = this.#ctx;
+    const durationMs = Math.round(ctx.scheduler.now() - requested);
+    const distribution = ctx.distributionId ?? "";
+    ctx.logger.info(
+      { distribution, key, bytes, durationMs, result, ...(code === null ? {} : { code }) },
+      "play ended",
+    );
+    if (traces.playEnd.hasSubscribers)
+      traces.playEnd.publish({
+        session: ctx.clientId,
+        streamId: ctx.streamId,
+        distribution,
+        key,
+        bytes,
+        durationMs,
+        result,
+        code,
+      });
+  }
+
+  /** The key a play that opened no object would have read, for its end line. */
+  #keyOf(name: string): string | null {
+    return this.#ctx.keyOf?.(name) ?? null;
+  }
+
   /** The play name a seek or pause is about: what plays now. */
   #loggedName(): string {
-    return this.#logged[0] ?? this.#player.current?.name ?? "";
+    return this.#logged[0]?.item.name ?? this.#player.current?.name ?? "";
   }
 
   /**
@@ -266,7 +328,7 @@ export class NetStream {
     if (request.reset) this.#newGeneration();
     if (request.liveOnly) {
       // Live only: a VOD edge has none, and waiting would leave the player silent forever.
-      this.#answerNotFound(request.name, null, "live streams are not served here");
+      this.#answerNotFound(request.name, null, "live streams are not served here", this.#ctx.scheduler.now());
       return;
     }
     this.#enqueue(request.name, request.startMs, request.lengthMs, request.reset ? "reset" : "append");
@@ -334,13 +396,18 @@ export class NetStream {
   /** Opens a play's object (in command order, after the plays before it) and hands it to the player. */
   async #open(play: PendingPlay): Promise<void> {
     const { name, generation, startMs, lengthMs, how, requested, settleAppend } = play;
-    if (this.#closed || generation !== this.#generation) return;
+    if (this.#closed || generation !== this.#generation) {
+      // Replaced by a later play (or the stream closed) before its object opened.
+      this.#ended(this.#keyOf(name), requested, 0, PlayEndResult.Stopped, null);
+      return;
+    }
     // Before anything is looked up: a refusal must not tell whether the object exists.
     const access = this.#ctx.authorize?.(name);
     if (access && !access.allowed) {
       settleAppend(false);
       this.#ctx.metrics.countPlay(this.#ctx.distribution, "flv", PlayResult.Denied);
       this.#status("error", "NetStream.Play.Failed", access.description, name);
+      this.#ended(this.#keyOf(name), requested, 0, PlayEndResult.Denied, null);
       this.#ctx.onPlayFailed?.();
       return;
     }
@@ -357,6 +424,7 @@ export class NetStream {
         `Failed to play ${name}: too many plays of streams that do not exist; try again later.`,
         name,
       );
+      this.#ended(this.#keyOf(name), requested, 0, PlayEndResult.Failed, EdgeErrorCode.LookupRateLimited);
       this.#ctx.onPlayFailed?.();
       return;
     }
@@ -365,18 +433,22 @@ export class NetStream {
       opened = await this.#ctx.open(name);
     } catch (error) {
       settleAppend(false);
-      this.#failed(name, error);
+      this.#failed(name, error, requested);
       return;
     }
-    if (this.#closed || generation !== this.#generation) return;
+    if (this.#closed || generation !== this.#generation) {
+      // Replaced by a later play (or the stream closed) before its object opened.
+      this.#ended(this.#keyOf(name), requested, 0, PlayEndResult.Stopped, null);
+      return;
+    }
     if (!opened.ok) {
       settleAppend(false);
       lookups?.charge();
-      this.#answerNotFound(name, opened.container, opened.why);
+      this.#answerNotFound(name, opened.container, opened.why, requested);
       return;
     }
     settleAppend(true);
-    const item: PlayItem = { name, reader: opened.reader, startMs, lengthMs };
+    const item = { name, reader: opened.reader, startMs, lengthMs, sent: { bytes: 0 } };
     this.#containers.set(item, opened.container);
     this.#started.set(item, requested);
     this.#ctx.metrics.countPlay(this.#ctx.distribution, opened.container, PlayResult.Started);
@@ -386,24 +458,36 @@ export class NetStream {
       this.#logStopAll();
       this.#loggedPaused = false;
     }
-    this.#logged.push(name);
+    if (traces.playStart.hasSubscribers)
+      traces.playStart.publish({
+        session: this.#ctx.clientId,
+        streamId: this.#ctx.streamId,
+        distribution: this.#ctx.distributionId ?? "",
+        key: opened.key,
+        container: opened.container,
+        how,
+      });
+    this.#logged.push({ item, key: opened.key, requested });
     this.#ctx.onAccessEvent?.("play", name);
     if (how === "switch") this.#player.switchTo(item);
     else this.#player.play(item, how === "reset");
   }
 
-  #answerNotFound(name: string, container: ContainerKind | null, why: string): void {
+  #answerNotFound(name: string, container: ContainerKind | null, why: string, requested: number): void {
     this.#ctx.metrics.countPlay(this.#ctx.distribution, container ?? "flv", PlayResult.NotFound);
     this.#ctx.logger.info({ stream: redactQuery(name), why }, "stream not found");
     this.#status("error", "NetStream.Play.StreamNotFound", `Failed to play ${name}; stream not found.`, name);
+    this.#ended(this.#keyOf(name), requested, 0, PlayEndResult.NotFound, null);
     this.#ctx.onPlayFailed?.();
   }
 
-  #failed(name: string, error: unknown): void {
+  /** A play failed; `requested` is set for one that never opened its object (a started one ended already). */
+  #failed(name: string, error: unknown, requested: number | null): void {
     const code = playFailureCode(error);
     this.#ctx.metrics.countPlay(this.#ctx.distribution, "flv", PlayResult.Failed);
     this.#ctx.metrics.countPlayFailure(this.#ctx.distribution, code);
     this.#ctx.logger.warn({ stream: redactQuery(name), code, err: errorMessage(error) }, "play failed");
+    if (requested !== null) this.#ended(this.#keyOf(name), requested, 0, PlayEndResult.Failed, code);
     const status = playFailureStatus(name, error);
     this.#status(status.level, status.code, status.description, name);
     this.#ctx.onPlayFailed?.();

@@ -1,6 +1,7 @@
 import type { Duplex } from "node:stream";
 import { errorCode } from "../../../lib/errors.js";
 import { type Logger, type LogRateLimiter, redactQuery } from "../../../lib/log.js";
+import { traces } from "../../../lib/trace/channels.js";
 import type { Distribution } from "../../../proto/gen/streamfront/controller/v1/controller.js";
 import {
   type AccessLogConnection,
@@ -193,6 +194,8 @@ export class RtmpSession {
   #cell: DistributionCell;
   /** This connection counts as a viewer (a play started); undone when it closes. */
   #viewer = false;
+  /** scheduler.now() when the connection was accepted (its close event's duration). */
+  readonly #openedAt: number;
 
   constructor(socket: ViewerTransport, ctx: SessionContext, onClose: () => void) {
     this.#socket = socket;
@@ -235,6 +238,13 @@ export class RtmpSession {
     this.#handshakeTimer = scheduler.setTimer(ctx.config.handshakeTimeoutMs, () =>
       this.#fail(new EdgeError(EdgeErrorCode.HandshakeTimeout, "handshake and connect timed out")),
     );
+    this.#openedAt = scheduler.now();
+    if (traces.connectionOpen.hasSubscribers)
+      traces.connectionOpen.publish({
+        session: this.#clientId,
+        protocol: ctx.protocol,
+        remoteAddress: socket.remoteAddress ?? "",
+      });
     this.#logger.debug("connection opened");
   }
 
@@ -559,6 +569,8 @@ export class RtmpSession {
         marginMs: this.#ctx.config.sendAheadMarginMs,
         fmsDataStart: this.#ctx.config.fmsDataStart,
         bufferMs: () => this.#bufferMs,
+        distributionId: this.#distribution?.id ?? "",
+        keyOf: (name) => parseStreamName(name, this.#streamPrefix)?.key ?? null,
         open: (name) => this.#open(name),
         authorize: (name) => this.#authorize(name),
         stall: { minMs: this.#ctx.config.playStallMinMs, maxMs: this.#ctx.config.playStallMaxMs },
@@ -950,6 +962,14 @@ export class RtmpSession {
     }
     this.#ctx.metrics.distributions.detach(this.#cell);
     this.#logger.debug({ wasOpen }, "connection closed");
+    if (traces.connectionClose.hasSubscribers)
+      traces.connectionClose.publish({
+        session: this.#clientId,
+        protocol: this.#ctx.protocol,
+        distribution: this.#distribution?.id ?? null,
+        bytes: this.#bytesSent,
+        durationMs: Math.round(this.#ctx.scheduler.now() - this.#openedAt),
+      });
     this.#onClose();
   }
 }

@@ -34,6 +34,8 @@ export interface PlayItem {
   readonly startMs: number;
   /** How much to play in ms; -1 for all of it, 0 for a single frame. */
   readonly lengthMs: number;
+  /** When present, the player adds the body bytes of every tag it writes for this item (a play's bytes). */
+  readonly sent?: { bytes: number };
 }
 
 export interface StreamPlayerOptions {
@@ -450,12 +452,18 @@ export class StreamPlayer {
     if (!continuing) this.#restartPacing();
   }
 
-  /** onMetaData and the codec sequence headers, sent before media (again after a seek or switch). */
-  #headers(item: PlayItem, atMs: number): RtmpMessage[] {
+  /**
+   * onMetaData (unless `withMetadata` is false: a switch keeps the old one)
+   * and the codec sequence headers, sent before media (again after a seek
+   * or switch); their bytes count as the item's.
+   */
+  #headers(item: PlayItem, atMs: number, withMetadata = true): RtmpMessage[] {
     const out: RtmpMessage[] = [];
     const { streamId } = this.#o;
-    if (item.reader.metadata) out.push({ ...dataMessage(streamId, atMs), payload: item.reader.metadata });
+    if (withMetadata && item.reader.metadata)
+      out.push({ ...dataMessage(streamId, atMs), payload: item.reader.metadata });
     for (const header of item.reader.sequenceHeaders) out.push(tagMessage(streamId, header, atMs));
+    if (item.sent) for (const message of out) item.sent.bytes += message.payload.length;
     return out;
   }
 
@@ -518,7 +526,7 @@ export class StreamPlayer {
     this.#floorMs = tag.timestampMs;
     const atMs = tag.timestampMs + this.#offsetMs;
     this.#batch.push(
-      ...this.#headers(item, atMs).filter((m) => m.messageTypeId !== TagKind.Data),
+      ...this.#headers(item, atMs, false),
       onPlayStatus(this.#o.streamId, atMs, "NetStream.Play.TransitionComplete", { details: item.name }),
     );
     this.#current = item;
@@ -595,6 +603,7 @@ export class StreamPlayer {
     }
     this.#batch.push(tagMessage(this.#o.streamId, tag, outMs));
     this.#batchBytes += tag.body.length;
+    if (item.sent) item.sent.bytes += tag.body.length;
     if (!this.#firstFrameSeen) {
       this.#firstFrameSeen = true;
       this.#flush();

@@ -21,11 +21,17 @@ export interface MediaBackend {
   close(): Promise<void>;
 }
 
-export async function startMediaBackend(bucket: string): Promise<MediaBackend> {
+/** `shieldEnv`: more STREAMFRONT_SHIELD_* settings of the shield. */
+export async function startMediaBackend(
+  bucket: string,
+  shieldEnv: Readonly<Record<string, string>> = {},
+): Promise<MediaBackend> {
   const s3 = await startTestS3(bucket);
   try {
     await s3.s3.uploadDirectory(bucket, fromRepoRoot("deploy", "local", "media"));
-    const shield = await startTestShield(s3.s3, { env: { STREAMFRONT_SHIELD_ALLOWED_BUCKETS: bucket } });
+    const shield = await startTestShield(s3.s3, {
+      env: { STREAMFRONT_SHIELD_ALLOWED_BUCKETS: bucket, ...shieldEnv },
+    });
     return {
       bucket,
       s3,

@@ -1,4 +1,6 @@
+import { errorCode } from "../../../lib/errors.js";
 import type { Logger } from "../../../lib/log.js";
+import { traces } from "../../../lib/trace/channels.js";
 import { ShieldError, ShieldErrorCode } from "../errors.js";
 import { type ObjectInfo, type Origin, type OriginRange, StatKind, type StatOptions } from "../origin.js";
 import { type CacheReadout, type CacheStats, newCacheStats } from "./cache-stats.js";
@@ -441,11 +443,16 @@ export class CachingOrigin implements Origin, CacheReadout {
       },
     });
     this.#fetches.set(id, fetch);
+    const started = traces.shieldCacheFetch.hasSubscribers ? performance.now() : 0;
     const settled = this.#load(fetch, version, index, fromDisk).then(
-      (source) => this.#settle(fetch, version, source),
+      (source) => {
+        this.#settle(fetch, version, source);
+        if (traces.shieldCacheFetch.hasSubscribers) traceSliceFetch(fetch, version, index, source, started);
+      },
       (error: unknown) => {
         fetch.fail(error);
         this.#settle(fetch, version, "s3");
+        if (traces.shieldCacheFetch.hasSubscribers) traceSliceFetch(fetch, version, index, "s3", started);
       },
     );
     return { fetch, settled };
@@ -545,4 +552,24 @@ function outOfRange(bucket: string, key: string): ShieldError {
     ShieldErrorCode.RangeNotSatisfiable,
     `${bucket}/${key}: offset is at or past the end`,
   );
+}
+
+/** The shield:cache event of a settled slice fetch. */
+function traceSliceFetch(
+  fetch: SliceFetch,
+  version: ObjectVersion,
+  slice: number,
+  source: "disk" | "s3",
+  started: number,
+): void {
+  traces.shieldCacheFetch.publish({
+    bucket: version.bucket,
+    key: version.key,
+    slice,
+    source,
+    bytes: fetch.received,
+    readers: fetch.readers,
+    durationMs: performance.now() - started,
+    code: fetch.data ? null : (errorCode(fetch.error) ?? "internal"),
+  });
 }
