@@ -61,11 +61,11 @@ export const distribution: DashboardSpec = {
           legend: "play {{result}}",
         },
         {
-          expr: `sum by (code) (${rate("streamfront_edge_play_failures_total", d)}) or vector(0)`,
+          expr: `sum by (code) (${rate("streamfront_edge_play_failures_total", d)}) or on () vector(0)`,
           legend: "failed {{code}}",
         },
         {
-          expr: `sum by (rejection) (${rate("streamfront_edge_rejections_total", d)}) or vector(0)`,
+          expr: `sum by (rejection) (${rate("streamfront_edge_rejections_total", d)}) or on () vector(0)`,
           legend: "rejected {{rejection}}",
         },
       ],

@@ -106,11 +106,11 @@ export const overview: DashboardSpec = {
           legend: "play {{result}}",
         },
         {
-          expr: `sum by (code) (${rate("streamfront_edge_play_failures_total", d)}) or vector(0)`,
+          expr: `sum by (code) (${rate("streamfront_edge_play_failures_total", d)}) or on () vector(0)`,
           legend: "failed {{code}}",
         },
         {
-          expr: `sum by (code) (${rate("streamfront_edge_session_errors_total")}) or vector(0)`,
+          expr: `sum by (code) (${rate("streamfront_edge_session_errors_total")}) or on () vector(0)`,
           legend: "session {{code}}",
         },
       ],
