@@ -111,4 +111,23 @@ describe("the dashboards", () => {
     assert.deepEqual(problems, []);
     assert.ok(queries.length >= 40, `${queries.length} queries`);
   });
+
+  it("README's Dashboards table lists every panel of every dashboard, in order, and no other", () => {
+    const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+    const start = readme.indexOf("\n### Dashboards\n");
+    assert.ok(start >= 0, "README has ### Dashboards");
+    const section = readme.slice(start, readme.indexOf("\n### ", start + 1));
+    const listed: string[] = [];
+    let uid = "";
+    for (const row of section.split("\n")) {
+      const cells = row.split("|").map((c) => c.trim());
+      if (cells.length < 5 || cells[2] === "Panel" || cells[2]?.startsWith("---")) continue;
+      uid = /\(`([^`]+)`\)/.exec(cells[1]!)?.[1] ?? uid;
+      listed.push(`${uid} / ${cells[2]}`);
+    }
+    const built = dashboards.flatMap((spec) =>
+      spec.panels.map((p) => `streamfront-${spec.name} / ${p.title}`),
+    );
+    assert.deepEqual(listed, built);
+  });
 });
