@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,7 +38,7 @@ let cluster: ProcessCluster;
 let prometheus: PrometheusServer;
 let distributionId = "";
 let edgeInstance = "";
-let watching: Promise<string> | undefined;
+let watching: ChildProcess | undefined;
 
 /**
  * Grafana's substitution of one query: its built-in intervals and the template variables. The range is
@@ -174,18 +176,15 @@ before(async () => {
   await missingPlay(0, "missing-2");
   await brokenPlay(1, "broken-2");
   await apiError();
-  // A viewer still watching while the panels are read: a 30 s clip played at real time (a 500 ms buffer).
+  // A viewer still watching while the panels are read: a 30 s clip played at real time (a 500 ms
+  // buffer), killed (by its PID) once the tests are done.
   const [host, port] = cluster.rtmpAddress(1).split(":");
-  watching = rtmpdump(
+  watching = spawn(
+    "rtmpdump",
     ["-r", `rtmp://${host}:${port}/cfx/st/`, "-t", `rtmp://${domain}/cfx/st`, "-y", "videos/long"].concat([
-      "-b",
-      "500",
-      "-m",
-      "90",
-      "-o",
-      join(work, "long.flv"),
+      ...["-b", "500", "-m", "90", "-o", join(work, "long.flv")],
     ]),
-    120_000,
+    { stdio: "ignore" },
   );
   await scraped(1);
 });
@@ -219,7 +218,11 @@ async function scraped(viewers = 0): Promise<void> {
 }
 
 after(async () => {
-  await watching?.catch(() => undefined);
+  if (watching && watching.exitCode === null) {
+    const exited = once(watching, "exit");
+    watching.kill("SIGKILL");
+    await exited;
+  }
   await prometheus?.stop();
   await cluster?.stop();
   await redis?.dispose();
