@@ -190,30 +190,31 @@ before(async () => {
 });
 
 /**
- * Until Prometheus holds what the edges count now: every play, failure and cache read, and `viewers`
- * viewers watching (so the last plays are in its samples, not only in the edges' counters).
+ * Until Prometheus holds what the processes count now: the edges' plays, failures and cache reads, the
+ * shield's S3 requests, the controllers' API requests, and `viewers` viewers watching. Round 2 must not
+ * start before round 1 is in Prometheus's samples: a series first scraped after both shows no rate.
  */
 async function scraped(viewers = 0): Promise<void> {
+  const counted = [
+    { processes: () => cluster.edges, metric: "streamfront_edge_plays_total" },
+    { processes: () => cluster.edges, metric: "streamfront_edge_play_failures_total" },
+    { processes: () => cluster.edges, metric: "streamfront_edge_cache_read_bytes_total" },
+    { processes: () => cluster.edges, metric: "streamfront_edge_viewers" },
+    { processes: () => cluster.shields, metric: "streamfront_shield_origin_requests_total" },
+    { processes: () => cluster.controllers, metric: "streamfront_controller_api_requests_total" },
+  ];
   await eventually(
     async () => {
-      const texts = await Promise.all(cluster.edges.map((e) => cluster.metricsText(e)));
-      const sum = (name: string) => texts.reduce((total, text) => total + sumOf(text, name), 0);
-      if (sum("streamfront_edge_viewers") !== viewers) return false;
-      const [plays, failures, reads, watching] = await Promise.all([
-        prometheus.scalar("sum(streamfront_edge_plays_total)"),
-        prometheus.scalar("sum(streamfront_edge_play_failures_total)"),
-        prometheus.scalar("sum(streamfront_edge_cache_read_bytes_total)"),
-        prometheus.scalar("sum(streamfront_edge_viewers)"),
-      ]);
-      return (
-        plays === sum("streamfront_edge_plays_total") &&
-        failures === sum("streamfront_edge_play_failures_total") &&
-        reads === sum("streamfront_edge_cache_read_bytes_total") &&
-        watching === viewers
-      );
+      for (const { processes, metric } of counted) {
+        const texts = await Promise.all(processes().map((p) => cluster.metricsText(p)));
+        const now = texts.reduce((total, text) => total + sumOf(text, metric), 0);
+        if (metric === "streamfront_edge_viewers" && now !== viewers) return false;
+        if ((await prometheus.scalar(`sum(${metric})`)) !== now) return false;
+      }
+      return true;
     },
     60_000,
-    `Prometheus scraped the edges after the plays (${viewers} watching)`,
+    `Prometheus scraped every process after the plays (${viewers} watching)`,
   );
 }
 
