@@ -388,6 +388,13 @@ export function buildValuesSchema(): Schema {
         podMonitor: monitor,
         prometheusRule: object({ enabled: boolean, additionalLabels: stringMap, runbookBaseUrl: string() }),
       }),
+      dashboards: object({
+        enabled: boolean,
+        label: string({ pattern: "^([a-z0-9.-]+/)?[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$" }),
+        labelValue: string({ pattern: "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$", maxLength: 63 }),
+        annotations: stringMap,
+        namespace: string({ pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", maxLength: 63 }),
+      }),
       networkPolicy: object({
         enabled: boolean,
         metricsNamespaceSelector: labelSelector,

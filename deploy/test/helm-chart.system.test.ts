@@ -15,6 +15,7 @@ import type { IIngress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import type { INetworkPolicyPeer } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer";
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
@@ -42,6 +43,8 @@ const ciDir = join(chartDir, "ci");
 const alertRulesFile = fileURLToPath(
   new URL("../../../deploy/alerts/streamfront.rules.yaml", import.meta.url),
 );
+const dashboardsDir = join(chartDir, "dashboards");
+const renderDefaults = async () => (await renderChart({ chartDir })).documents;
 const ciFiles = readdirSync(ciDir)
   .filter((name) => name.endsWith("-values.yaml"))
   .sort();
@@ -60,6 +63,7 @@ type Kinds = {
   PodDisruptionBudget: IPodDisruptionBudget;
   Ingress: IIngress;
   Certificate: ICertificate;
+  ConfigMap: IConfigMap;
   ServiceMonitor: { metadata?: { name?: string } };
   PodMonitor: { metadata?: { name?: string } };
   PrometheusRule: {
@@ -450,6 +454,44 @@ describe("what each ci values file is for", () => {
     }
     assert.deepEqual(rule.spec?.groups, expected);
     assert.match(JSON.stringify(rule.spec?.groups), /\{\{ \$labels\.namespace \}\}/);
+  });
+
+  it("deployment-loadbalancer-hpa: a ConfigMap per dashboard for the Grafana sidecar, the JSON as committed", async () => {
+    const documents = await render("deployment-loadbalancer-hpa-values.yaml");
+    const files = readdirSync(dashboardsDir)
+      .filter((f) => f.endsWith(".json"))
+      .sort();
+    assert.equal(files.length, 5);
+    const maps = find(documents, "ConfigMap").filter((m) =>
+      m.metadata?.name?.startsWith("streamfront-dashboard-"),
+    );
+    assert.equal(maps.length, files.length);
+    for (const file of files) {
+      const map = one(documents, "ConfigMap", `streamfront-dashboard-${file.replace(/\.json$/, "")}`);
+      assert.equal(map.metadata?.labels?.grafana_dashboard, "1");
+      assert.equal(map.metadata?.annotations?.grafana_folder, "Streamfront");
+      assert.equal(map.metadata?.namespace, "default");
+      // The file less its final newline: Helm evaluated none of Grafana's {{instance}} legends or $variables.
+      const data = map.data?.[file] ?? "";
+      assert.equal(data, readFileSync(join(dashboardsDir, file), "utf8").replace(/\n$/, ""), file);
+      assert.ok(Buffer.byteLength(data) < 1024 * 1024, `${file}: ${Buffer.byteLength(data)} bytes`);
+    }
+    const edge = one(documents, "ConfigMap", "streamfront-dashboard-edge").data?.["edge.json"] ?? "";
+    assert.match(edge, /"legendFormat": "\{\{instance\}\} \{\{protocol\}\}"/);
+    assert.match(edge, /namespace=~\\"\$namespace\\"/);
+    assert.equal(find(await renderDefaults(), "ConfigMap").length, 0, "off by default");
+    const elsewhere = (
+      await renderChart({
+        chartDir,
+        set: [
+          "dashboards.enabled=true,dashboards.namespace=monitoring,dashboards.label=dash,dashboards.labelValue=yes",
+        ],
+      })
+    ).documents;
+    const moved = one(elsewhere, "ConfigMap", "streamfront-dashboard-overview");
+    assert.equal(moved.metadata?.namespace, "monitoring");
+    assert.equal(moved.metadata?.labels?.dash, "yes");
+    assert.equal(moved.metadata?.annotations, undefined);
   });
 
   it("external-redis-sentinel: no Redis of the chart's, the URL from a Secret, egress to the Redis addresses", async () => {

@@ -15,6 +15,8 @@ const requiredTools = [
   { command: "redis-server", debianPackage: "redis-server" },
   // The alert rules' checks and unit tests (deploy/test/alert-rules); the package ships prometheus too.
   { command: "promtool", debianPackage: "prometheus" },
+  // A real Prometheus scraping a cluster runs every dashboard query (deploy/test/dashboards-prometheus).
+  { command: "prometheus", debianPackage: "prometheus" },
   // The test PKI and npm start's development CA (lib/grpc/dev-pki.ts); the signed-URL tests sign with it too.
   { command: "openssl", debianPackage: "openssl" },
   // GStreamer players (the viewer-clients test in edge/test).
