@@ -426,17 +426,7 @@ export class S3Origin implements Origin {
         const seconds = elapsed(started);
         const failure = classify(error, deadline.timedOut && !signal?.aborted);
         const result = signal?.aborted ? OriginResult.Aborted : failure.result;
-        this.#observer.request(operation, result, seconds, bucket);
-        if (traces.s3Response.hasSubscribers)
-          traces.s3Response.publish({
-            operation,
-            bucket,
-            key: request.key,
-            range: request.range,
-            attempt,
-            result,
-            durationMs: seconds * 1000,
-          });
+        this.#ended(request, attempt, result, seconds);
         if (signal?.aborted) {
           log.debug("S3 request aborted");
           throw new ShieldError(ShieldErrorCode.Aborted, `${what}: aborted`, { cause: error });
@@ -462,23 +452,29 @@ export class S3Origin implements Origin {
           if (finished) return;
           finished = true;
           release();
-          this.#observer.request(operation, result, seconds, bucket);
-          if (traces.s3Response.hasSubscribers)
-            traces.s3Response.publish({
-              operation,
-              bucket,
-              key: request.key,
-              range: request.range,
-              attempt,
-              result,
-              durationMs: seconds * 1000,
-            });
+          this.#ended(request, attempt, result, seconds);
         },
       };
     }
   }
 
   /** The ShieldError a request ends with once it will not be retried. */
+  /** One attempt's end, failed or answered: its metrics and, when traced, its shield:s3 response event. */
+  #ended(request: S3Request, attempt: number, result: OriginResult, seconds: number): void {
+    const { operation, bucket } = request;
+    this.#observer.request(operation, result, seconds, bucket);
+    if (traces.s3Response.hasSubscribers)
+      traces.s3Response.publish({
+        operation,
+        bucket,
+        key: request.key,
+        range: request.range,
+        attempt,
+        result,
+        durationMs: seconds * 1000,
+      });
+  }
+
   #giveUp(failure: Failure, ended: EndedRequest): ShieldError {
     const { error, what, attempts, seconds, log } = ended;
     const name = failure.name;
